@@ -1,0 +1,1 @@
+//! placeholder: the `dashmap` back-end is being written.

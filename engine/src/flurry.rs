@@ -1,0 +1,1 @@
+//! placeholder: the `flurry` back-end is being written.

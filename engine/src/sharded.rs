@@ -1,0 +1,1 @@
+//! placeholder: the `sharded` back-end is being written.
