@@ -26,7 +26,11 @@ pub struct StripedCounter {
 
 impl Default for StripedCounter {
     fn default() -> Self {
-        Self { stripes: (0..STRIPES).map(|_| CachePadded::new(AtomicUsize::new(0))).collect() }
+        Self {
+            stripes: (0..STRIPES)
+                .map(|_| CachePadded::new(AtomicUsize::new(0)))
+                .collect(),
+        }
     }
 }
 
@@ -48,10 +52,9 @@ impl StripedCounter {
     /// The total. Exact only when no update is in flight.
     pub fn sum(&self) -> usize {
         // Relaxed: as in `add`. Transiently "negative" totals are clamped to zero.
-        let total = self
-            .stripes
-            .iter()
-            .fold(0usize, |total, stripe| total.wrapping_add(stripe.load(Ordering::Relaxed)));
+        let total = self.stripes.iter().fold(0usize, |total, stripe| {
+            total.wrapping_add(stripe.load(Ordering::Relaxed))
+        });
         if total > isize::MAX as usize {
             0
         } else {

@@ -127,7 +127,12 @@ pub struct Entry<V> {
 impl<V> Entry<V> {
     /// A fresh entry; the access clock starts at zero.
     pub fn new(version: u64, meta: Meta, value: V) -> Self {
-        Self { version, meta, access: AccessClock::default(), value }
+        Self {
+            version,
+            meta,
+            access: AccessClock::default(),
+            value,
+        }
     }
 }
 
@@ -241,12 +246,8 @@ pub trait Engine: Send + Sync + Sized + 'static {
     /// next, or `0` when the scan is complete. Every key present from the first call to the
     /// last is visited at least once; keys may be visited more than once. About `count` keys
     /// are visited per call (a hint, as in Redis). `visit` must not call back into the engine.
-    fn scan(
-        &self,
-        cursor: u64,
-        count: usize,
-        visit: impl FnMut(&[u8], &Entry<Self::Value>),
-    ) -> u64;
+    fn scan(&self, cursor: u64, count: usize, visit: impl FnMut(&[u8], &Entry<Self::Value>))
+        -> u64;
 
     /// The number of keys. Exact when no write is in flight, otherwise approximate.
     fn len(&self) -> usize;

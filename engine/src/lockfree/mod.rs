@@ -1,42 +1,708 @@
-//! placeholder: the lock-free table is being written.
-#![allow(missing_docs, unused)]
-use crate::{Decision, Engine, Entry, Meta, Updated, VersionClock};
-use std::marker::PhantomData;
+//! # lockfree: our own lock-free hash table
+//!
+//! An open-addressing table with linear probing whose slots hold tagged pointers to immutable
+//! nodes, resized by a cooperative, chunked migration, with retired nodes and tables
+//! reclaimed by `crossbeam-epoch`. It learns from Cliff Click's non-blocking hash map (keys
+//! never move within a table; a state machine per slot drives the copy), from papaya (entries
+//! behind pointers with tag bits, fingerprints to skip probes, cooperative incremental copy)
+//! and from Redis's `dictScan` (the reverse-binary cursor that survives resizes).
+//!
+//! ## Layout
+//!
+//! A table is a power-of-two array of slots. A slot is one `AtomicPtr` holding a
+//! [`SlotWord`](node::SlotWord): a pointer to a [`Node`](node::Node) (hash, key bytes inline,
+//! the entry), the key's 8-bit fingerprint in the pointer's unused top byte, and two state
+//! bits, [`FROZEN`](node::FROZEN) and [`DEAD`](node::DEAD). A key's home is
+//! `hash & mask`; it lives in the first slot at or after its home that was empty when it was
+//! first inserted.
+//!
+//! ## Slot states
+//!
+//! ```text
+//!   EMPTY ──insert──▶ LIVE(node) ──update──▶ LIVE(node')
+//!     │                 │    ▲
+//!     │              remove  insert
+//!     │                 ▼    │
+//!     │               DEAD(tombstone for the same key)
+//!     │                 │
+//!     └──migration──▶ FROZEN(whatever it held)      (FROZEN is final for this table)
+//! ```
+//!
+//! ## Invariants
+//!
+//! 1. **A slot, once claimed, belongs to one key for the table's life.** Removal installs a
+//!    tombstone node for the same key (DEAD) instead of emptying the slot, and a re-insert of
+//!    that key replaces the tombstone. So no two slots of a table ever hold the same key,
+//!    however inserts, removes and re-inserts race, and the Exchange workload (keys removed
+//!    and re-inserted constantly) reuses slots instead of filling the table with tombstones.
+//! 2. **No slot between a key's home and its slot is empty** (slots are never emptied and
+//!    inserts take the first empty slot), so a probe may stop at the first empty slot, and
+//!    [`Engine::scan`] finds all keys of a home bucket by walking from it to the first empty.
+//! 3. **Nodes are immutable once published.** Every change is one compare-and-swap of a slot
+//!    from the word the writer read to a word with a new node. The writer draws the entry's
+//!    version after reading the old word and before the CAS, so versions of a key only grow.
+//! 4. **A frozen slot never changes again, and only the root table is written.** Writers that
+//!    meet a frozen slot help the migration finish and retry on the new root; nothing writes
+//!    to a migration target until it has become the root. Readers never help and never wait:
+//!    the frozen slots of the old table still hold the latest nodes (nobody can have written
+//!    a newer one anywhere), so a reader simply reads whatever table it loaded from the root.
+//!
+//! ## Migration
+//!
+//! A writer starts a migration when an insert would land more than `displacement_max` slots
+//! from home (the table is full of keys or tombstones) or, on a sample of removals, when
+//! the table is less than 1/8 live. The target's size comes from the live count, so a
+//! migration can grow, clean (same size, tombstones dropped) or shrink. The target is
+//! installed in `table.next` by CAS. The copy is split into chunks claimed with a ticket
+//! counter; every writer that finds a migration in progress copies one chunk before its own
+//! operation (incremental), and a writer that needs a frozen part of the table (or wants to
+//! claim an empty slot, which would add a key the copy may already have passed) helps until
+//! the copy is done and then switches the root itself (cooperative). Copying a slot means:
+//! freeze it (CAS in the FROZEN bit), then, if it holds a live node, place that same node in
+//! the target unless its key is already there. Both steps are idempotent, so a helper that
+//! finds every chunk claimed but not all finished does the whole copy again itself rather than
+//! wait for a slow thread: the migration is lock-free, never blocking.
+//!
+//! [`Engine::clear`] is a migration to an empty table that copies nothing.
+//!
+//! ## Reclamation
+//!
+//! A node replaced or removed in the root is retired with `defer_unchecked` and freed after a
+//! grace period. A node copied by a migration is shared by the old table's frozen slot and the
+//! new table: it is freed only if it is later replaced in the new table, and that can only
+//! happen after the new table became the root. A reader that can still reach the old table
+//! loaded the old root, so it was pinned before the switch and therefore before the
+//! retirement; crossbeam-epoch keeps the node for it. The old table is retired by the thread
+//! that switches the root, and its destructor frees the slot array and the tombstones (never
+//! copied), plus the live nodes when the target copied nothing (`clear`). Memory therefore
+//! stays bounded under endless churn: tombstones live at most until the next migration, and a
+//! drained table shrinks.
+//!
+//! ## What is shared, what is not
+//!
+//! A read pins the epoch (a thread-local operation), hashes, loads the root and probes:
+//! it writes no shared memory and takes no lock. Writes draw a version from the shared
+//! [`VersionClock`] (one `fetch_add`) and count live keys in a [`StripedCounter`].
 
-pub struct LockFree<V> {
+mod node;
+mod table;
+
+use self::node::{Node, SlotWord};
+use self::table::{Probe, Table, CAPACITY_MIN};
+use crate::counter::StripedCounter;
+use crate::sync::{AtomicPtr, Ordering};
+use crate::{Decision, Engine, Entry, Meta, Updated, VersionClock};
+use crossbeam_epoch::{self as epoch, Guard};
+use std::hash::BuildHasher;
+use std::ptr::NonNull;
+
+/// The hasher of the lock-free table: foldhash, randomly seeded per map.
+#[cfg(not(loom))]
+pub type DefaultHasher = foldhash::fast::RandomState;
+/// Under loom the seed is fixed so every execution of a model probes the same slots.
+#[cfg(loom)]
+pub type DefaultHasher = foldhash::fast::FixedState;
+
+/// Keys a live count may be off by while writes are in flight; added to migration targets so
+/// an estimate that is a little low never produces a table that is too small.
+#[cfg(not(loom))]
+const LIVE_SLACK: usize = 64;
+/// Under loom the models have a handful of keys and two or three threads.
+#[cfg(loom)]
+const LIVE_SLACK: usize = 1;
+
+/// How full (live keys plus tombstones) a table may get before a long probe starts a
+/// migration. Linear probing's expected probe for a missing key at 70% is about six slots,
+/// which the fingerprints make one or two cache lines; a migration target is at most half
+/// full, so tables run between 35% and 70% full.
+const LOAD_PERCENT_MAX: usize = 70;
+
+/// One removal in this many (chosen by the removal's version, so no thread-local state) checks
+/// whether the table has drained enough to shrink. Summing the striped counter reads 16 cache
+/// lines; doing it on 1/64 of removals keeps that cost under a cache line per removal.
+const SHRINK_CHECK_PERIOD: u64 = 64;
+
+/// Our lock-free hash table. See the module docs.
+pub struct LockFree<V, S = DefaultHasher> {
+    /// The table all operations start from.
+    root: AtomicPtr<Table<V>>,
+    live: StripedCounter,
     versions: VersionClock,
-    _marker: PhantomData<V>,
+    hasher: S,
 }
 
-impl<V: Send + Sync + 'static> Engine for LockFree<V> {
+// SAFETY: the map owns its nodes and hands out `&Entry<V>` to any thread and moves `V`s
+// between threads (a value inserted on one thread is dropped on whichever thread reclaims it),
+// so `V: Send + Sync` is exactly what sharing the map requires; `S` is only read.
+unsafe impl<V: Send + Sync, S: Send + Sync> Send for LockFree<V, S> {}
+// SAFETY: as above.
+unsafe impl<V: Send + Sync, S: Send + Sync> Sync for LockFree<V, S> {}
+
+impl<V, S: Default> Default for LockFree<V, S> {
+    fn default() -> Self {
+        Self::with_capacity_and_hasher(0, S::default())
+    }
+}
+
+impl<V, S> LockFree<V, S> {
+    /// A map sized for about `capacity` keys, hashing with `hasher` (tests use this to force
+    /// collisions).
+    pub fn with_capacity_and_hasher(capacity: usize, hasher: S) -> Self {
+        let table = Table::new(capacity_for(capacity), true);
+        Self {
+            root: AtomicPtr::new(Box::into_raw(table)),
+            live: StripedCounter::default(),
+            versions: VersionClock::default(),
+            hasher,
+        }
+    }
+
+    /// The root table.
+    ///
+    /// # Safety
+    ///
+    /// The returned reference is valid while `guard` is alive: tables are retired through the
+    /// epoch after they stop being the root.
+    unsafe fn root<'guard>(&self, _guard: &'guard Guard) -> &'guard Table<V> {
+        // Acquire: pairs with the Release of the CAS that made this table the root (and of its
+        // construction), so its slots and everything copied into it are visible.
+        let table = self.root.load(Ordering::Acquire);
+        // SAFETY: the root is never null, and see the function's contract.
+        unsafe { &*table }
+    }
+
+    /// The capacity of the root table (for tests and the benchmark report).
+    pub fn capacity(&self) -> usize {
+        let guard = epoch::pin();
+        // SAFETY: read under `guard`.
+        unsafe { self.root(&guard) }.capacity()
+    }
+
+    /// The migration target of `table`, if a migration has started.
+    fn next_of<'guard>(table: &'guard Table<V>) -> Option<&'guard Table<V>> {
+        // Acquire: pairs with the Release of the CAS that installed the target, so its empty
+        // slots are visible. The target lives at least as long as `table` (it is retired only
+        // after it becomes the root and is replaced in turn, which is after `table` retired).
+        let next = table.next.load(Ordering::Acquire);
+        // SAFETY: non-null targets are valid for as long as `table` is (see above).
+        unsafe { next.as_ref() }
+    }
+
+    /// Starts a migration of `table` to a new table of `capacity` slots, unless one has
+    /// started already.
+    fn start_migration(&self, table: &Table<V>, capacity: usize, copies_previous: bool) {
+        if !table.next.load(Ordering::Relaxed).is_null() {
+            // Relaxed: only a hint to skip the allocation; the CAS below decides.
+            return;
+        }
+        let next = Box::into_raw(Table::new(capacity, copies_previous));
+        // Release: publishes the target's empty slots to helpers' Acquire loads of `next`.
+        if table
+            .next
+            .compare_exchange(
+                std::ptr::null_mut(),
+                next,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_err()
+        {
+            // SAFETY: we just allocated `next` and never published it.
+            drop(unsafe { Box::from_raw(next) });
+        }
+    }
+
+    /// Copies one chunk of `table`'s migration, if any is left to claim.
+    ///
+    /// # Safety
+    ///
+    /// `table` was loaded from the root under `guard`.
+    unsafe fn help_one_chunk(&self, table: &Table<V>, next: &Table<V>, _guard: &Guard) {
+        // Relaxed: a ticket; the chunk's contents are synchronised by the slots themselves.
+        let chunk = table.chunks_claimed.fetch_add(1, Ordering::Relaxed);
+        if chunk < table.chunks() {
+            // SAFETY: forwarded from the caller.
+            let dropped = unsafe { table.copy_chunk(chunk, next) };
+            self.live.sub(dropped);
+            // Release: the copy of this chunk happens-before whoever sees the final count.
+            table.chunks_copied.fetch_add(1, Ordering::Release);
+        }
+    }
+
+    /// Helps `table`'s migration to completion and makes the target the root.
+    ///
+    /// # Safety
+    ///
+    /// `table` was loaded from the root under `guard`, and its migration has started.
+    unsafe fn finish_migration(&self, table: &Table<V>, guard: &Guard) {
+        let next = Self::next_of(table).expect("finish_migration without a migration");
+        let chunks = table.chunks();
+        // Relaxed on the first check: the Acquire re-check below is what we rely on.
+        while table.chunks_claimed.load(Ordering::Relaxed) < chunks {
+            // SAFETY: forwarded from the caller.
+            unsafe { self.help_one_chunk(table, next, guard) };
+        }
+        // Acquire: pairs with the Release increments, so every chunk's copy is visible.
+        if table.chunks_copied.load(Ordering::Acquire) < chunks {
+            // Some claimed chunk is still being copied by a thread we cannot see progress
+            // from. Copying is idempotent, so copy everything ourselves instead of waiting:
+            // that keeps the migration lock-free.
+            for chunk in 0..chunks {
+                // SAFETY: forwarded from the caller.
+                let dropped = unsafe { table.copy_chunk(chunk, next) };
+                self.live.sub(dropped);
+            }
+        }
+        let table_ptr = (table as *const Table<V>).cast_mut();
+        let next_ptr = (next as *const Table<V>).cast_mut();
+        // AcqRel: Release publishes the copied target to readers' Acquire loads of the root.
+        if self
+            .root
+            .compare_exchange(table_ptr, next_ptr, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            let free_live = !next.copies_previous;
+            let table = NonNull::from(table);
+            // SAFETY: `table` is no longer the root; threads that can still reach it pinned
+            // before this point, and the deferred function runs after they unpin. Its live
+            // nodes belong to `next` unless `next` copied nothing.
+            unsafe {
+                guard.defer_unchecked(move || Table::free(table, free_live));
+            }
+        }
+    }
+}
+
+impl<V, S: BuildHasher> LockFree<V, S> {
+    #[inline]
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// Decides whether a write that is about to claim an empty slot at `displacement` (or
+    /// revive a tombstone, `displacement == 0`) may do so in `table`. If not, it helps the
+    /// migration that must happen first and returns `false`; the caller retries from the root.
+    ///
+    /// Growing is incremental: past half of `displacement_max` a migration starts, but inserts
+    /// go on landing in the old table (the copy will carry them over) while writers each copy
+    /// a chunk, until an insert would pass `displacement_max`. Only a target at least as
+    /// large as the old table accepts that: a smaller one (a shrink) could overflow if keys
+    /// kept arriving, so new keys wait for a shrink to finish.
+    ///
+    /// # Safety
+    ///
+    /// `table` was loaded from the root under `guard`.
+    unsafe fn may_claim(&self, table: &Table<V>, displacement: usize, guard: &Guard) -> bool {
+        let migrating = Self::next_of(table);
+        if displacement <= table.displacement_max / 2 {
+            // The common case: a short probe. Only a shrinking migration stops it.
+            return match migrating {
+                Some(next) if next.capacity() < table.capacity() => {
+                    // SAFETY: forwarded from the caller; a migration has started.
+                    unsafe { self.finish_migration(table, guard) };
+                    false
+                }
+                _ => true,
+            };
+        }
+        // A long probe: is the table full, or is this an unlucky cluster?
+        if table.claimed.sum() * 100 <= table.capacity() * LOAD_PERCENT_MAX {
+            return migrating.is_none_or(|next| next.capacity() >= table.capacity());
+        }
+        if migrating.is_none() {
+            let live = self.live.sum();
+            let mut capacity = capacity_for(live + LIVE_SLACK);
+            if capacity <= table.capacity() && live * 4 > table.capacity() {
+                // Mostly live and still overflowing: grow rather than reshuffle.
+                capacity = table.capacity() * 2;
+            }
+            self.start_migration(table, capacity, true);
+        }
+        let next = Self::next_of(table).expect("a migration has started");
+        if next.capacity() >= table.capacity() && displacement <= table.displacement_max {
+            return true;
+        }
+        // SAFETY: forwarded from the caller; a migration has started.
+        unsafe { self.finish_migration(table, guard) };
+        false
+    }
+
+    /// If a migration is in progress, copies one chunk of it (the incremental part).
+    ///
+    /// # Safety
+    ///
+    /// `table` was loaded from the root under `guard`.
+    #[inline]
+    unsafe fn help_if_migrating(&self, table: &Table<V>, guard: &Guard) {
+        if let Some(next) = Self::next_of(table) {
+            // SAFETY: forwarded from the caller.
+            unsafe { self.help_one_chunk(table, next, guard) };
+        }
+    }
+
+    /// After a removal drawn as `version`, on a sample of removals, shrinks a table that is
+    /// mostly empty. The remover that starts a shrink finishes it: a drained map would
+    /// otherwise keep its memory until the next write, and the cost is one pass over a table
+    /// whose live keys are few.
+    ///
+    /// # Safety
+    ///
+    /// `table` was loaded from the root under `guard`.
+    unsafe fn maybe_shrink(&self, table: &Table<V>, version: u64, guard: &Guard) {
+        if version % SHRINK_CHECK_PERIOD != 0 || table.capacity() <= CAPACITY_MIN {
+            return;
+        }
+        let live = self.live.sum();
+        if live * 8 < table.capacity() {
+            self.start_migration(table, capacity_for(live + LIVE_SLACK), true);
+            // SAFETY: forwarded from the caller; the migration has started.
+            unsafe { self.finish_migration(table, guard) };
+        }
+    }
+
+    /// Retires a node that was just unlinked from the root.
+    ///
+    /// # Safety
+    ///
+    /// `word` was replaced in a slot of the root table by this thread's successful CAS.
+    unsafe fn retire(&self, word: SlotWord<V>, guard: &Guard) {
+        if let Some(node) = word.node() {
+            // SAFETY: the node is unreachable from the root now; readers that loaded it are
+            // pinned and the deferred free waits for them. Nodes copied into this table from
+            // an older one are only reachable from the older table by threads pinned before
+            // this table became the root (see the module docs).
+            unsafe { guard.defer_unchecked(move || Node::free(node)) };
+        }
+    }
+}
+
+impl<V: Send + Sync + 'static, S: BuildHasher + Default + Send + Sync + 'static> Engine
+    for LockFree<V, S>
+{
     type Value = V;
     const NAME: &'static str = "lockfree";
-    fn with_capacity(_capacity: usize) -> Self {
-        unimplemented!()
+
+    fn with_capacity(capacity: usize) -> Self {
+        Self::with_capacity_and_hasher(capacity, S::default())
     }
-    fn get<R>(&self, _key: &[u8], _read: impl FnOnce(&Entry<V>) -> R) -> Option<R> {
-        unimplemented!()
+
+    fn get<R>(&self, key: &[u8], read: impl FnOnce(&Entry<V>) -> R) -> Option<R> {
+        let hash = self.hash(key);
+        let fingerprint = node::fingerprint(hash);
+        let guard = epoch::pin();
+        // SAFETY: used under `guard` only.
+        let table = unsafe { self.root(&guard) };
+        let mut index = hash as usize & table.mask;
+        for _ in 0..=table.mask {
+            let word = table.load(index);
+            let Some(node) = word.node() else {
+                return None;
+            };
+            // Tombstones are skipped without a look: if this one is our key's, our key is
+            // absent and the probe ends at the next empty slot anyway (invariant 1).
+            if word.fingerprint() == fingerprint && !word.is_dead() {
+                // SAFETY: loaded from the root under `guard`; freed only after it unpins.
+                let node = unsafe { node.as_ref() };
+                if node.hash == hash && node.key() == key {
+                    return node.entry.as_ref().map(read);
+                }
+            }
+            index = (index + 1) & table.mask;
+        }
+        None
     }
+
     fn update<R>(
         &self,
-        _key: &[u8],
-        _decide: impl FnMut(Option<&Entry<V>>) -> (Decision<V>, R),
+        key: &[u8],
+        mut decide: impl FnMut(Option<&Entry<V>>) -> (Decision<V>, R),
     ) -> Updated<R> {
-        unimplemented!()
+        let hash = self.hash(key);
+        let guard = epoch::pin();
+        loop {
+            // SAFETY: used under `guard` only.
+            let table = unsafe { self.root(&guard) };
+            // SAFETY: `table` came from the root under `guard`.
+            unsafe { self.help_if_migrating(table, &guard) };
+            // SAFETY: as above.
+            match unsafe { table.probe(hash, key) } {
+                Probe::Frozen => {
+                    // SAFETY: a frozen slot means a migration has started.
+                    unsafe { self.finish_migration(table, &guard) };
+                }
+                Probe::Vacant {
+                    index,
+                    displacement,
+                } => {
+                    let (decision, output) = decide(None);
+                    let Decision::Replace { value, meta } = decision else {
+                        return Updated {
+                            output,
+                            version: None,
+                        };
+                    };
+                    // SAFETY: as above.
+                    if !unsafe { self.may_claim(table, displacement, &guard) } {
+                        continue;
+                    }
+                    let version = self.versions.next();
+                    let node = Node::alloc(hash, key, Some(Entry::new(version, meta, value)));
+                    let word = SlotWord::new(node, hash, false);
+                    match table.compare_exchange(index, SlotWord::EMPTY, word) {
+                        Ok(()) => {
+                            self.live.add(1);
+                            table.claimed.add(1);
+                            return Updated {
+                                output,
+                                version: Some(version),
+                            };
+                        }
+                        // SAFETY: never published.
+                        Err(_) => unsafe { Node::free(node) },
+                    }
+                }
+                Probe::Found { index, word } => {
+                    let dead = word.is_dead();
+                    let current = if dead {
+                        None
+                    } else {
+                        // SAFETY: loaded from the root under `guard`.
+                        unsafe { word.node().expect("found a node").as_ref() }
+                            .entry
+                            .as_ref()
+                    };
+                    let (decision, output) = decide(current);
+                    let (new_word, version) = match decision {
+                        Decision::Keep => {
+                            return Updated {
+                                output,
+                                version: None,
+                            }
+                        }
+                        Decision::Remove if dead => {
+                            return Updated {
+                                output,
+                                version: None,
+                            }
+                        }
+                        Decision::Remove => {
+                            let version = self.versions.next();
+                            (
+                                SlotWord::new(Node::alloc(hash, key, None), hash, true),
+                                version,
+                            )
+                        }
+                        Decision::Replace { value, meta } => {
+                            // Reviving a tombstone adds a key, like claiming an empty slot.
+                            // SAFETY: as above.
+                            if dead && !unsafe { self.may_claim(table, 0, &guard) } {
+                                continue;
+                            }
+                            let version = self.versions.next();
+                            let entry = Entry::new(version, meta, value);
+                            (
+                                SlotWord::new(Node::alloc(hash, key, Some(entry)), hash, false),
+                                version,
+                            )
+                        }
+                    };
+                    match table.compare_exchange(index, word, new_word) {
+                        Ok(()) => {
+                            // SAFETY: our CAS unlinked `word` from the root.
+                            unsafe { self.retire(word, &guard) };
+                            match (dead, new_word.is_dead()) {
+                                (true, false) => self.live.add(1),
+                                (false, true) => {
+                                    self.live.sub(1);
+                                    // SAFETY: `table` came from the root under `guard`.
+                                    unsafe { self.maybe_shrink(table, version, &guard) };
+                                }
+                                _ => {}
+                            }
+                            return Updated {
+                                output,
+                                version: Some(version),
+                            };
+                        }
+                        Err(_) => {
+                            let node = new_word.node().expect("a new word has a node");
+                            // SAFETY: never published.
+                            unsafe { Node::free(node) };
+                        }
+                    }
+                }
+            }
+        }
     }
-    fn insert(&self, _key: &[u8], _value: V, _meta: Meta) -> u64 {
-        unimplemented!()
+
+    fn insert(&self, key: &[u8], value: V, meta: Meta) -> u64 {
+        let hash = self.hash(key);
+        // One allocation for the whole call: the node is ours until the CAS publishes it, so
+        // a lost race only re-stamps its version.
+        let mut node = Node::alloc(hash, key, Some(Entry::new(0, meta, value)));
+        let word = SlotWord::new(node, hash, false);
+        let guard = epoch::pin();
+        loop {
+            // SAFETY: used under `guard` only.
+            let table = unsafe { self.root(&guard) };
+            // SAFETY: `table` came from the root under `guard`.
+            unsafe { self.help_if_migrating(table, &guard) };
+            // SAFETY: as above.
+            let (index, current) = match unsafe { table.probe(hash, key) } {
+                Probe::Frozen => {
+                    // SAFETY: a frozen slot means a migration has started.
+                    unsafe { self.finish_migration(table, &guard) };
+                    continue;
+                }
+                Probe::Vacant {
+                    index,
+                    displacement,
+                } => {
+                    // SAFETY: as above.
+                    if !unsafe { self.may_claim(table, displacement, &guard) } {
+                        continue;
+                    }
+                    (index, SlotWord::EMPTY)
+                }
+                Probe::Found { index, word } => {
+                    // SAFETY: as above.
+                    if word.is_dead() && !unsafe { self.may_claim(table, 0, &guard) } {
+                        continue;
+                    }
+                    (index, word)
+                }
+            };
+            let version = self.versions.next();
+            // SAFETY: the node is not published yet, so we have it to ourselves.
+            let entry = unsafe { node.as_mut() }
+                .entry
+                .as_mut()
+                .expect("a live node");
+            entry.version = version;
+            if table.compare_exchange(index, current, word).is_ok() {
+                if current.node().is_none() {
+                    table.claimed.add(1);
+                }
+                if current.node().is_none() || current.is_dead() {
+                    self.live.add(1);
+                }
+                // SAFETY: our CAS unlinked `current` (if it was a node) from the root.
+                unsafe { self.retire(current, &guard) };
+                return version;
+            }
+        }
     }
-    fn scan(&self, _c: u64, _n: usize, _visit: impl FnMut(&[u8], &Entry<V>)) -> u64 {
-        unimplemented!()
+
+    fn scan(&self, cursor: u64, count: usize, mut visit: impl FnMut(&[u8], &Entry<V>)) -> u64 {
+        let guard = epoch::pin();
+        // SAFETY: used under `guard` only.
+        let table = unsafe { self.root(&guard) };
+        let mask = table.mask as u64;
+        let count = count.max(1);
+        // As Redis does, give up after visiting ten times `count` buckets without filling the
+        // reply, so a sparse table does not make one call walk all of it.
+        let buckets_max = count.saturating_mul(10);
+        let mut cursor = cursor;
+        let mut visited = 0;
+        let mut buckets = 0;
+        loop {
+            let home = (cursor & mask) as usize;
+            let mut index = home;
+            for _ in 0..=table.mask {
+                let word = table.load(index);
+                let Some(node) = word.node() else { break };
+                if !word.is_dead() {
+                    // SAFETY: loaded from the root under `guard`.
+                    let node = unsafe { node.as_ref() };
+                    if node.hash as usize & table.mask == home {
+                        if let Some(entry) = &node.entry {
+                            visit(node.key(), entry);
+                            visited += 1;
+                        }
+                    }
+                }
+                index = (index + 1) & table.mask;
+            }
+            buckets += 1;
+            // Redis's reverse-binary increment: count up in the bits above the mask first, so
+            // that a cursor from a table of one size stays meaningful in a table of another
+            // (every bucket of the larger table maps to an unvisited prefix of the smaller).
+            cursor |= !mask;
+            cursor = cursor.reverse_bits().wrapping_add(1).reverse_bits();
+            if cursor == 0 || visited >= count || buckets >= buckets_max {
+                return cursor;
+            }
+        }
     }
+
     fn len(&self) -> usize {
-        unimplemented!()
+        self.live.sum()
     }
+
     fn clear(&self) {
-        unimplemented!()
+        let guard = epoch::pin();
+        loop {
+            // SAFETY: used under `guard` only.
+            let table = unsafe { self.root(&guard) };
+            if table.next.load(Ordering::Acquire).is_null() {
+                // A migration to an empty table that copies nothing; if another migration
+                // wins the race to start, we finish that one and try again on its target.
+                let capacity = CAPACITY_MIN;
+                let next = Box::into_raw(Table::new(capacity, false));
+                // AcqRel: as in `start_migration`.
+                match table.next.compare_exchange(
+                    std::ptr::null_mut(),
+                    next,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => {
+                        // SAFETY: our migration has started on a table loaded under `guard`.
+                        unsafe { self.finish_migration(table, &guard) };
+                        return;
+                    }
+                    // SAFETY: never published.
+                    Err(_) => drop(unsafe { Box::from_raw(next) }),
+                }
+            }
+            // SAFETY: a migration has started on a table loaded under `guard`.
+            unsafe { self.finish_migration(table, &guard) };
+        }
     }
+
     fn versions(&self) -> &VersionClock {
         &self.versions
     }
 }
+
+impl<V, S> Drop for LockFree<V, S> {
+    fn drop(&mut self) {
+        // We have the map to ourselves: finish any migration so one table owns every node,
+        // then free it. Garbage retired earlier is freed by crossbeam-epoch in due course.
+        // SAFETY: `&mut self` means no other thread is inside the map; an unprotected guard
+        // is sound when nothing is concurrent.
+        let guard = unsafe { epoch::unprotected() };
+        loop {
+            // SAFETY: exclusive access (see above).
+            let table = unsafe { self.root(guard) };
+            if Self::next_of(table).is_none() {
+                let table = NonNull::from(table);
+                // SAFETY: exclusive access; the root owns all its nodes.
+                unsafe { Table::free(table, true) };
+                return;
+            }
+            // SAFETY: exclusive access; the migration has started. With an unprotected guard
+            // the old table is freed immediately, which is fine with nobody else here.
+            unsafe { self.finish_migration(table, guard) };
+        }
+    }
+}
+
+/// The capacity for about `keys` keys: at most half full, a power of two, at least the
+/// minimum.
+fn capacity_for(keys: usize) -> usize {
+    keys.saturating_mul(2).next_power_of_two().max(CAPACITY_MIN)
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests;

@@ -1,0 +1,302 @@
+//! One open-addressing table and the migration from it to the next.
+//!
+//! See the parent module for the algorithm; this file holds the mechanics: probing, freezing
+//! and copying slots, and freeing a table.
+
+use super::node::{Node, SlotWord};
+use crate::counter::StripedCounter;
+use crate::sync::{AtomicPtr, AtomicUsize, Ordering};
+use std::ptr::{self, NonNull};
+
+/// Slots copied per unit of migration work. Small enough that a writer helping with one chunk
+/// per operation adds a few microseconds at most (256 slots of 8 bytes are 32 cache lines),
+/// large enough that claiming chunks is not itself a contention point.
+#[cfg(not(loom))]
+pub(crate) const CHUNK_SLOTS: usize = 256;
+/// Under loom, two slots per chunk so a model with a four-slot table has several chunks.
+#[cfg(loom)]
+pub(crate) const CHUNK_SLOTS: usize = 2;
+
+/// The smallest table. Tiny tables under loom keep the state space small and make every model
+/// migrate.
+#[cfg(not(loom))]
+pub(crate) const CAPACITY_MIN: usize = 16;
+#[cfg(loom)]
+pub(crate) const CAPACITY_MIN: usize = 4;
+
+/// Where a probe for a key ended.
+pub(crate) enum Probe<V> {
+    /// The key's slot: `index`, holding `word` (a live node or the key's tombstone).
+    Found { index: usize, word: SlotWord<V> },
+    /// The key is absent; `index` is the first empty slot of its probe sequence, `displacement`
+    /// slots from its home.
+    Vacant { index: usize, displacement: usize },
+    /// The probe met a frozen slot: the table is migrating and this key must wait for (help)
+    /// the migration to finish before it may be written.
+    Frozen,
+}
+
+/// An open-addressing table with linear probing.
+pub(crate) struct Table<V> {
+    /// Tagged node pointers; see [`SlotWord`].
+    pub(crate) slots: Box<[AtomicPtr<Node<V>>]>,
+    /// `capacity - 1`; capacity is a power of two.
+    pub(crate) mask: usize,
+    /// An insert that would land further than this from its home slot starts a migration
+    /// instead, which bounds probe lengths.
+    pub(crate) displacement_max: usize,
+    /// The table this one migrates to, once a migration has started. Set once.
+    pub(crate) next: AtomicPtr<Table<V>>,
+    /// Whether this table receives the live nodes of the table before it (`false` for the
+    /// empty table that [`crate::Engine::clear`] migrates to).
+    pub(crate) copies_previous: bool,
+    /// Slots claimed so far (live keys and tombstones): the table's real load, which decides
+    /// whether a long probe means "full" (migrate) or "unlucky cluster" (carry on).
+    pub(crate) claimed: StripedCounter,
+    /// Migration tickets: the next chunk index a helper may claim.
+    pub(crate) chunks_claimed: AtomicUsize,
+    /// Chunks whose copy has completed.
+    pub(crate) chunks_copied: AtomicUsize,
+}
+
+impl<V> Table<V> {
+    /// A table of `capacity` (a power of two, at least [`CAPACITY_MIN`]) empty slots.
+    pub(crate) fn new(capacity: usize, copies_previous: bool) -> Box<Self> {
+        assert!(capacity.is_power_of_two() && capacity >= CAPACITY_MIN);
+        Box::new(Self {
+            slots: empty_slots(capacity),
+            mask: capacity - 1,
+            displacement_max: displacement_max(capacity),
+            next: AtomicPtr::new(ptr::null_mut()),
+            copies_previous,
+            claimed: StripedCounter::default(),
+            chunks_claimed: AtomicUsize::new(0),
+            chunks_copied: AtomicUsize::new(0),
+        })
+    }
+
+    /// The number of slots.
+    pub(crate) fn capacity(&self) -> usize {
+        self.mask + 1
+    }
+
+    /// The number of migration chunks.
+    pub(crate) fn chunks(&self) -> usize {
+        self.capacity().div_ceil(CHUNK_SLOTS)
+    }
+
+    /// Loads slot `index`.
+    #[inline]
+    pub(crate) fn load(&self, index: usize) -> SlotWord<V> {
+        // Acquire: pairs with the Release of the compare-and-swap that published the node, so
+        // its header, key and entry are visible before we dereference it.
+        SlotWord(self.slots[index].load(Ordering::Acquire))
+    }
+
+    /// Compare-and-swap on slot `index`; on failure returns what the slot holds.
+    #[inline]
+    pub(crate) fn compare_exchange(
+        &self,
+        index: usize,
+        current: SlotWord<V>,
+        new: SlotWord<V>,
+    ) -> Result<(), SlotWord<V>> {
+        // Success AcqRel: Release publishes the new node to readers' Acquire loads; Acquire
+        // orders our later retirement of the old node after the write that installed it.
+        // Failure Acquire: the caller may dereference the node it finds.
+        self.slots[index]
+            .compare_exchange(current.0, new.0, Ordering::AcqRel, Ordering::Acquire)
+            .map(|_| ())
+            .map_err(SlotWord)
+    }
+
+    /// Finds `key` (whose hash is `hash`) for a writer.
+    ///
+    /// # Safety
+    ///
+    /// The caller is pinned to the epoch and loaded this table from the map's root (or from a
+    /// table it loaded so) while pinned, so every node reachable from it stays allocated.
+    pub(crate) unsafe fn probe(&self, hash: u64, key: &[u8]) -> Probe<V> {
+        let fingerprint = super::node::fingerprint(hash);
+        let mut index = hash as usize & self.mask;
+        for displacement in 0..=self.mask {
+            let word = self.load(index);
+            if word.is_frozen() {
+                return Probe::Frozen;
+            }
+            let Some(node) = word.node() else {
+                return Probe::Vacant {
+                    index,
+                    displacement,
+                };
+            };
+            if word.fingerprint() == fingerprint {
+                // SAFETY: the node was loaded from this table while pinned (the function's
+                // contract), so it is not freed before the guard drops.
+                let node = unsafe { node.as_ref() };
+                if node.hash == hash && node.key() == key {
+                    return Probe::Found { index, word };
+                }
+            }
+            index = (index + 1) & self.mask;
+        }
+        // A table always keeps empty slots (inserts stop at `displacement_max`, migration
+        // targets are at most half full), so a full wrap means a broken invariant.
+        unreachable!("lock-free table has no empty slot");
+    }
+
+    /// Freezes slot `index` and copies what it holds to `next`. Idempotent: any number of
+    /// threads may copy the same slot, in any order, before or after the table is retired.
+    /// Returns `Some(was_live)` to the one thread whose compare-and-swap froze the slot (it
+    /// does the accounting), `None` to the others.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Table::probe`], and `next` is this table's migration target.
+    pub(crate) unsafe fn copy_slot(&self, index: usize, next: &Table<V>) -> Option<bool> {
+        let mut word = self.load(index);
+        let mut froze = false;
+        while !word.is_frozen() {
+            match self.compare_exchange(index, word, word.frozen()) {
+                Ok(()) => {
+                    froze = true;
+                    break;
+                }
+                Err(actual) => word = actual,
+            }
+        }
+        let live = word.node().is_some() && !word.is_dead();
+        if live && next.copies_previous {
+            let node = word.node().expect("a live word has a node");
+            // SAFETY: the node was loaded from this table while pinned.
+            unsafe { next.insert_copy(node) };
+        }
+        froze.then_some(live)
+    }
+
+    /// Places a node copied from the previous table, unless its key is already here.
+    ///
+    /// Before this table becomes the root only copies write to it, and a key's slot is never
+    /// emptied, so "already here" means another helper copied it (or, for a helper that was
+    /// delayed past the switch, that a writer has since replaced or removed it, which must not
+    /// be undone). Copies ignore `displacement_max`: this table is at most half full, so the
+    /// probe is short and always finds an empty slot.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Table::probe`]; `node` was loaded from the previous table while pinned.
+    unsafe fn insert_copy(&self, node: NonNull<Node<V>>) {
+        // SAFETY: see the function's contract.
+        let (hash, key) = unsafe { (node.as_ref().hash, node.as_ref().key()) };
+        let fingerprint = super::node::fingerprint(hash);
+        let mut index = hash as usize & self.mask;
+        for _ in 0..=self.mask {
+            let word = self.load(index);
+            match word.node() {
+                None if word.is_frozen() => {
+                    // Only a helper delayed past the switch (and past the start of this
+                    // table's own migration) sees this; by then the key was copied.
+                    return;
+                }
+                None => {
+                    match self.compare_exchange(index, word, SlotWord::new(node, hash, false)) {
+                        Ok(()) => {
+                            self.claimed.add(1);
+                            return;
+                        }
+                        // Someone claimed the slot: look at it again.
+                        Err(_) => continue,
+                    }
+                }
+                Some(other) => {
+                    if other == node {
+                        return;
+                    }
+                    if word.fingerprint() == fingerprint {
+                        // SAFETY: loaded from this table while pinned.
+                        let other = unsafe { other.as_ref() };
+                        if other.hash == hash && other.key() == key {
+                            return;
+                        }
+                    }
+                }
+            }
+            index = (index + 1) & self.mask;
+        }
+        unreachable!("migration target has no empty slot");
+    }
+
+    /// Copies chunk `chunk`; returns the change in live keys this thread accounts for (only
+    /// non-zero when the target does not copy, i.e. for `clear`).
+    ///
+    /// # Safety
+    ///
+    /// As for [`Table::copy_slot`].
+    pub(crate) unsafe fn copy_chunk(&self, chunk: usize, next: &Table<V>) -> usize {
+        let start = chunk * CHUNK_SLOTS;
+        let end = (start + CHUNK_SLOTS).min(self.capacity());
+        let mut dropped = 0;
+        for index in start..end {
+            // SAFETY: forwarded from the caller.
+            if let Some(true) = unsafe { self.copy_slot(index, next) } {
+                if !next.copies_previous {
+                    dropped += 1;
+                }
+            }
+        }
+        dropped
+    }
+
+    /// Frees the table and the nodes it alone owns: tombstones always, live nodes only when
+    /// `free_live` (they were not copied anywhere: `clear`, or the map is being dropped).
+    ///
+    /// # Safety
+    ///
+    /// No thread can reach the table any more, and, unless `free_live`, its live nodes are
+    /// owned by the next table.
+    pub(crate) unsafe fn free(table: NonNull<Self>, free_live: bool) {
+        // SAFETY: by the contract we own the table.
+        let table = unsafe { Box::from_raw(table.as_ptr()) };
+        for index in 0..table.capacity() {
+            let word = table.load(index);
+            if let Some(node) = word.node() {
+                if word.is_dead() || free_live {
+                    // SAFETY: the node is owned by this table alone (tombstones are never
+                    // copied; live nodes only when `free_live`), and nobody can reach it.
+                    unsafe { Node::free(node) };
+                }
+            }
+        }
+    }
+}
+
+/// The probe length past which an insert into a full table (see `LOAD_PERCENT_MAX`) must wait
+/// for a migration (past half of it, the migration starts).
+///
+/// Linear probing's longest probe grows with the log of the table size at a fixed load, so
+/// the limit is twice the log with a floor for small tables; the `load_factor_at_first_
+/// migration` test prints the load at which a table of distinct keys starts migrating. In a
+/// table that is not full a long probe is a cluster of colliding hashes, which
+/// a bigger table would not fix, so there the limit does not apply.
+fn displacement_max(capacity: usize) -> usize {
+    (2 * capacity.trailing_zeros() as usize)
+        .max(8)
+        .min(capacity / 2)
+}
+
+/// `capacity` empty slots.
+#[cfg(not(loom))]
+fn empty_slots<V>(capacity: usize) -> Box<[AtomicPtr<Node<V>>]> {
+    let slots = Box::<[AtomicPtr<Node<V>>]>::new_zeroed_slice(capacity);
+    // SAFETY: an all-zero `AtomicPtr` is a null pointer (it has the same in-memory
+    // representation as `*mut T`), which is an empty slot; calloc gives us zero pages for free.
+    unsafe { slots.assume_init() }
+}
+
+/// `capacity` empty slots; loom's atomics are not plain memory, so build them one by one.
+#[cfg(loom)]
+fn empty_slots<V>(capacity: usize) -> Box<[AtomicPtr<Node<V>>]> {
+    (0..capacity)
+        .map(|_| AtomicPtr::new(ptr::null_mut()))
+        .collect()
+}
