@@ -179,7 +179,7 @@ impl<V, S> LockFree<V, S> {
     }
 
     /// The migration target of `table`, if a migration has started.
-    fn next_of<'guard>(table: &'guard Table<V>) -> Option<&'guard Table<V>> {
+    fn next_of(table: &Table<V>) -> Option<&Table<V>> {
         // Acquire: pairs with the Release of the CAS that installed the target, so its empty
         // slots are visible. The target lives at least as long as `table` (it is retired only
         // after it becomes the root and is replaced in turn, which is after `table` retired).
@@ -253,16 +253,20 @@ impl<V, S> LockFree<V, S> {
                 self.live.sub(dropped);
             }
         }
-        let table_ptr = (table as *const Table<V>).cast_mut();
-        let next_ptr = (next as *const Table<V>).cast_mut();
+        // The pointers we store and free must be the ones the tables were published with
+        // (their provenance allows writes and deallocation), not ones derived from our shared
+        // references: so the new root is the raw pointer loaded from `next`, and the table we
+        // retire is the raw pointer the CAS hands back.
+        let expected = (table as *const Table<V>).cast_mut();
+        // Acquire: as in `next_of`.
+        let next_raw = table.next.load(Ordering::Acquire);
         // AcqRel: Release publishes the copied target to readers' Acquire loads of the root.
-        if self
-            .root
-            .compare_exchange(table_ptr, next_ptr, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
+        if let Ok(retired) =
+            self.root
+                .compare_exchange(expected, next_raw, Ordering::AcqRel, Ordering::Acquire)
         {
             let free_live = !next.copies_previous;
-            let table = NonNull::from(table);
+            let table = NonNull::new(retired).expect("the root is never null");
             // SAFETY: `table` is no longer the root; threads that can still reach it pinned
             // before this point, and the deferred function runs after they unpin. Its live
             // nodes belong to `next` unless `next` copied nothing.
@@ -327,6 +331,19 @@ impl<V, S: BuildHasher> LockFree<V, S> {
         false
     }
 
+    /// Migrates a table that has no empty slot left (see [`Probe::Full`]).
+    ///
+    /// # Safety
+    ///
+    /// `table` was loaded from the root under `guard`.
+    unsafe fn migrate_full(&self, table: &Table<V>, guard: &Guard) {
+        let live = self.live.sum();
+        let capacity = capacity_for(live + LIVE_SLACK).max(table.capacity() * 2);
+        self.start_migration(table, capacity, true);
+        // SAFETY: forwarded from the caller; a migration has started.
+        unsafe { self.finish_migration(table, guard) };
+    }
+
     /// If a migration is in progress, copies one chunk of it (the incremental part).
     ///
     /// # Safety
@@ -349,7 +366,7 @@ impl<V, S: BuildHasher> LockFree<V, S> {
     ///
     /// `table` was loaded from the root under `guard`.
     unsafe fn maybe_shrink(&self, table: &Table<V>, version: u64, guard: &Guard) {
-        if version % SHRINK_CHECK_PERIOD != 0 || table.capacity() <= CAPACITY_MIN {
+        if !version.is_multiple_of(SHRINK_CHECK_PERIOD) || table.capacity() <= CAPACITY_MIN {
             return;
         }
         let live = self.live.sum();
@@ -395,9 +412,8 @@ impl<V: Send + Sync + 'static, S: BuildHasher + Default + Send + Sync + 'static>
         let mut index = hash as usize & table.mask;
         for _ in 0..=table.mask {
             let word = table.load(index);
-            let Some(node) = word.node() else {
-                return None;
-            };
+            // An empty slot ends the probe: the key is absent (invariant 2).
+            let node = word.node()?;
             // Tombstones are skipped without a look: if this one is our key's, our key is
             // absent and the probe ends at the next empty slot anyway (invariant 1).
             if word.fingerprint() == fingerprint && !word.is_dead() {
@@ -429,6 +445,17 @@ impl<V: Send + Sync + 'static, S: BuildHasher + Default + Send + Sync + 'static>
                 Probe::Frozen => {
                     // SAFETY: a frozen slot means a migration has started.
                     unsafe { self.finish_migration(table, &guard) };
+                }
+                Probe::Full => {
+                    let (decision, output) = decide(None);
+                    if !matches!(decision, Decision::Replace { .. }) {
+                        return Updated {
+                            output,
+                            version: None,
+                        };
+                    }
+                    // SAFETY: `table` came from the root under `guard`.
+                    unsafe { self.migrate_full(table, &guard) };
                 }
                 Probe::Vacant {
                     index,
@@ -554,6 +581,11 @@ impl<V: Send + Sync + 'static, S: BuildHasher + Default + Send + Sync + 'static>
                     unsafe { self.finish_migration(table, &guard) };
                     continue;
                 }
+                Probe::Full => {
+                    // SAFETY: `table` came from the root under `guard`.
+                    unsafe { self.migrate_full(table, &guard) };
+                    continue;
+                }
                 Probe::Vacant {
                     index,
                     displacement,
@@ -594,6 +626,12 @@ impl<V: Send + Sync + 'static, S: BuildHasher + Default + Send + Sync + 'static>
     }
 
     fn scan(&self, cursor: u64, count: usize, mut visit: impl FnMut(&[u8], &Entry<V>)) -> u64 {
+        // An empty map has nothing to walk (Redis's SCAN answers 0 here too), and without this
+        // a call on an empty map would stop after `buckets_max` empty buckets with a cursor
+        // that is not 0.
+        if self.live.sum() == 0 {
+            return 0;
+        }
         let guard = epoch::pin();
         // SAFETY: used under `guard` only.
         let table = unsafe { self.root(&guard) };
@@ -686,7 +724,8 @@ impl<V, S> Drop for LockFree<V, S> {
             // SAFETY: exclusive access (see above).
             let table = unsafe { self.root(guard) };
             if Self::next_of(table).is_none() {
-                let table = NonNull::from(table);
+                // The raw root pointer, which may free the table (see `finish_migration`).
+                let table = NonNull::new(self.root.load(Ordering::Relaxed)).expect("a root");
                 // SAFETY: exclusive access; the root owns all its nodes.
                 unsafe { Table::free(table, true) };
                 return;

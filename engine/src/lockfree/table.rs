@@ -34,6 +34,10 @@ pub(crate) enum Probe<V> {
     /// The probe met a frozen slot: the table is migrating and this key must wait for (help)
     /// the migration to finish before it may be written.
     Frozen,
+    /// The key is absent and the table has no empty slot left. Only a small table can get
+    /// here (a large one sees long probes, and migrates, well before), since inserts with short
+    /// probes do not look at the load; the caller migrates.
+    Full,
 }
 
 /// An open-addressing table with linear probing.
@@ -140,9 +144,7 @@ impl<V> Table<V> {
             }
             index = (index + 1) & self.mask;
         }
-        // A table always keeps empty slots (inserts stop at `displacement_max`, migration
-        // targets are at most half full), so a full wrap means a broken invariant.
-        unreachable!("lock-free table has no empty slot");
+        Probe::Full
     }
 
     /// Freezes slot `index` and copies what it holds to `next`. Idempotent: any number of

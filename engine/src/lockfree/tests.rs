@@ -29,6 +29,18 @@ fn key(i: usize) -> Vec<u8> {
     format!("key:{i}").into_bytes()
 }
 
+/// Retired nodes are freed by crossbeam-epoch's global collector after a grace period, from a
+/// queue shared with every other test of this process (each `flush` collects a few bags from
+/// its head), so flush until `done` or a generous deadline passes; the caller's assertion then
+/// reports what is missing.
+fn flush_until(done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !done() && std::time::Instant::now() < deadline {
+        epoch::pin().flush();
+        std::thread::yield_now();
+    }
+}
+
 fn sizes() -> (usize, usize) {
     if cfg!(miri) {
         (40, 2)
@@ -192,12 +204,66 @@ fn values_are_dropped_exactly_once() {
             map.insert(&key(i), Counted, Meta::default());
         }
     }
-    // Retired nodes are freed by crossbeam-epoch after a grace period; flush until done.
-    for _ in 0..1000 {
-        if DROPS.load(StdOrdering::Relaxed) == keys + 10 {
-            break;
-        }
-        epoch::pin().flush();
-    }
+    flush_until(|| DROPS.load(StdOrdering::Relaxed) == keys + 10);
     assert_eq!(DROPS.load(StdOrdering::Relaxed), keys + 10);
+}
+
+#[test]
+fn values_are_dropped_exactly_once_across_threads() {
+    use std::sync::atomic::{AtomicUsize, Ordering as StdOrdering};
+    static CREATED: AtomicUsize = AtomicUsize::new(0);
+    static DROPS: AtomicUsize = AtomicUsize::new(0);
+    struct Counted;
+    impl Counted {
+        fn new() -> Self {
+            CREATED.fetch_add(1, StdOrdering::Relaxed);
+            Counted
+        }
+    }
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            DROPS.fetch_add(1, StdOrdering::Relaxed);
+        }
+    }
+    let (keys, threads) = sizes();
+    {
+        let map: LockFree<Counted> = LockFree::default();
+        std::thread::scope(|scope| {
+            for thread in 0..threads {
+                let map = &map;
+                scope.spawn(move || {
+                    // Threads fight over a shared key range: replacements, removals, revivals
+                    // and the migrations they cause all retire nodes concurrently.
+                    for i in 0..keys / threads {
+                        let key = key((i * 7 + thread) % (keys / 4));
+                        match i % 4 {
+                            0 | 1 => {
+                                map.insert(&key, Counted::new(), Meta::default());
+                            }
+                            2 => {
+                                map.remove(&key);
+                            }
+                            _ => {
+                                map.update(&key, |current| match current {
+                                    Some(_) => (Decision::Remove, ()),
+                                    None => (
+                                        Decision::Replace {
+                                            value: Counted::new(),
+                                            meta: Meta::default(),
+                                        },
+                                        (),
+                                    ),
+                                });
+                            }
+                        }
+                    }
+                });
+            }
+        });
+    }
+    flush_until(|| DROPS.load(StdOrdering::Relaxed) == CREATED.load(StdOrdering::Relaxed));
+    assert_eq!(
+        DROPS.load(StdOrdering::Relaxed),
+        CREATED.load(StdOrdering::Relaxed)
+    );
 }
