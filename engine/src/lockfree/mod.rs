@@ -370,8 +370,9 @@ impl<V, S: BuildHasher> LockFree<V, S> {
             return;
         }
         let live = self.live.sum();
-        if live * 8 < table.capacity() {
-            self.start_migration(table, capacity_for(live + LIVE_SLACK), true);
+        let capacity = capacity_for(live + LIVE_SLACK);
+        if live * 8 < table.capacity() && capacity < table.capacity() {
+            self.start_migration(table, capacity, true);
             // SAFETY: forwarded from the caller; the migration has started.
             unsafe { self.finish_migration(table, guard) };
         }

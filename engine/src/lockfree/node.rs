@@ -129,6 +129,7 @@ impl<V> Node<V> {
     /// Allocates a node. It is owned by the caller until published in a slot.
     pub(crate) fn alloc(hash: u64, key: &[u8], entry: Option<Entry<V>>) -> NonNull<Self> {
         let (layout, offset) = Self::layout(key.len());
+        debug_assert_eq!(offset, Self::KEY_OFFSET);
         // SAFETY: the layout has a non-zero size (the header is at least 16 bytes).
         let raw = unsafe { alloc::alloc(layout) };
         let Some(node) = NonNull::new(raw.cast::<Self>()) else {
@@ -155,13 +156,20 @@ impl<V> Node<V> {
     /// The key's bytes.
     #[inline]
     pub(crate) fn key(&self) -> &[u8] {
-        let (_, offset) = Self::layout(self.key_len);
         // SAFETY: every `Node` lives in an allocation made by `alloc`, which copied `key_len`
-        // bytes to `offset`; they live as long as `self`.
+        // bytes to `KEY_OFFSET` (see `layout`); they live as long as `self`.
         unsafe {
-            std::slice::from_raw_parts((self as *const Self).cast::<u8>().add(offset), self.key_len)
+            std::slice::from_raw_parts(
+                (self as *const Self).cast::<u8>().add(Self::KEY_OFFSET),
+                self.key_len,
+            )
         }
     }
+
+    /// Where the key starts: right after the header, since bytes need no alignment. A
+    /// constant, so the lookup path does no layout arithmetic (checked against `layout` in
+    /// `alloc`).
+    const KEY_OFFSET: usize = std::mem::size_of::<Self>();
 
     /// Frees a node and drops its entry.
     ///

@@ -71,7 +71,9 @@ fn colliding_keys_stay_distinct_through_removal_and_migration() {
 
 #[test]
 fn grows_and_shrinks_back_after_a_drain() {
-    let (keys, _) = sizes();
+    // Enough keys that removals pass several shrink checks (one per SHRINK_CHECK_PERIOD
+    // versions), even under miri.
+    let keys = if cfg!(miri) { 300 } else { sizes().0 };
     let map: LockFree<Vec<u8>> = LockFree::default();
     let initial = map.capacity();
     for i in 0..keys {
@@ -87,8 +89,11 @@ fn grows_and_shrinks_back_after_a_drain() {
     }
     assert_eq!(map.len(), 0);
     let drained = map.capacity();
+    // A shrink targets twice the live keys plus LIVE_SLACK, so a drained map ends at most one
+    // doubling above the table for LIVE_SLACK keys; the 20k-key run goes from 32768 to 256.
+    let floor = capacity_for(LIVE_SLACK) * 2;
     assert!(
-        drained * 8 <= grown,
+        drained * 8 <= grown || drained <= floor,
         "capacity {drained} after draining from {grown}"
     );
     assert!(drained >= initial);
@@ -98,7 +103,7 @@ fn grows_and_shrinks_back_after_a_drain() {
 fn load_factor_at_first_migration_is_reasonable() {
     // The first migration of a table that only receives distinct keys happens when an insert
     // would pass half of `displacement_max`; record how full the table was then.
-    let map: LockFree<()> = LockFree::with_capacity(1 << 15);
+    let map: LockFree<()> = LockFree::with_capacity(if cfg!(miri) { 1 << 8 } else { 1 << 15 });
     let capacity = map.capacity();
     let mut inserted = 0;
     while map.capacity() == capacity {

@@ -1,0 +1,338 @@
+//! # Memory per entry of every back-end, next to the anchors
+//!
+//! Fills one map with 1M entries of 16-byte keys and 32-byte values (`Box<[u8]>`, what the
+//! server stores for a short string) and reports, per entry:
+//!
+//! * `alloc_bytes_per_entry`: live heap bytes after the fill minus before, counted by a global
+//!   allocator that wraps the system `malloc` (what the program asked for, without malloc's
+//!   own headers and fragmentation);
+//! * `rss_bytes_per_entry`: the growth of the resident set (`VmRSS` in `/proc/self/status`,
+//!   the same figure as `/proc/self/statm`'s second field), which includes them;
+//! * `allocs_per_entry`: heap allocations during the fill, per entry;
+//! * `alloc_bytes_after_drop`: live bytes left (relative to before the fill) once the map is
+//!   dropped and epoch garbage flushed; anything far from zero is a leak or unreclaimed garbage.
+//!
+//! Every map grows from empty (`new()`), as the keyspace of a server does, so the figures
+//! include the slack of the last doubling: 1M entries sit in tables sized for 2^20 or 2^21.
+//! Our back-ends also keep a version, metadata and an access clock per entry (the `Engine`
+//! contract); the anchors store only the key and the value.
+//!
+//! RSS never shrinks reliably once the allocator has grown the heap, so each map is measured in
+//! a fresh process: without `ENGINE_MEMORY_MAP` the binary runs itself once per map with that
+//! variable set. Each child prints one line, e.g.
+//!
+//! ```text
+//! memory map=dashmap entries=1000000 alloc_bytes_per_entry=... rss_bytes_per_entry=... ...
+//! ```
+//!
+//! `ENGINE_BENCH_SKIP` (comma-separated names) leaves maps out, `ENGINE_MEMORY_ENTRIES`
+//! changes the count; run as a test (no `--bench`) it fills 10,000 entries.
+
+use engine::dashmap::DashMapEngine;
+use engine::flurry::FlurryEngine;
+use engine::sharded::Sharded;
+use engine::{Engine, LockFree, Meta};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::process::{Command, ExitCode};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Entries per map in a real run: the size of the reference figures in BENCHMARKS.md.
+const ENTRIES_DEFAULT: usize = 1_000_000;
+
+/// Entries per map when run as a test.
+const ENTRIES_SMOKE: usize = 10_000;
+
+/// Key and value sizes in bytes.
+const KEY_BYTES: usize = 16;
+const VALUE_BYTES: usize = 32;
+
+/// Upper bound on epoch flushes while waiting for deferred frees to run (each flush advances
+/// crossbeam-epoch's global epoch at most once and frees what is two epochs old).
+const FLUSHES_MAX: usize = 256;
+
+/// The maps, in the order the page lists them.
+const MAPS: [&str; 7] = [
+    "sharded",
+    "dashmap",
+    "flurry",
+    "lockfree",
+    "papaya",
+    "scc",
+    "hashbrown",
+];
+
+type FoldHash = foldhash::fast::RandomState;
+
+// ----------------------------------------------------------------------------------------------
+// The counting allocator
+// ----------------------------------------------------------------------------------------------
+
+/// The system allocator, counting live bytes and allocations.
+struct Counting;
+
+/// Bytes currently allocated through [`Counting`].
+static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
+/// Allocations made through [`Counting`] (reallocations not included).
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so
+// `System`'s guarantees are ours; the counters are statistics and never affect an allocation.
+// Relaxed: the counters are read only on the thread that filled the map after it joined any
+// helper threads, and they publish no other memory.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, which is `System`'s.
+        let pointer = unsafe { System.alloc(layout) };
+        if !pointer.is_null() {
+            LIVE_BYTES.fetch_add(layout.size(), Ordering::Relaxed);
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        pointer
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: as for `alloc`.
+        let pointer = unsafe { System.alloc_zeroed(layout) };
+        if !pointer.is_null() {
+            LIVE_BYTES.fetch_add(layout.size(), Ordering::Relaxed);
+            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        }
+        pointer
+    }
+
+    unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
+        // SAFETY: the caller passes a block this allocator (that is, `System`) returned.
+        unsafe { System.dealloc(pointer, layout) };
+        LIVE_BYTES.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, pointer: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: the caller passes a block `System` returned, its layout and a valid size.
+        let new_pointer = unsafe { System.realloc(pointer, layout, new_size) };
+        if !new_pointer.is_null() {
+            LIVE_BYTES.fetch_add(new_size, Ordering::Relaxed);
+            LIVE_BYTES.fetch_sub(layout.size(), Ordering::Relaxed);
+        }
+        new_pointer
+    }
+}
+
+fn live_bytes() -> usize {
+    LIVE_BYTES.load(Ordering::Relaxed)
+}
+
+/// The resident set size in bytes (`VmRSS`, reported by the kernel in KiB).
+fn rss_bytes() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
+    let line = status
+        .lines()
+        .find(|line| line.starts_with("VmRSS:"))
+        .expect("VmRSS line");
+    let kib: usize = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .expect("VmRSS");
+    kib * 1024
+}
+
+/// Runs crossbeam-epoch's deferred frees until the live byte count stops falling, so garbage
+/// retired by the lock-free table is not counted as part of it.
+fn flush_epoch_garbage() {
+    let mut last = live_bytes();
+    let mut unchanged = 0;
+    for _ in 0..FLUSHES_MAX {
+        crossbeam_epoch::pin().flush();
+        let now = live_bytes();
+        unchanged = if now == last { unchanged + 1 } else { 0 };
+        last = now;
+        if unchanged >= 4 {
+            break;
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------------------------
+// The maps
+// ----------------------------------------------------------------------------------------------
+
+/// Byte-string keys to `Box<[u8]>` values.
+trait MemoryMap {
+    fn new() -> Self;
+    fn insert(&mut self, key: &[u8], value: Box<[u8]>);
+    fn len(&self) -> usize;
+}
+
+/// One of our back-ends through the `Engine` trait.
+struct Ours<E>(E);
+
+impl<E: Engine<Value = Box<[u8]>>> MemoryMap for Ours<E> {
+    fn new() -> Self {
+        Self(E::new())
+    }
+    fn insert(&mut self, key: &[u8], value: Box<[u8]>) {
+        self.0.insert(key, value, Meta::default());
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+struct Papaya(papaya::HashMap<Box<[u8]>, Box<[u8]>, FoldHash>);
+
+impl MemoryMap for Papaya {
+    fn new() -> Self {
+        Self(papaya::HashMap::with_hasher(FoldHash::default()))
+    }
+    fn insert(&mut self, key: &[u8], value: Box<[u8]>) {
+        self.0.pin().insert(Box::from(key), value);
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+struct Scc(scc::HashMap<Box<[u8]>, Box<[u8]>, FoldHash>);
+
+impl MemoryMap for Scc {
+    fn new() -> Self {
+        Self(scc::HashMap::with_hasher(FoldHash::default()))
+    }
+    fn insert(&mut self, key: &[u8], value: Box<[u8]>) {
+        self.0.upsert_sync(Box::from(key), value);
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+struct Hashbrown(hashbrown::HashMap<Box<[u8]>, Box<[u8]>, FoldHash>);
+
+impl MemoryMap for Hashbrown {
+    fn new() -> Self {
+        Self(hashbrown::HashMap::with_hasher(FoldHash::default()))
+    }
+    fn insert(&mut self, key: &[u8], value: Box<[u8]>) {
+        self.0.insert(Box::from(key), value);
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+// ----------------------------------------------------------------------------------------------
+// Measuring
+// ----------------------------------------------------------------------------------------------
+
+/// A distinct 16-byte key per index (SplitMix64's output function is a bijection).
+fn key(index: u64) -> [u8; KEY_BYTES] {
+    let mix = |x: u64| {
+        let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let mut key = [0; KEY_BYTES];
+    key[..8].copy_from_slice(&mix(index).to_le_bytes());
+    key[8..].copy_from_slice(&mix(!index).to_le_bytes());
+    key
+}
+
+/// Fills one map and prints its line.
+fn measure<M: MemoryMap>(name: &str, entries: usize) {
+    // The keys exist before the baseline is taken, so only the map's own copies count.
+    let keys: Vec<[u8; KEY_BYTES]> = (0..entries as u64).map(key).collect();
+    flush_epoch_garbage();
+    let live_before = live_bytes();
+    let rss_before = rss_bytes();
+    let allocations_before = ALLOCATIONS.load(Ordering::Relaxed);
+
+    let mut map = M::new();
+    for (index, key) in keys.iter().enumerate() {
+        let value: Box<[u8]> = Box::new([index as u8; VALUE_BYTES]);
+        map.insert(key, value);
+    }
+    flush_epoch_garbage();
+    let live_after = live_bytes();
+    let rss_after = rss_bytes();
+    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - allocations_before;
+    assert_eq!(
+        map.len(),
+        entries,
+        "{name}: len() after inserting {entries} distinct keys"
+    );
+
+    drop(map);
+    flush_epoch_garbage();
+    let left_after_drop = live_bytes() as isize - live_before as isize;
+
+    let per_entry = |bytes: isize| bytes as f64 / entries as f64;
+    println!(
+        "memory map={name} entries={entries} alloc_bytes_per_entry={:.1} \
+         rss_bytes_per_entry={:.1} allocs_per_entry={:.2} alloc_bytes_after_drop={left_after_drop}",
+        per_entry(live_after as isize - live_before as isize),
+        per_entry(rss_after as isize - rss_before as isize),
+        allocations as f64 / entries as f64,
+    );
+    drop(keys);
+}
+
+fn measure_by_name(name: &str, entries: usize) {
+    match name {
+        "sharded" => measure::<Ours<Sharded<Box<[u8]>>>>(name, entries),
+        "dashmap" => measure::<Ours<DashMapEngine<Box<[u8]>>>>(name, entries),
+        "flurry" => measure::<Ours<FlurryEngine<Box<[u8]>>>>(name, entries),
+        "lockfree" => measure::<Ours<LockFree<Box<[u8]>>>>(name, entries),
+        "papaya" => measure::<Papaya>(name, entries),
+        "scc" => measure::<Scc>(name, entries),
+        "hashbrown" => measure::<Hashbrown>(name, entries),
+        other => panic!("ENGINE_MEMORY_MAP={other}: not one of {MAPS:?}"),
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    // cargo passes `--bench` to a benchmark; without it we are being run as a test.
+    let test_mode = !args.iter().any(|a| a == "--bench") || args.iter().any(|a| a == "--test");
+    let entries = match std::env::var("ENGINE_MEMORY_ENTRIES") {
+        Ok(value) => value
+            .trim()
+            .parse()
+            .expect("ENGINE_MEMORY_ENTRIES: an integer"),
+        Err(_) if test_mode => ENTRIES_SMOKE,
+        Err(_) => ENTRIES_DEFAULT,
+    };
+    assert!(entries > 0, "ENGINE_MEMORY_ENTRIES must be positive");
+
+    if let Ok(name) = std::env::var("ENGINE_MEMORY_MAP") {
+        measure_by_name(&name, entries);
+        return ExitCode::SUCCESS;
+    }
+
+    // One fresh process per map, so no map's heap growth shows up in another's RSS.
+    let skip = std::env::var("ENGINE_BENCH_SKIP").unwrap_or_default();
+    let skipped: Vec<&str> = skip.split(',').map(str::trim).collect();
+    let executable = std::env::current_exe().expect("current_exe");
+    let mut failed = Vec::new();
+    for name in MAPS.iter().filter(|name| !skipped.contains(name)) {
+        let status = Command::new(&executable)
+            .args(&args[1..])
+            .env("ENGINE_MEMORY_MAP", name)
+            .env("ENGINE_MEMORY_ENTRIES", entries.to_string())
+            .status()
+            .expect("spawn the memory benchmark for one map");
+        if !status.success() {
+            println!("memory map={name} entries={entries} error=\"{status}\"");
+            failed.push(*name);
+        }
+    }
+    if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("memory: failed for {failed:?}");
+        ExitCode::FAILURE
+    }
+}
