@@ -7,12 +7,12 @@
 //! table sets tag bits with compare-and-swap loops, which is what it needs anyway.
 
 #[cfg(loom)]
-pub use loom::sync::atomic::{fence, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+pub use loom::sync::atomic::{fence, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 #[cfg(loom)]
 pub use loom::sync::Arc;
 
 #[cfg(not(loom))]
-pub use std::sync::atomic::{fence, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+pub use std::sync::atomic::{fence, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 #[cfg(not(loom))]
 pub use std::sync::Arc;
 

@@ -5,7 +5,7 @@
 
 use super::node::{Node, SlotWord};
 use crate::counter::StripedCounter;
-use crate::sync::{AtomicPtr, AtomicUsize, Ordering};
+use crate::sync::{AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 use std::ptr::{self, NonNull};
 
 /// Slots copied per unit of migration work. Small enough that a writer helping with one chunk
@@ -44,6 +44,12 @@ pub(crate) enum Probe<V> {
 pub(crate) struct Table<V> {
     /// Tagged node pointers; see [`SlotWord`].
     pub(crate) slots: Box<[AtomicPtr<Node<V>>]>,
+    /// One byte per slot: `0` while the slot has never held a node, else [`meta_tag`] of the
+    /// key's hash. Readers probe this array first: it is an eighth of the slot array, so it
+    /// mostly stays in cache, and a lookup of an absent key (most lookups of a cache are
+    /// misses) ends at a zero byte without touching the slot array. See [`Table::mark`] for
+    /// why a zero byte may be trusted.
+    pub(crate) meta: Box<[AtomicU8]>,
     /// `capacity - 1`; capacity is a power of two.
     pub(crate) mask: usize,
     /// An insert that would land further than this from its home slot starts a migration
@@ -69,6 +75,7 @@ impl<V> Table<V> {
         assert!(capacity.is_power_of_two() && capacity >= CAPACITY_MIN);
         Box::new(Self {
             slots: empty_slots(capacity),
+            meta: empty_meta(capacity),
             mask: capacity - 1,
             displacement_max: displacement_max(capacity),
             next: AtomicPtr::new(ptr::null_mut()),
@@ -95,6 +102,33 @@ impl<V> Table<V> {
         // Acquire: pairs with the Release of the compare-and-swap that published the node, so
         // its header, key and entry are visible before we dereference it.
         SlotWord(self.slots[index].load(Ordering::Acquire))
+    }
+
+    /// The metadata byte of slot `index`.
+    #[inline]
+    pub(crate) fn meta(&self, index: usize) -> u8 {
+        // Acquire: pairs with the Release in `mark`, which comes after the slot's node was
+        // published, so a reader that sees the byte also sees the node when it loads the slot.
+        self.meta[index].load(Ordering::Acquire)
+    }
+
+    /// Sets the metadata byte of slot `index`, which holds `word` (a node), if it is not set.
+    ///
+    /// The rule that lets readers stop at a zero byte: a writer that claims a slot marks it
+    /// right after its compare-and-swap, and a writer whose probe passes a non-empty slot
+    /// marks it before going on. So once any write that relied on the slot being taken has
+    /// completed, the byte is set; a reader that still sees zero overlaps the claiming write
+    /// and may be ordered before it.
+    #[inline]
+    pub(crate) fn mark(&self, index: usize, word: SlotWord<V>) {
+        // Relaxed check first so that marked slots (all but a brief window) cost no write.
+        if self.meta[index].load(Ordering::Relaxed) == 0 {
+            // Release: see `meta`.
+            self.meta[index].store(
+                meta_tag_of_fingerprint(word.fingerprint()),
+                Ordering::Release,
+            );
+        }
     }
 
     /// Compare-and-swap on slot `index`; on failure returns what the slot holds.
@@ -134,6 +168,7 @@ impl<V> Table<V> {
                     displacement,
                 };
             };
+            self.mark(index, word);
             if word.fingerprint() == fingerprint {
                 // SAFETY: the node was loaded from this table while pinned (the function's
                 // contract), so it is not freed before the guard drops.
@@ -201,8 +236,10 @@ impl<V> Table<V> {
                     return;
                 }
                 None => {
-                    match self.compare_exchange(index, word, SlotWord::new(node, hash, false)) {
+                    let new = SlotWord::new(node, hash, false);
+                    match self.compare_exchange(index, word, new) {
                         Ok(()) => {
+                            self.mark(index, new);
                             self.claimed.add(1);
                             return;
                         }
@@ -211,6 +248,7 @@ impl<V> Table<V> {
                     }
                 }
                 Some(other) => {
+                    self.mark(index, word);
                     if other == node {
                         return;
                     }
@@ -284,6 +322,33 @@ fn displacement_max(capacity: usize) -> usize {
     (2 * capacity.trailing_zeros() as usize)
         .max(8)
         .min(capacity / 2)
+}
+
+/// The metadata byte for a hash: its top seven bits with the high bit set, so it is never 0.
+#[inline]
+pub(crate) fn meta_tag(hash: u64) -> u8 {
+    ((hash >> 57) as u8) | 0x80
+}
+
+/// [`meta_tag`] from a slot word's 8-bit fingerprint (the hash's top byte), so marking a
+/// passed slot needs no dereference.
+#[inline]
+fn meta_tag_of_fingerprint(fingerprint: usize) -> u8 {
+    ((fingerprint >> 1) as u8) | 0x80
+}
+
+/// `capacity` zero metadata bytes.
+#[cfg(not(loom))]
+fn empty_meta(capacity: usize) -> Box<[AtomicU8]> {
+    let meta = Box::<[AtomicU8]>::new_zeroed_slice(capacity);
+    // SAFETY: an all-zero `AtomicU8` is 0, "never held a node".
+    unsafe { meta.assume_init() }
+}
+
+/// `capacity` zero metadata bytes (loom's atomics are built one by one).
+#[cfg(loom)]
+fn empty_meta(capacity: usize) -> Box<[AtomicU8]> {
+    (0..capacity).map(|_| AtomicU8::new(0)).collect()
 }
 
 /// `capacity` empty slots.
