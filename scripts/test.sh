@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # The project's one test command (README: "Run the tests"); `.ci/run` runs exactly this.
 #
-# It installs what it needs (rustfmt, clippy, the nightly miri component), then runs, in order:
+# It installs what it needs (redis-server, memcached and their tools from Debian, rustfmt,
+# clippy, the nightly miri component), then runs, in order:
 #   1. cargo fmt --check
 #   2. cargo clippy --workspace --all-targets -D warnings
-#   3. every test of the workspace (the generic engine suite, the proptest model tests and the
-#      stress tests in their short mode; WORKINGDB_STRESS=long for the long mode)
+#   3. every test of the workspace: the generic engine suite, the proptest model tests and the
+#      stress tests in their short mode (WORKINGDB_STRESS=long for the long mode), the keyspace
+#      and codec unit tests, and the server's integration tests, which start the real binary
+#      and drive it with real clients, raw sockets, redis-server side by side, redis-benchmark
+#      and memccapable
 #   4. the loom models of the lock-free table, bounded (see loom() below)
 #   5. miri over the lock-free table's unit tests and the generic suite's lockfree tests, with
 #      the small sizes the tests pick under cfg(miri)
@@ -24,6 +28,7 @@ step() {
 }
 
 install() {
+    scripts/install-deps.sh
     rustup component add rustfmt clippy >/dev/null 2>&1 || rustup component add rustfmt clippy
     # Add miri to the nightly the machine has; install a nightly only when there is none
     # (`rustup toolchain install` on an existing nightly would download a newer one).

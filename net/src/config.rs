@@ -1,0 +1,346 @@
+//! The server's configuration, under Redis's option names where Redis has the option.
+//!
+//! One table ([`OPTIONS`]) names every option, and one function ([`Config::set`]) parses and
+//! checks a value for it, whether the value comes from a command-line flag, a `--config` file
+//! (redis.conf style: `name value` lines, `#` comments) or `CONFIG SET`. `CONFIG GET` reads the
+//! same table, so what the three entry points accept can never drift apart.
+
+use std::fmt::Write as _;
+
+/// The defaults and the current values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `bind`: addresses to listen on.
+    pub bind: Vec<String>,
+    /// `port`: the RESP port (every protocol is accepted on it); 0 turns it off... unless the
+    /// memcached port is off too, see the binary.
+    pub port: u16,
+    /// `memcache-port`: the memcached port (every protocol is accepted on it); 0 turns it off.
+    pub memcache_port: u16,
+    /// `threads`: event loops; 0 means one per core.
+    pub threads: usize,
+    /// `engine`: the map back-end.
+    pub engine: String,
+    /// `maxclients`: connections beyond this are refused with Redis's error.
+    pub maxclients: usize,
+    /// `timeout`: close clients idle this many seconds; 0 never.
+    pub timeout_secs: u64,
+    /// `proto-max-bulk-len`: the largest bulk string a request may carry.
+    pub proto_max_bulk_len: usize,
+    /// `client-query-buffer-limit`: the most unparsed input a client may have.
+    pub client_query_buffer_limit: usize,
+    /// `client-output-buffer-limit` (normal class, hard limit): a client whose queued replies
+    /// pass this is closed; 0 means no limit (Redis's default for normal clients).
+    pub client_output_hard_bytes: usize,
+    /// Stop reading a client whose queued replies pass this many bytes, until they drain.
+    pub client_output_soft_bytes: usize,
+    /// `max-item-size` (memcached's `-I`): the largest memcached item.
+    pub max_item_size: usize,
+    /// `tcp-backlog`.
+    pub tcp_backlog: u32,
+    /// `loglevel`.
+    pub loglevel: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            bind: vec!["127.0.0.1".into()],
+            port: 6379,
+            memcache_port: 11211,
+            threads: 0,
+            engine: "lockfree".into(),
+            maxclients: 10_000,
+            timeout_secs: 0,
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            client_query_buffer_limit: 1024 * 1024 * 1024,
+            client_output_hard_bytes: 0,
+            client_output_soft_bytes: 256 * 1024,
+            max_item_size: 1024 * 1024,
+            tcp_backlog: 511,
+            loglevel: "notice".into(),
+        }
+    }
+}
+
+/// One option: its name, whether `CONFIG SET` may change it while running, and its help.
+#[derive(Debug, Clone, Copy)]
+pub struct OptionSpec {
+    /// The name (Redis's where it exists).
+    pub name: &'static str,
+    /// Whether `CONFIG SET` may change it.
+    pub runtime: bool,
+    /// One line of help.
+    pub help: &'static str,
+}
+
+/// Every option, in `CONFIG GET *` order. Options Redis clients commonly query but that we do
+/// not implement (`save`, `appendonly`, `databases`) read as Redis with no persistence would
+/// answer, and cannot be set.
+pub const OPTIONS: &[OptionSpec] = &[
+    OptionSpec { name: "bind", runtime: false, help: "addresses to listen on, space-separated" },
+    OptionSpec { name: "port", runtime: false, help: "RESP port (0: off)" },
+    OptionSpec { name: "memcache-port", runtime: false, help: "memcached port (0: off)" },
+    OptionSpec { name: "threads", runtime: false, help: "event loops (0: one per core)" },
+    OptionSpec { name: "engine", runtime: false, help: "sharded, dashmap, flurry or lockfree" },
+    OptionSpec { name: "maxclients", runtime: true, help: "most connections at once" },
+    OptionSpec { name: "timeout", runtime: true, help: "close clients idle this many seconds (0: never)" },
+    OptionSpec { name: "proto-max-bulk-len", runtime: true, help: "largest bulk string in a request" },
+    OptionSpec { name: "client-query-buffer-limit", runtime: true, help: "most unparsed input per client" },
+    OptionSpec { name: "client-output-buffer-limit", runtime: true, help: "normal <hard> <soft> <seconds>: close a client whose replies pass <hard> bytes (0: no limit)" },
+    OptionSpec { name: "max-item-size", runtime: true, help: "largest memcached item (memcached -I)" },
+    OptionSpec { name: "tcp-backlog", runtime: false, help: "listen backlog" },
+    OptionSpec { name: "loglevel", runtime: true, help: "debug, verbose, notice or warning" },
+    OptionSpec { name: "save", runtime: false, help: "(no snapshots; always empty)" },
+    OptionSpec { name: "appendonly", runtime: false, help: "(no AOF yet; always no)" },
+    OptionSpec { name: "databases", runtime: false, help: "(one database)" },
+];
+
+/// Parses a size as Redis's `memtoull`: a number with an optional unit (`k`=1000, `kb`=1024,
+/// `m`, `mb`, `g`, `gb`), case-insensitive.
+pub fn parse_memory(text: &str) -> Option<usize> {
+    let lower = text.trim().to_ascii_lowercase();
+    let split = lower
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(lower.len());
+    let (digits, unit) = lower.split_at(split);
+    let number: usize = digits.parse().ok()?;
+    let multiplier: usize = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    number.checked_mul(multiplier)
+}
+
+fn parse_number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, String> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| format!("argument couldn't be parsed into an integer for '{name}'"))
+}
+
+impl Config {
+    /// Sets option `name` (case-insensitive) from text. `Err` has the reason, in Redis's
+    /// words where Redis has them.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let name = name.to_ascii_lowercase();
+        match name.as_str() {
+            "bind" => {
+                let addresses: Vec<String> = value.split_whitespace().map(String::from).collect();
+                if addresses.is_empty() {
+                    return Err("bind needs at least one address".into());
+                }
+                self.bind = addresses;
+            }
+            "port" => self.port = parse_number(&name, value)?,
+            "memcache-port" => self.memcache_port = parse_number(&name, value)?,
+            "threads" => {
+                let threads: usize = parse_number(&name, value)?;
+                if threads > 1024 {
+                    return Err("argument must be between 0 and 1024 inclusive".into());
+                }
+                self.threads = threads;
+            }
+            "engine" => {
+                if !engine::BACKEND_NAMES.contains(&value) {
+                    return Err(format!(
+                        "unknown engine '{value}' (known: {})",
+                        engine::BACKEND_NAMES.join(", ")
+                    ));
+                }
+                self.engine = value.to_string();
+            }
+            "maxclients" => {
+                let clients: usize = parse_number(&name, value)?;
+                if clients == 0 {
+                    return Err("argument must be between 1 and 4294967295 inclusive".into());
+                }
+                self.maxclients = clients;
+            }
+            "timeout" => self.timeout_secs = parse_number(&name, value)?,
+            "proto-max-bulk-len" => {
+                let bytes = parse_memory(value)
+                    .ok_or_else(|| "argument must be a memory value".to_string())?;
+                if bytes < 1024 * 1024 {
+                    return Err(
+                        "argument must be between 1048576 and 9223372036854775807 inclusive".into(),
+                    );
+                }
+                self.proto_max_bulk_len = bytes;
+            }
+            "client-query-buffer-limit" => {
+                let bytes = parse_memory(value)
+                    .ok_or_else(|| "argument must be a memory value".to_string())?;
+                if bytes < 1024 * 1024 {
+                    return Err(
+                        "argument must be between 1048576 and 9223372036854775807 inclusive".into(),
+                    );
+                }
+                self.client_query_buffer_limit = bytes;
+            }
+            "client-output-buffer-limit" => {
+                // Classes come in groups of four words; only "normal" applies to us, the
+                // others (replica, pubsub) are accepted and ignored.
+                let words: Vec<&str> = value.split_whitespace().collect();
+                if words.is_empty() || !words.len().is_multiple_of(4) {
+                    return Err("Wrong number of arguments in buffer limit configuration.".into());
+                }
+                for group in words.chunks(4) {
+                    let class = group[0].to_ascii_lowercase();
+                    if !["normal", "replica", "slave", "pubsub"].contains(&class.as_str()) {
+                        return Err(
+                            "Invalid client class specified in buffer limit configuration.".into(),
+                        );
+                    }
+                    let hard = parse_memory(group[1]);
+                    let soft = parse_memory(group[2]);
+                    let seconds = group[3].parse::<u64>().ok();
+                    let (Some(hard), Some(_soft), Some(_seconds)) = (hard, soft, seconds) else {
+                        return Err("Error in hard, soft or soft_seconds setting in buffer limit configuration.".into());
+                    };
+                    if class == "normal" {
+                        self.client_output_hard_bytes = hard;
+                    }
+                }
+            }
+            "max-item-size" => {
+                let bytes = parse_memory(value)
+                    .ok_or_else(|| "argument must be a memory value".to_string())?;
+                if !(1024..=1024 * 1024 * 1024).contains(&bytes) {
+                    return Err("argument must be between 1024 and 1073741824 inclusive".into());
+                }
+                self.max_item_size = bytes;
+            }
+            "tcp-backlog" => self.tcp_backlog = parse_number(&name, value)?,
+            "loglevel" => {
+                let level = value.to_ascii_lowercase();
+                if !["debug", "verbose", "notice", "warning", "nothing"].contains(&level.as_str()) {
+                    return Err("argument(s) must be one of the following: debug, verbose, notice, warning, nothing".into());
+                }
+                self.loglevel = level;
+            }
+            "save" | "appendonly" | "databases" => {
+                return Err(format!("'{name}' is not supported by this server"));
+            }
+            _ => {
+                return Err(format!(
+                    "Unknown option or number of arguments for CONFIG SET - '{name}'"
+                ))
+            }
+        }
+        Ok(())
+    }
+
+    /// The current value of option `name`, as `CONFIG GET` prints it.
+    pub fn get(&self, name: &str) -> Option<String> {
+        Some(match name {
+            "bind" => self.bind.join(" "),
+            "port" => self.port.to_string(),
+            "memcache-port" => self.memcache_port.to_string(),
+            "threads" => self.threads.to_string(),
+            "engine" => self.engine.clone(),
+            "maxclients" => self.maxclients.to_string(),
+            "timeout" => self.timeout_secs.to_string(),
+            "proto-max-bulk-len" => self.proto_max_bulk_len.to_string(),
+            "client-query-buffer-limit" => self.client_query_buffer_limit.to_string(),
+            "client-output-buffer-limit" => {
+                let mut text = String::new();
+                let _ = write!(
+                    text,
+                    "normal {} 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+                    self.client_output_hard_bytes
+                );
+                text
+            }
+            "max-item-size" => self.max_item_size.to_string(),
+            "tcp-backlog" => self.tcp_backlog.to_string(),
+            "loglevel" => self.loglevel.clone(),
+            "save" => String::new(),
+            "appendonly" => "no".into(),
+            "databases" => "1".into(),
+            _ => return None,
+        })
+    }
+
+    /// Applies a redis.conf-style text: `name value...` per line, `#` comments, values may be
+    /// quoted. `Err` names the line.
+    pub fn apply_file(&mut self, text: &str) -> Result<(), String> {
+        for (number, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (name, value) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+            let value = value.trim().trim_matches('"');
+            self.set(name, value)
+                .map_err(|error| format!("line {}: '{line}': {error}", number + 1))?;
+        }
+        Ok(())
+    }
+
+    /// The number of event loops to run.
+    pub fn loop_count(&self) -> usize {
+        if self.threads > 0 {
+            self.threads
+        } else {
+            std::thread::available_parallelism().map_or(1, usize::from)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_as_redis() {
+        assert_eq!(parse_memory("1kb"), Some(1024));
+        assert_eq!(parse_memory("1k"), Some(1000));
+        assert_eq!(parse_memory("512MB"), Some(512 << 20));
+        assert_eq!(parse_memory("12"), Some(12));
+        assert_eq!(parse_memory("1tb"), None);
+        assert_eq!(parse_memory("x"), None);
+    }
+
+    #[test]
+    fn set_get_and_files() {
+        let mut config = Config::default();
+        config.set("MaxClients", "5").unwrap();
+        assert_eq!(config.get("maxclients").unwrap(), "5");
+        assert!(config.set("maxclients", "0").is_err());
+        assert!(config.set("maxclients", "many").is_err());
+        assert!(config.set("engine", "btree").is_err());
+        assert!(config.set("nosuch", "1").is_err());
+        config
+            .set(
+                "client-output-buffer-limit",
+                "normal 1mb 0 0 pubsub 32mb 8mb 60",
+            )
+            .unwrap();
+        assert_eq!(config.client_output_hard_bytes, 1 << 20);
+        assert!(config
+            .set("client-output-buffer-limit", "normal 1mb 0")
+            .is_err());
+        config
+            .apply_file("# comment\nport 7000\n\nbind \"0.0.0.0 ::1\"\nengine dashmap\n")
+            .unwrap();
+        assert_eq!(config.port, 7000);
+        assert_eq!(config.bind, vec!["0.0.0.0", "::1"]);
+        assert_eq!(config.engine, "dashmap");
+        let error = config.apply_file("port 1\nport x\n").unwrap_err();
+        assert!(error.starts_with("line 2"), "{error}");
+        for option in OPTIONS {
+            assert!(
+                config.get(option.name).is_some(),
+                "{} has no value",
+                option.name
+            );
+        }
+    }
+}

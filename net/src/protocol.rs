@@ -1,0 +1,210 @@
+//! Protocol detection, and what every codec reports after processing input.
+//!
+//! Both ports accept every protocol; the first bytes of a connection decide which it speaks
+//! for its whole life:
+//!
+//! | first bytes | protocol |
+//! |---|---|
+//! | `*` | RESP (multi-bulk) |
+//! | `0x80` | memcached binary |
+//! | a lowercase memcached verb or meta command followed by a space or line end (`get `, `set `, `mg `, `stats\r\n`, ...) | memcached text |
+//! | anything else | RESP inline |
+//!
+//! Redis clients always send multi-bulk requests; people typing at a terminal use inline
+//! commands, which Redis matches in any case. The one ambiguity is a lowercase inline command
+//! that is also a memcached verb (`get k`): it is read as memcached. Uppercase inline
+//! commands (`GET k`) and everything a client library sends reach RESP.
+
+/// The protocol a connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// RESP, multi-bulk or inline.
+    Resp,
+    /// memcached text and meta commands.
+    MemcacheText,
+    /// memcached binary.
+    MemcacheBinary,
+}
+
+/// memcached's text verbs and meta commands.
+const MEMCACHE_VERBS: &[&[u8]] = &[
+    b"get",
+    b"gets",
+    b"gat",
+    b"gats",
+    b"set",
+    b"add",
+    b"replace",
+    b"append",
+    b"prepend",
+    b"cas",
+    b"incr",
+    b"decr",
+    b"touch",
+    b"delete",
+    b"flush_all",
+    b"stats",
+    b"version",
+    b"verbosity",
+    b"quit",
+    b"shutdown",
+    b"mg",
+    b"ms",
+    b"md",
+    b"ma",
+    b"mn",
+    b"me",
+];
+
+/// The longest verb plus its separator: enough bytes to decide.
+const DECIDE_BYTES: usize = 10;
+
+/// The protocol of a connection whose first bytes are `first`; `None` when more bytes are
+/// needed to tell.
+pub fn detect(first: &[u8]) -> Option<Protocol> {
+    match first.first()? {
+        b'*' => return Some(Protocol::Resp),
+        0x80 => return Some(Protocol::MemcacheBinary),
+        b'a'..=b'z' => {}
+        _ => return Some(Protocol::Resp),
+    }
+    let word_end = first
+        .iter()
+        .position(|&b| matches!(b, b' ' | b'\r' | b'\n'));
+    let Some(word_end) = word_end else {
+        // No separator yet: wait, unless the word is already too long to be a verb.
+        return if first.len() >= DECIDE_BYTES {
+            Some(Protocol::Resp)
+        } else {
+            None
+        };
+    };
+    if MEMCACHE_VERBS.contains(&&first[..word_end]) {
+        Some(Protocol::MemcacheText)
+    } else {
+        Some(Protocol::Resp)
+    }
+}
+
+/// What a codec did with the input it was given.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Processed {
+    /// Bytes of input consumed.
+    pub consumed: usize,
+    /// When the next request is incomplete: the bytes it needs in all, counted from the first
+    /// byte *not* consumed, if known (0: unknown). The connection does not call the codec
+    /// again until that much input is buffered.
+    pub want: usize,
+    /// Close the connection once the replies are flushed.
+    pub close: bool,
+    /// Processing stopped because the output passed its soft limit, with requests left.
+    pub output_full: bool,
+    /// Bytes still to be discarded as they arrive (the data of a refused memcached item).
+    pub swallow: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_bytes_decide() {
+        assert_eq!(detect(b"*1\r\n"), Some(Protocol::Resp));
+        assert_eq!(detect(&[0x80, 0]), Some(Protocol::MemcacheBinary));
+        assert_eq!(detect(b"get k\r\n"), Some(Protocol::MemcacheText));
+        assert_eq!(detect(b"stats\r\n"), Some(Protocol::MemcacheText));
+        assert_eq!(detect(b"mn\r\n"), Some(Protocol::MemcacheText));
+        assert_eq!(detect(b"GET k\r\n"), Some(Protocol::Resp));
+        assert_eq!(detect(b"ping\r\n"), Some(Protocol::Resp));
+        assert_eq!(detect(b"\r\n"), Some(Protocol::Resp));
+        assert_eq!(detect(b"ge"), None);
+        assert_eq!(detect(b""), None);
+        assert_eq!(detect(b"abcdefghijk"), Some(Protocol::Resp));
+    }
+
+    mod properties {
+        use crate::buffer::{Output, Pool};
+        use crate::config::Config;
+        use crate::resp::parse::Request;
+        use crate::session::{RuntimeLimits, Session, Shared};
+        use crate::{memcache, resp};
+        use engine::keyspace::{Keyspace, Value};
+        use engine::LockFree;
+        use proptest::prelude::*;
+        use std::sync::Arc;
+
+        /// Runs every codec over `input` and checks what each reports.
+        fn check_codecs(input: &[u8]) -> Result<(), TestCaseError> {
+            let keyspace = Arc::new(Keyspace::new(<LockFree<Value> as engine::Engine>::new()));
+            let config = Config {
+                max_item_size: 64,
+                ..Config::default()
+            };
+            let shared = Shared::new(keyspace, config.clone());
+            let client = shared.register_client(None, None);
+            let mut pool = Pool::new();
+            for codec in 0..3 {
+                let mut output = Output::default();
+                let mut session = Session {
+                    shared: &shared,
+                    client: &client,
+                    output: &mut output,
+                    pool: &mut pool,
+                    limits: RuntimeLimits::from_config(&config),
+                };
+                let processed = match codec {
+                    0 => resp::process(&mut session, &mut Request::default(), input),
+                    1 => memcache::text::process(&mut session, input),
+                    _ => memcache::binary::process(&mut session, input),
+                };
+                prop_assert!(
+                    processed.consumed <= input.len(),
+                    "codec {} over-consumed",
+                    codec
+                );
+                let left = input.len() - processed.consumed;
+                prop_assert!(
+                    processed.want == 0 || processed.want > left || processed.output_full,
+                    "codec {} waits for {} bytes with {} already buffered",
+                    codec,
+                    processed.want,
+                    left
+                );
+                output.release(&mut pool);
+            }
+            Ok(())
+        }
+
+        /// Inputs that start like real requests, so the fuzzing gets past the first byte.
+        fn seeded_input() -> impl Strategy<Value = Vec<u8>> {
+            let prefixes = prop_oneof![
+                Just(b"*".to_vec()),
+                Just(b"*2\r\n$3\r\nGET\r\n$".to_vec()),
+                Just(b"set k 0 0 ".to_vec()),
+                Just(b"get ".to_vec()),
+                Just(b"ms k ".to_vec()),
+                Just(b"mg k v ".to_vec()),
+                Just(b"ma k ".to_vec()),
+                Just(vec![0x80]),
+                Just(vec![0x80, 0x01, 0, 1, 8, 0, 0, 0, 0, 0, 0, 10]),
+                Just(Vec::new()),
+            ];
+            (prefixes, proptest::collection::vec(any::<u8>(), 0..300)).prop_map(
+                |(mut prefix, rest)| {
+                    prefix.extend(rest);
+                    prefix
+                },
+            )
+        }
+
+        proptest! {
+            /// No input panics a codec, none consumes bytes it was not given, and "need more
+            /// input" always asks for more than is already there (else the connection would
+            /// wait forever for bytes it has).
+            #[test]
+            fn codecs_survive_arbitrary_input(input in seeded_input()) {
+                check_codecs(&input)?;
+            }
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! # resp: Redis's protocol
+//!
+//! [`parse`] turns bytes into requests, [`process`] runs every complete request in the input
+//! and encodes the replies, and one file per command family (`strings`, `lists`, `keys`,
+//! `server`) holds the commands, each a function `fn(&mut Session, Args)` that parses its
+//! arguments, calls the keyspace and writes its reply. The table in [`commands`] carries each
+//! command's name, arity and key positions, exactly as Redis 7 declares them (`COMMAND INFO`
+//! reports them, and client libraries read them).
+//!
+//! Replies are RESP2 (`HELLO 2`); `HELLO 3` is refused with Redis's `NOPROTO` error, which
+//! clients take as "stay on RESP2".
+
+pub mod commands;
+mod keys;
+mod lists;
+pub mod parse;
+mod server;
+mod strings;
+
+use crate::protocol::Processed;
+use crate::session::Session;
+use commands::Command;
+use engine::keyspace::{self, Str, Value};
+use engine::Engine;
+use parse::{Args, Parsed, Request};
+
+/// Why a command failed, as the reply's error text (without the leading `-`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandError(pub std::borrow::Cow<'static, str>);
+
+impl From<&'static str> for CommandError {
+    fn from(text: &'static str) -> Self {
+        Self(text.into())
+    }
+}
+
+impl From<String> for CommandError {
+    fn from(text: String) -> Self {
+        Self(text.into())
+    }
+}
+
+/// The result of a command handler: `Err` is sent as an error reply.
+pub type CommandResult = Result<(), CommandError>;
+
+/// Redis's error texts, shared by the command families.
+pub mod errors {
+    /// `WRONGTYPE`.
+    pub const WRONG_TYPE: &str =
+        "WRONGTYPE Operation against a key holding the wrong kind of value";
+    /// A bad integer argument or value.
+    pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+    /// A bad float argument or value.
+    pub const NOT_FLOAT: &str = "ERR value is not a valid float";
+    /// A syntax error in options.
+    pub const SYNTAX: &str = "ERR syntax error";
+    /// INCR past the 64-bit range.
+    pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
+    /// INCRBYFLOAT producing NaN or infinity.
+    pub const FLOAT_OVERFLOW: &str = "ERR increment would produce NaN or Infinity";
+    /// A missing key where one is required.
+    pub const NO_SUCH_KEY: &str = "ERR no such key";
+    /// LSET past the end.
+    pub const INDEX_OUT_OF_RANGE: &str = "ERR index out of range";
+    /// A string grown past proto-max-bulk-len.
+    pub const TOO_LARGE: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+    /// A count that must be positive.
+    pub const NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
+}
+
+/// Maps a keyspace error to Redis's text. `Overflow` depends on the command (integer or
+/// float), so callers that can overflow a float say so.
+pub fn keyspace_error(error: keyspace::Error) -> CommandError {
+    CommandError::from(match error {
+        keyspace::Error::WrongType => errors::WRONG_TYPE,
+        keyspace::Error::NotInteger => errors::NOT_INTEGER,
+        keyspace::Error::NotFloat => errors::NOT_FLOAT,
+        keyspace::Error::Overflow => errors::OVERFLOW,
+        keyspace::Error::NoSuchKey => errors::NO_SUCH_KEY,
+        keyspace::Error::IndexOutOfRange => errors::INDEX_OUT_OF_RANGE,
+        keyspace::Error::TooLarge => errors::TOO_LARGE,
+    })
+}
+
+impl From<keyspace::Error> for CommandError {
+    fn from(error: keyspace::Error) -> Self {
+        keyspace_error(error)
+    }
+}
+
+/// Parses an integer argument as Redis's `getLongLongFromObjectOrReply`.
+pub fn int_arg(bytes: &[u8]) -> Result<i64, CommandError> {
+    keyspace::parse_i64(bytes).ok_or_else(|| errors::NOT_INTEGER.into())
+}
+
+/// Runs every complete request at the start of `input`, appending replies, until the input
+/// runs out, the connection must close, or the output passes `output_soft_bytes` (the
+/// connection then stops reading until its output drains).
+pub fn process<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    request: &mut Request,
+    input: &[u8],
+) -> Processed {
+    let mut processed = Processed::default();
+    let limits = session.parse_limits();
+    while processed.consumed < input.len() {
+        if session.output_full() {
+            processed.output_full = true;
+            return processed;
+        }
+        let rest = &input[processed.consumed..];
+        match request.parse(rest, limits) {
+            Parsed::Incomplete { want } => {
+                // Relative to the first unconsumed byte: the connection consumes what we
+                // report before it compares its buffered input with `want`.
+                processed.want = want;
+                return processed;
+            }
+            Parsed::Error(message) => {
+                let mut text = String::from("ERR Protocol error: ");
+                text.push_str(message);
+                session.error(&text);
+                processed.consumed = input.len();
+                processed.close = true;
+                return processed;
+            }
+            Parsed::Complete { consumed } => {
+                processed.consumed += consumed;
+                let args = request.args(rest);
+                if args.is_empty() {
+                    continue;
+                }
+                if execute(session, args) == Flow::Close {
+                    processed.close = true;
+                    return processed;
+                }
+            }
+        }
+    }
+    processed
+}
+
+/// Whether the connection goes on after a command.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Flow {
+    /// Keep serving.
+    Continue,
+    /// Close after flushing (QUIT).
+    Close,
+}
+
+/// Looks the command up, checks its arity and runs it.
+pub fn execute<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> Flow {
+    let name = args.get(0);
+    let Some(command) = commands::lookup(name) else {
+        session.error_bytes(&unknown_command_message(args));
+        return Flow::Continue;
+    };
+    let count = args.len() as i32;
+    let arity_ok = if command.arity >= 0 {
+        count == command.arity
+    } else {
+        count >= -command.arity
+    };
+    if !arity_ok {
+        session.error(&format!(
+            "ERR wrong number of arguments for '{}' command",
+            command.name
+        ));
+        return Flow::Continue;
+    }
+    session.count_command();
+    if command.name == "quit" {
+        session.ok();
+        return Flow::Close;
+    }
+    if let Err(error) = run(session, command, args) {
+        session.error(&error.0);
+    }
+    Flow::Continue
+}
+
+fn run<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    command: &Command,
+    args: Args<'_>,
+) -> CommandResult {
+    use commands::Family;
+    match command.family {
+        Family::Strings => strings::run(session, command, args),
+        Family::Lists => lists::run(session, command, args),
+        Family::Keys => keys::run(session, command, args),
+        Family::Server => server::run(session, command, args),
+    }
+}
+
+/// Redis's text for an unknown command: the name and the first arguments, quoted byte for
+/// byte up to about 128 bytes. As in Redis, which formats C strings, a NUL ends the name or an
+/// argument, and newlines become spaces so the error stays one line.
+pub fn unknown_command_message(args: Args<'_>) -> Vec<u8> {
+    let c_string = |bytes: &[u8], max: usize| -> Vec<u8> {
+        let until_nul = bytes.split(|&b| b == 0).next().unwrap_or(&[]);
+        until_nul[..until_nul.len().min(max)].to_vec()
+    };
+    let mut text = b"ERR unknown command '".to_vec();
+    text.extend(c_string(args.get(0), 128));
+    text.extend_from_slice(b"', with args beginning with: ");
+    let mut listed: Vec<u8> = Vec::new();
+    for arg in args.iter_from(1) {
+        if listed.len() >= 128 {
+            break;
+        }
+        let room = 128 - listed.len();
+        listed.push(b'\'');
+        listed.extend(c_string(arg, room));
+        listed.extend_from_slice(b"' ");
+    }
+    text.extend(listed);
+    for byte in &mut text {
+        if *byte == b'\r' || *byte == b'\n' {
+            *byte = b' ';
+        }
+    }
+    text
+}
+
+/// At most `max` bytes of `bytes`, as text.
+pub fn truncate_lossy(bytes: &[u8], max: usize) -> String {
+    String::from_utf8_lossy(&bytes[..bytes.len().min(max)]).into_owned()
+}
+
+/// Writes a stored value as a bulk string (by reference when large).
+pub fn bulk_value<E: Engine<Value = Value>>(session: &mut Session<'_, E>, value: &Str) {
+    session.bulk_header(value.len());
+    session.raw_value(value);
+    session.raw(b"\r\n");
+}

@@ -1,0 +1,572 @@
+//! The event loops.
+//!
+//! [`start`] binds the listeners and spawns one thread per loop, each with its own
+//! `mio::Poll`. Every loop has its own listening socket on each port (`SO_REUSEPORT`), so the
+//! kernel spreads new connections over the loops and a connection stays on the loop that
+//! accepted it for its whole life: no locks, no hand-over between threads. The only state the
+//! loops share is [`Shared`] (the keyspace, configuration and counters).
+//!
+//! ## A connection's life
+//!
+//! Sockets are registered once for both readable and writable events, edge-triggered. On any
+//! event the loop *drives* the connection: run the requests already buffered, flush the
+//! replies with one vectored write, and read again, until the socket has nothing more to give
+//! (`WouldBlock`). Pipelined requests are therefore all executed before one flush. Three
+//! things stop a connection's reading early:
+//!
+//! * **Backpressure.** Once its queued replies pass `client_output_soft_bytes`, a connection is
+//!   not read until the socket drains them (the writable event resumes it), so a client that
+//!   pipelines without reading replies cannot grow our memory. Past the hard limit
+//!   (`client-output-buffer-limit normal <hard>`), it is closed, as Redis does.
+//! * **Fairness.** After [`READS_PER_TURN_MAX`] reads the connection yields and is driven again
+//!   after the other ready connections, so one flood does not starve a loop.
+//! * **Input limits.** A client whose unparsed input passes `client-query-buffer-limit` is
+//!   closed.
+
+use crate::buffer::{Input, Output, Pool};
+use crate::protocol::{detect, Processed, Protocol};
+use crate::resp::parse::Request;
+use crate::session::{ClientInfo, RuntimeLimits, Session, Shared};
+use crate::{memcache, resp};
+use engine::keyspace::Value;
+use engine::Engine;
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Token, Waker};
+use slab::Slab;
+use std::io::{self, Write};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Reads per connection per turn before it yields to the others.
+pub const READS_PER_TURN_MAX: usize = 16;
+
+/// Events taken from the poll per wake-up.
+const EVENTS_MAX: usize = 1024;
+
+/// How often a loop checks for idle clients and configuration changes.
+const HOUSEKEEPING_INTERVAL: Duration = Duration::from_millis(250);
+
+const WAKER: Token = Token(0);
+/// Listener tokens start here; connection tokens start after the listeners.
+const FIRST_LISTENER: usize = 1;
+
+/// The error a client over `maxclients` gets before its connection is closed.
+const MAX_CLIENTS_ERROR: &[u8] = b"-ERR max number of clients reached\r\n";
+
+/// A running server: its ports, and how to stop it.
+pub struct Running {
+    /// The RESP port (0 when off).
+    pub resp_port: u16,
+    /// The memcached port (0 when off).
+    pub memcache_port: u16,
+    stop: Arc<AtomicBool>,
+    wakers: Vec<Arc<Waker>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Asks every loop to stop and waits for them.
+    pub fn shutdown(self) {
+        // Relaxed: the wake-up below is the synchronisation; loops read the flag after it.
+        self.stop.store(true, Ordering::Relaxed);
+        for waker in &self.wakers {
+            let _ = waker.wake();
+        }
+        for thread in self.threads {
+            let _ = thread.join();
+        }
+    }
+
+    /// A flag that, once set, stops the server at its next wake-up (for signal handlers,
+    /// which then call [`Running::shutdown`]).
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.stop)
+    }
+}
+
+/// Fails if another process listens on `address` already.
+///
+/// Our listeners use `SO_REUSEPORT`, and Linux lets any process of the same user join a
+/// reuse-port group: without this check a second server started on the same port would
+/// silently share the connections of the first (found by the benchmark script). A plain
+/// socket without `SO_REUSEPORT` cannot bind a port that anyone listens on, so binding one
+/// first and closing it gives Redis's "Address already in use". `SO_REUSEADDR` keeps the
+/// probe from failing on connections of an earlier run still in TIME_WAIT.
+fn check_port_free(address: SocketAddr) -> io::Result<()> {
+    let domain = socket2::Domain::for_address(address);
+    let probe = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
+    probe.set_reuse_address(true)?;
+    if address.is_ipv6() {
+        probe.set_only_v6(true)?;
+    }
+    probe.bind(&address.into())
+}
+
+/// A listening socket with `SO_REUSEPORT`, so every loop can have its own on the same port.
+fn listen(address: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
+    let domain = socket2::Domain::for_address(address);
+    let socket = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    if address.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&address.into())?;
+    socket.listen(backlog.min(i32::MAX as u32) as i32)?;
+    Ok(TcpListener::from_std(socket.into()))
+}
+
+/// Binds the listeners and starts the loops.
+pub fn start<E: Engine<Value = Value>>(shared: Arc<Shared<E>>) -> io::Result<Running> {
+    let config = shared.config();
+    let loops = config.loop_count();
+    let ports: Vec<u16> = [config.port, config.memcache_port]
+        .into_iter()
+        .filter(|&port| port != 0)
+        .collect();
+    if ports.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "both ports are 0: nothing to listen on",
+        ));
+    }
+    let mut addresses = Vec::new();
+    for host in &config.bind {
+        for &port in &ports {
+            let resolved = (host.as_str(), port).to_socket_addrs().map_err(|error| {
+                io::Error::new(error.kind(), format!("bind {host}:{port}: {error}"))
+            })?;
+            addresses.extend(resolved);
+        }
+    }
+    for address in &addresses {
+        check_port_free(*address).map_err(|error| {
+            io::Error::new(error.kind(), format!("listen on {address}: {error}"))
+        })?;
+    }
+    let mut per_loop: Vec<Vec<TcpListener>> = (0..loops).map(|_| Vec::new()).collect();
+    for address in &addresses {
+        for listeners in &mut per_loop {
+            let listener = listen(*address, config.tcp_backlog).map_err(|error| {
+                io::Error::new(error.kind(), format!("listen on {address}: {error}"))
+            })?;
+            listeners.push(listener);
+        }
+    }
+    *shared
+        .ports
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = (config.port, config.memcache_port);
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut wakers = Vec::new();
+    let mut threads = Vec::new();
+    for (index, listeners) in per_loop.into_iter().enumerate() {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        wakers.push(Arc::clone(&waker));
+        let mut event_loop =
+            EventLoop::new(poll, listeners, Arc::clone(&shared), Arc::clone(&stop))?;
+        let thread = std::thread::Builder::new()
+            .name(format!("loop-{index}"))
+            .spawn(move || {
+                if let Err(error) = event_loop.run() {
+                    tracing::error!("event loop {index} failed: {error}");
+                }
+            })?;
+        threads.push(thread);
+    }
+    Ok(Running {
+        resp_port: config.port,
+        memcache_port: config.memcache_port,
+        stop,
+        wakers,
+        threads,
+    })
+}
+
+/// One client connection.
+struct Connection {
+    stream: TcpStream,
+    protocol: Option<Protocol>,
+    input: Input,
+    output: Output,
+    /// Do not parse until this much input is buffered (the codec said so).
+    want: usize,
+    /// Input bytes still to discard (memcached item too large).
+    swallow: usize,
+    /// Processing stopped on a full output with requests left in the input.
+    stalled: bool,
+    /// Close once the output is flushed.
+    closing: bool,
+    info: Arc<ClientInfo>,
+    last_active: Instant,
+}
+
+/// What driving a connection left it as.
+#[derive(Debug, PartialEq, Eq)]
+enum Driven {
+    /// Waiting for the next event.
+    Open,
+    /// Yielded with work left: drive it again soon.
+    Yielded,
+    /// To be closed.
+    Close,
+}
+
+struct EventLoop<E: Engine<Value = Value>> {
+    poll: Poll,
+    listeners: Vec<TcpListener>,
+    connections: Slab<Connection>,
+    pool: Pool,
+    shared: Arc<Shared<E>>,
+    request: Request,
+    stop: Arc<AtomicBool>,
+    limits: RuntimeLimits,
+    config_generation: u64,
+    /// Connections that yielded and are to be driven again.
+    ready: Vec<usize>,
+}
+
+impl<E: Engine<Value = Value>> EventLoop<E> {
+    fn new(
+        poll: Poll,
+        mut listeners: Vec<TcpListener>,
+        shared: Arc<Shared<E>>,
+        stop: Arc<AtomicBool>,
+    ) -> io::Result<Self> {
+        for (index, listener) in listeners.iter_mut().enumerate() {
+            poll.registry().register(
+                listener,
+                Token(FIRST_LISTENER + index),
+                Interest::READABLE,
+            )?;
+        }
+        let (limits, config_generation) = shared.runtime_limits();
+        Ok(Self {
+            poll,
+            listeners,
+            connections: Slab::new(),
+            pool: Pool::new(),
+            shared,
+            request: Request::default(),
+            stop,
+            limits,
+            config_generation,
+            ready: Vec::new(),
+        })
+    }
+
+    fn first_connection_token(&self) -> usize {
+        FIRST_LISTENER + self.listeners.len()
+    }
+
+    fn run(&mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(EVENTS_MAX);
+        let mut last_housekeeping = Instant::now();
+        loop {
+            let timeout = if self.ready.is_empty() {
+                HOUSEKEEPING_INTERVAL
+            } else {
+                Duration::ZERO
+            };
+            if let Err(error) = self.poll.poll(&mut events, Some(timeout)) {
+                if error.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(error);
+            }
+            // Relaxed: the waker's wake-up orders the store before this load.
+            if self.stop.load(Ordering::Relaxed) {
+                self.close_all();
+                return Ok(());
+            }
+            for event in events.iter() {
+                match event.token() {
+                    WAKER => {}
+                    Token(token) if token < self.first_connection_token() => {
+                        self.accept(token - FIRST_LISTENER);
+                    }
+                    Token(token) => {
+                        let key = token - self.first_connection_token();
+                        self.drive(key);
+                    }
+                }
+            }
+            for key in std::mem::take(&mut self.ready) {
+                self.drive(key);
+            }
+            if last_housekeeping.elapsed() >= HOUSEKEEPING_INTERVAL {
+                last_housekeeping = Instant::now();
+                self.housekeeping();
+            }
+        }
+    }
+
+    fn housekeeping(&mut self) {
+        let (limits, generation) = self.shared.runtime_limits();
+        if generation != self.config_generation {
+            self.limits = limits;
+            self.config_generation = generation;
+        }
+        if self.limits.timeout_secs > 0 {
+            let timeout = Duration::from_secs(self.limits.timeout_secs);
+            let idle: Vec<usize> = self
+                .connections
+                .iter()
+                .filter(|(_, connection)| connection.last_active.elapsed() >= timeout)
+                .map(|(key, _)| key)
+                .collect();
+            for key in idle {
+                self.close(key);
+            }
+        }
+    }
+
+    fn accept(&mut self, index: usize) {
+        loop {
+            let (mut stream, peer) = match self.listeners[index].accept() {
+                Ok(accepted) => accepted,
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => {
+                    // EMFILE and friends: log and try again on the next event rather than spin.
+                    tracing::warn!("accept failed: {error}");
+                    return;
+                }
+            };
+            self.shared.stats.connections.add(1);
+            if self.shared.client_count() >= self.limits.maxclients {
+                self.shared.stats.rejected.add(1);
+                // Best effort, as Redis: the socket is fresh, so the error fits its buffer.
+                let _ = stream.write(MAX_CLIENTS_ERROR);
+                continue;
+            }
+            let _ = stream.set_nodelay(true);
+            let local = stream.local_addr().ok();
+            let info = self.shared.register_client(Some(peer), local);
+            let entry = self.connections.vacant_entry();
+            let token = Token(FIRST_LISTENER + self.listeners.len() + entry.key());
+            if let Err(error) = self.poll.registry().register(
+                &mut stream,
+                token,
+                Interest::READABLE | Interest::WRITABLE,
+            ) {
+                tracing::warn!("register failed: {error}");
+                self.shared.unregister_client(info.id);
+                continue;
+            }
+            entry.insert(Connection {
+                stream,
+                protocol: None,
+                input: Input::default(),
+                output: Output::default(),
+                want: 0,
+                swallow: 0,
+                stalled: false,
+                closing: false,
+                info,
+                last_active: Instant::now(),
+            });
+        }
+    }
+
+    fn close(&mut self, key: usize) {
+        if let Some(mut connection) = self.connections.try_remove(key) {
+            let _ = self.poll.registry().deregister(&mut connection.stream);
+            connection.input.release(&mut self.pool);
+            connection.output.release(&mut self.pool);
+            self.shared.unregister_client(connection.info.id);
+        }
+    }
+
+    fn close_all(&mut self) {
+        let keys: Vec<usize> = self.connections.iter().map(|(key, _)| key).collect();
+        for key in keys {
+            self.close(key);
+        }
+    }
+
+    fn drive(&mut self, key: usize) {
+        let driven = match self.connections.get_mut(key) {
+            Some(connection) => drive(
+                connection,
+                &self.shared,
+                &mut self.pool,
+                &mut self.request,
+                &self.limits,
+            ),
+            None => return, // closed earlier in this turn
+        };
+        match driven {
+            Driven::Open => {}
+            Driven::Yielded => self.ready.push(key),
+            Driven::Close => self.close(key),
+        }
+    }
+}
+
+/// Runs the buffered requests of a connection.
+fn run_input<E: Engine<Value = Value>>(
+    connection: &mut Connection,
+    shared: &Shared<E>,
+    pool: &mut Pool,
+    request: &mut Request,
+    limits: &RuntimeLimits,
+) {
+    if connection.swallow > 0 {
+        let discard = connection.swallow.min(connection.input.filled().len());
+        connection.input.consume(discard, pool);
+        connection.swallow -= discard;
+    }
+    let Connection {
+        input,
+        output,
+        protocol,
+        info,
+        ..
+    } = connection;
+    let filled = input.filled();
+    if filled.is_empty() || filled.len() < connection.want {
+        connection.stalled = false;
+        return;
+    }
+    let protocol = match protocol {
+        Some(protocol) => *protocol,
+        None => match detect(filled) {
+            Some(detected) => *protocol.insert(detected),
+            None => return,
+        },
+    };
+    let mut session = Session {
+        shared,
+        client: info,
+        output,
+        pool,
+        limits: *limits,
+    };
+    // A panic in a command handler is a bug, but it must cost only its own connection, not
+    // the loop and every other client on it: catch it here, log it, and close this one. The
+    // keyspace stays consistent through a panic (its locks are poison-tolerant and every
+    // engine operation is complete or not done), and this connection's buffers are dropped
+    // with it.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match protocol {
+        Protocol::Resp => resp::process(&mut session, request, filled),
+        Protocol::MemcacheText => memcache::text::process(&mut session, filled),
+        Protocol::MemcacheBinary => memcache::binary::process(&mut session, filled),
+    }));
+    let processed: Processed = match outcome {
+        Ok(processed) => processed,
+        Err(_) => {
+            tracing::error!(
+                "a command handler panicked; closing client {} (a bug: please report the request)",
+                info.id
+            );
+            connection.closing = true;
+            connection.output.release(pool);
+            return;
+        }
+    };
+    input.consume(processed.consumed, pool);
+    connection.want = processed.want;
+    connection.swallow = processed.swallow;
+    connection.stalled = processed.output_full;
+    if processed.close {
+        connection.closing = true;
+    }
+}
+
+/// Flushes what the connection has queued; counts the bytes.
+fn flush<E: Engine<Value = Value>>(
+    connection: &mut Connection,
+    shared: &Shared<E>,
+    pool: &mut Pool,
+) -> io::Result<bool> {
+    let before = connection.output.pending();
+    let result = connection.output.flush_to(&mut connection.stream, pool);
+    shared
+        .stats
+        .net_output_bytes
+        .add(before - connection.output.pending());
+    result
+}
+
+/// Drives one connection as the module docs describe.
+fn drive<E: Engine<Value = Value>>(
+    connection: &mut Connection,
+    shared: &Shared<E>,
+    pool: &mut Pool,
+    request: &mut Request,
+    limits: &RuntimeLimits,
+) -> Driven {
+    let mut reads = 0;
+    // Set when a read returned less than it had room for: the socket was empty at that
+    // moment, and any byte that arrives later raises a new edge, so a further read now would
+    // only return WouldBlock. Skipping it saves a system call per request at -P 1.
+    let mut drained = false;
+    loop {
+        if !connection.closing {
+            run_input(connection, shared, pool, request, limits);
+        }
+        if !connection.output.is_empty() && flush(connection, shared, pool).is_err() {
+            return Driven::Close;
+        }
+        if connection.closing {
+            return if connection.output.is_empty() {
+                Driven::Close
+            } else {
+                Driven::Open
+            };
+        }
+        let queued = connection.output.pending();
+        if limits.output_hard_bytes > 0 && queued > limits.output_hard_bytes {
+            shared.stats.output_limit_closed.add(1);
+            return Driven::Close;
+        }
+        if queued >= limits.output_soft_bytes {
+            // Paused: the writable event that drains the socket resumes us.
+            return Driven::Open;
+        }
+        if connection.stalled {
+            // Requests are left in the input and the output has room again.
+            continue;
+        }
+        if drained {
+            return Driven::Open;
+        }
+        if reads == READS_PER_TURN_MAX {
+            return Driven::Yielded;
+        }
+        reads += 1;
+        // Room for the request we wait for, but never past the query buffer limit (a client
+        // announcing a huge bulk is closed when its input passes the limit, below).
+        let want = connection
+            .want
+            .min(limits.query_buffer_bytes.saturating_add(1));
+        let spare = connection.input.spare();
+        match connection
+            .input
+            .read_from(&mut connection.stream, want, pool)
+        {
+            Ok(0) => return Driven::Close,
+            Ok(read) => {
+                drained = read < spare;
+                shared.stats.net_input_bytes.add(read);
+                connection.last_active = Instant::now();
+                connection.info.last_command.store(
+                    connection.info.connected.elapsed().as_millis() as u64,
+                    Ordering::Relaxed,
+                );
+                if connection.input.filled().len() > limits.query_buffer_bytes {
+                    return Driven::Close;
+                }
+            }
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Driven::Open,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return Driven::Close,
+        }
+    }
+}

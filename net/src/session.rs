@@ -1,0 +1,296 @@
+//! What a command sees while it runs: the server's shared state, its own client, and the
+//! connection's output with the loop's buffer pool, plus the encoders for RESP replies.
+
+use crate::buffer::{Output, Pool};
+use crate::config::Config;
+use crate::resp::parse::Limits;
+use crate::stats::ServerStats;
+use engine::keyspace::{Keyspace, Str, Value};
+use engine::Engine;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Instant, SystemTime};
+
+/// State every loop shares.
+pub struct Shared<E: Engine<Value = Value>> {
+    /// The keyspace.
+    pub keyspace: Arc<Keyspace<E>>,
+    /// The live configuration (`CONFIG SET` changes it).
+    pub config: RwLock<Config>,
+    /// Counters for `INFO` and memcached `stats`.
+    pub stats: ServerStats,
+    /// Every connected client, for `CLIENT LIST` and `INFO clients`.
+    pub clients: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
+    /// When the server started.
+    pub started: Instant,
+    /// A random id for this run (`INFO server run_id`).
+    pub run_id: String,
+    /// The ports actually bound (RESP, memcached), for INFO and the tests.
+    pub ports: Mutex<(u16, u16)>,
+    next_client_id: AtomicU64,
+    /// Connected clients (the registry's size, without its lock).
+    connected: AtomicUsize,
+    /// Bumped on every configuration change, so loops know to refresh their limits.
+    config_generation: AtomicU64,
+}
+
+impl<E: Engine<Value = Value>> Shared<E> {
+    /// Shared state over `keyspace` with `config`.
+    pub fn new(keyspace: Arc<Keyspace<E>>, config: Config) -> Self {
+        let seed = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let run_id = format!("{:040x}", seed ^ (u128::from(std::process::id()) << 64));
+        Self {
+            keyspace,
+            config: RwLock::new(config),
+            stats: ServerStats::default(),
+            clients: Mutex::new(BTreeMap::new()),
+            started: Instant::now(),
+            run_id: run_id[run_id.len() - 40..].to_string(),
+            ports: Mutex::new((0, 0)),
+            next_client_id: AtomicU64::new(1),
+            connected: AtomicUsize::new(0),
+            config_generation: AtomicU64::new(0),
+        }
+    }
+
+    /// A copy of the configuration.
+    pub fn config(&self) -> Config {
+        self.config
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces the configuration (`CONFIG SET`).
+    pub fn set_config(&self, config: Config) {
+        *self.config.write().unwrap_or_else(PoisonError::into_inner) = config;
+        // Release pairs with the Acquire in `runtime_limits`: a loop that sees the new
+        // generation reads the new configuration (the RwLock orders it anyway).
+        self.config_generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// The limits the loops apply, and the configuration generation they come from.
+    pub fn runtime_limits(&self) -> (RuntimeLimits, u64) {
+        // Acquire: see `set_config`.
+        let generation = self.config_generation.load(Ordering::Acquire);
+        let config = self.config.read().unwrap_or_else(PoisonError::into_inner);
+        (RuntimeLimits::from_config(&config), generation)
+    }
+
+    /// Registers a new client and returns its record.
+    pub fn register_client(
+        &self,
+        peer: Option<SocketAddr>,
+        local: Option<SocketAddr>,
+    ) -> Arc<ClientInfo> {
+        // Relaxed: ids only need to be unique.
+        let id = self.next_client_id.fetch_add(1, Ordering::Relaxed);
+        let info = Arc::new(ClientInfo {
+            id,
+            peer,
+            local,
+            connected: Instant::now(),
+            last_command: AtomicU64::new(0),
+            name: Mutex::new(Vec::new()),
+        });
+        self.clients
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, Arc::clone(&info));
+        // Relaxed: a count for maxclients and INFO, not a synchronisation point.
+        self.connected.fetch_add(1, Ordering::Relaxed);
+        info
+    }
+
+    /// Forgets a client.
+    pub fn unregister_client(&self, id: u64) {
+        let removed = self
+            .clients
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&id);
+        if removed.is_some() {
+            // Relaxed: as in `register_client`.
+            self.connected.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Connected clients.
+    pub fn client_count(&self) -> usize {
+        // Relaxed: as in `register_client`.
+        self.connected.load(Ordering::Relaxed)
+    }
+}
+
+/// What `CLIENT LIST` knows of a client.
+#[derive(Debug)]
+pub struct ClientInfo {
+    /// `CLIENT ID`.
+    pub id: u64,
+    /// The peer's address.
+    pub peer: Option<SocketAddr>,
+    /// Our address on this connection.
+    pub local: Option<SocketAddr>,
+    /// When it connected.
+    pub connected: Instant,
+    /// Milliseconds after `connected` of its last command.
+    pub last_command: AtomicU64,
+    /// `CLIENT SETNAME`.
+    pub name: Mutex<Vec<u8>>,
+}
+
+/// A command's view of the server and its connection.
+pub struct Session<'a, E: Engine<Value = Value>> {
+    /// Shared server state.
+    pub shared: &'a Shared<E>,
+    /// This client.
+    pub client: &'a ClientInfo,
+    /// Where replies go.
+    pub output: &'a mut Output,
+    /// The loop's buffers.
+    pub pool: &'a mut Pool,
+    /// The limits in force.
+    pub limits: RuntimeLimits,
+}
+
+/// The configuration values the loops consult on every request, copied out of [`Config`] so
+/// the hot path reads plain fields; loops refresh their copy when the configuration changes.
+#[derive(Debug, Clone, Copy)]
+pub struct RuntimeLimits {
+    /// Stop executing requests once this much output is queued.
+    pub output_soft_bytes: usize,
+    /// Close a client with more output queued than this (0: never).
+    pub output_hard_bytes: usize,
+    /// `proto-max-bulk-len`.
+    pub bulk_bytes_max: usize,
+    /// `client-query-buffer-limit`.
+    pub query_buffer_bytes: usize,
+    /// `max-item-size`.
+    pub item_bytes_max: usize,
+    /// `maxclients`.
+    pub maxclients: usize,
+    /// `timeout`.
+    pub timeout_secs: u64,
+}
+
+impl RuntimeLimits {
+    /// The limits of `config`.
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            output_soft_bytes: config.client_output_soft_bytes,
+            output_hard_bytes: config.client_output_hard_bytes,
+            bulk_bytes_max: config.proto_max_bulk_len,
+            query_buffer_bytes: config.client_query_buffer_limit,
+            item_bytes_max: config.max_item_size,
+            maxclients: config.maxclients,
+            timeout_secs: config.timeout_secs,
+        }
+    }
+}
+
+impl<E: Engine<Value = Value>> Session<'_, E> {
+    /// The keyspace.
+    pub fn keyspace(&self) -> &Keyspace<E> {
+        &self.shared.keyspace
+    }
+
+    /// Parser limits from the configuration.
+    pub fn parse_limits(&self) -> Limits {
+        Limits {
+            bulk_bytes_max: self.limits.bulk_bytes_max,
+        }
+    }
+
+    /// Whether the output is over the soft limit.
+    pub fn output_full(&self) -> bool {
+        self.output.pending() >= self.limits.output_soft_bytes
+    }
+
+    /// Counts a processed command.
+    pub fn count_command(&self) {
+        self.shared.stats.commands.add(1);
+    }
+
+    /// Appends raw bytes.
+    pub fn raw(&mut self, bytes: &[u8]) {
+        self.output.extend(bytes, self.pool);
+    }
+
+    /// Appends a stored value's bytes (by reference when large).
+    pub fn raw_value(&mut self, value: &Str) {
+        self.output.extend_value(value, self.pool);
+    }
+
+    /// `+OK`.
+    pub fn ok(&mut self) {
+        self.raw(b"+OK\r\n");
+    }
+
+    /// A simple string.
+    pub fn simple(&mut self, text: &str) {
+        self.raw(b"+");
+        self.raw(text.as_bytes());
+        self.raw(b"\r\n");
+    }
+
+    /// An error reply; `text` starts with its code (`ERR`, `WRONGTYPE`, ...).
+    pub fn error(&mut self, text: &str) {
+        self.shared.stats.errors.add(1);
+        self.raw(b"-");
+        self.raw(text.as_bytes());
+        self.raw(b"\r\n");
+    }
+
+    /// An error reply from raw bytes (Redis echoes client bytes in some errors verbatim).
+    pub fn error_bytes(&mut self, text: &[u8]) {
+        self.shared.stats.errors.add(1);
+        self.raw(b"-");
+        self.raw(text);
+        self.raw(b"\r\n");
+    }
+
+    /// An integer.
+    pub fn integer(&mut self, value: i64) {
+        let mut digits = itoa::Buffer::new();
+        self.raw(b":");
+        self.raw(digits.format(value).as_bytes());
+        self.raw(b"\r\n");
+    }
+
+    /// `$<length>\r\n`.
+    pub fn bulk_header(&mut self, length: usize) {
+        let mut digits = itoa::Buffer::new();
+        self.raw(b"$");
+        self.raw(digits.format(length).as_bytes());
+        self.raw(b"\r\n");
+    }
+
+    /// A bulk string.
+    pub fn bulk(&mut self, bytes: &[u8]) {
+        self.bulk_header(bytes.len());
+        self.raw(bytes);
+        self.raw(b"\r\n");
+    }
+
+    /// The null bulk string.
+    pub fn null(&mut self) {
+        self.raw(b"$-1\r\n");
+    }
+
+    /// The null array.
+    pub fn null_array(&mut self) {
+        self.raw(b"*-1\r\n");
+    }
+
+    /// An array header.
+    pub fn array(&mut self, length: usize) {
+        let mut digits = itoa::Buffer::new();
+        self.raw(b"*");
+        self.raw(digits.format(length).as_bytes());
+        self.raw(b"\r\n");
+    }
+}

@@ -1,0 +1,357 @@
+//! RESP over real sockets: the `redis` client crate for the commands, raw bytes for the exact
+//! replies, errors and protocol edges. Every test runs against every engine.
+
+mod common;
+
+use common::{resp, Server, ENGINES};
+use redis::{Commands, Value as R};
+use std::time::Duration;
+
+#[test]
+fn strings_through_the_redis_crate() {
+    for engine in ENGINES {
+        let server = Server::start(engine, &[]);
+        let mut c = server.redis();
+        let _: () = c.set("k", "v").unwrap();
+        assert_eq!(c.get::<_, String>("k").unwrap(), "v", "{engine}");
+        assert_eq!(c.get::<_, Option<String>>("missing").unwrap(), None);
+        assert_eq!(c.incr::<_, _, i64>("n", 5).unwrap(), 5);
+        assert_eq!(c.decr::<_, _, i64>("n", 7).unwrap(), -2);
+        let _: () = c.mset(&[("a", "1"), ("b", "2")]).unwrap();
+        let values: Vec<Option<String>> = c.mget(&["a", "nope", "b"]).unwrap();
+        assert_eq!(values, vec![Some("1".into()), None, Some("2".into())]);
+        assert_eq!(c.append::<_, _, i64>("s", "Hello").unwrap(), 5);
+        assert_eq!(c.append::<_, _, i64>("s", " World").unwrap(), 11);
+        assert_eq!(c.getrange::<_, String>("s", 0, 4).unwrap(), "Hello");
+        assert_eq!(c.strlen::<_, i64>("s").unwrap(), 11);
+        let set: Option<String> = redis::cmd("SET")
+            .arg("k")
+            .arg("v2")
+            .arg("NX")
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(set, None);
+        let old: Option<String> = redis::cmd("SET")
+            .arg("k")
+            .arg("v3")
+            .arg("GET")
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(old.as_deref(), Some("v"));
+        let float: String = redis::cmd("INCRBYFLOAT")
+            .arg("f")
+            .arg("10.5")
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(float, "10.5");
+        // A binary-safe value with every byte.
+        let bytes: Vec<u8> = (0..=255).collect();
+        let _: () = c.set("bin", &bytes).unwrap();
+        assert_eq!(c.get::<_, Vec<u8>>("bin").unwrap(), bytes);
+    }
+}
+
+#[test]
+fn lists_through_the_redis_crate() {
+    for engine in ENGINES {
+        let server = Server::start(engine, &[]);
+        let mut c = server.redis();
+        assert_eq!(c.rpush::<_, _, i64>("l", &["a", "b", "c"]).unwrap(), 3);
+        assert_eq!(c.lpush::<_, _, i64>("l", "z").unwrap(), 4);
+        let all: Vec<String> = c.lrange("l", 0, -1).unwrap();
+        assert_eq!(all, vec!["z", "a", "b", "c"], "{engine}");
+        assert_eq!(c.llen::<_, i64>("l").unwrap(), 4);
+        assert_eq!(c.lindex::<_, String>("l", -1).unwrap(), "c");
+        let popped: Vec<String> = redis::cmd("LPOP").arg("l").arg(2).query(&mut c).unwrap();
+        assert_eq!(popped, vec!["z", "a"]);
+        let moved: String = redis::cmd("LMOVE")
+            .arg("l")
+            .arg("dst")
+            .arg("RIGHT")
+            .arg("LEFT")
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(moved, "c");
+        assert_eq!(c.llen::<_, i64>("l").unwrap(), 1);
+        let kind: String = redis::cmd("TYPE").arg("dst").query(&mut c).unwrap();
+        assert_eq!(kind, "list");
+    }
+}
+
+#[test]
+fn expiry_is_seen_over_the_wire() {
+    let server = Server::start("lockfree", &[]);
+    let mut c = server.redis();
+    let _: () = redis::cmd("SET")
+        .arg("t")
+        .arg("v")
+        .arg("PX")
+        .arg(150)
+        .query(&mut c)
+        .unwrap();
+    let pttl: i64 = c.pttl("t").unwrap();
+    assert!((1..=150).contains(&pttl), "pttl {pttl}");
+    assert_eq!(c.ttl::<_, i64>("nokey").unwrap(), -2);
+    let _: () = c.set("p", "v").unwrap();
+    assert_eq!(c.ttl::<_, i64>("p").unwrap(), -1);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(c.get::<_, Option<String>>("t").unwrap(), None);
+    // Keys nobody reads are removed by the sweeper.
+    for i in 0..200 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("sweep:{i}"))
+            .arg("v")
+            .arg("PX")
+            .arg(50)
+            .query(&mut c)
+            .unwrap();
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let size: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
+        if size == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "sweeper left {size} keys"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let info: String = redis::cmd("INFO").arg("stats").query(&mut c).unwrap();
+    // 200 removed by the sweeper, plus "t", removed lazily by the GET.
+    let expired: u64 = info
+        .lines()
+        .find_map(|line| line.strip_prefix("expired_keys:"))
+        .and_then(|value| value.trim().parse().ok())
+        .expect("expired_keys in INFO stats");
+    assert_eq!(expired, 201, "{info}");
+}
+
+#[test]
+fn exact_replies_and_errors() {
+    let server = Server::start("lockfree", &[]);
+    let mut raw = server.raw();
+    raw.round_trip(&resp(&[b"PING"]), b"+PONG\r\n");
+    raw.round_trip(&resp(&[b"ping", b"hi"]), b"$2\r\nhi\r\n");
+    raw.round_trip(
+        &resp(&[b"GET"]),
+        b"-ERR wrong number of arguments for 'get' command\r\n",
+    );
+    raw.round_trip(
+        &resp(&[b"NOSUCH", b"a", b"b"]),
+        b"-ERR unknown command 'NOSUCH', with args beginning with: 'a' 'b' \r\n",
+    );
+    raw.round_trip(&resp(&[b"RPUSH", b"l", b"x"]), b":1\r\n");
+    raw.round_trip(
+        &resp(&[b"GET", b"l"]),
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+    );
+    raw.round_trip(&resp(&[b"SET", b"n", b"x"]), b"+OK\r\n");
+    raw.round_trip(
+        &resp(&[b"INCR", b"n"]),
+        b"-ERR value is not an integer or out of range\r\n",
+    );
+    raw.round_trip(
+        &resp(&[b"SET", b"k", b"v", b"NX", b"XX"]),
+        b"-ERR syntax error\r\n",
+    );
+    raw.round_trip(
+        &resp(&[b"SET", b"k", b"v", b"EX", b"0"]),
+        b"-ERR invalid expire time in 'set' command\r\n",
+    );
+    raw.round_trip(
+        &resp(&[b"LSET", b"nope", b"0", b"x"]),
+        b"-ERR no such key\r\n",
+    );
+    raw.round_trip(
+        &resp(&[b"SELECT", b"1"]),
+        b"-ERR DB index is out of range\r\n",
+    );
+    raw.round_trip(&resp(&[b"SELECT", b"0"]), b"+OK\r\n");
+    raw.round_trip(
+        &resp(&[b"HELLO", b"3"]),
+        b"-NOPROTO unsupported protocol version\r\n",
+    );
+    raw.round_trip(&resp(&[b"GET", b"missing"]), b"$-1\r\n");
+    raw.round_trip(&resp(&[b"LPOP", b"missing", b"2"]), b"*-1\r\n");
+    raw.round_trip(
+        &resp(&[b"CONFIG", b"GET", b"maxclients"]),
+        b"*2\r\n$10\r\nmaxclients\r\n$5\r\n10000\r\n",
+    );
+    raw.round_trip(
+        &resp(&[b"CONFIG", b"SET", b"maxclients", b"500"]),
+        b"+OK\r\n",
+    );
+    raw.round_trip(
+        &resp(&[b"CONFIG", b"GET", b"maxc*"]),
+        b"*2\r\n$10\r\nmaxclients\r\n$3\r\n500\r\n",
+    );
+    raw.round_trip(
+        &resp(&[b"CONFIG", b"SET", b"port", b"1"]),
+        b"-ERR CONFIG SET failed (possibly related to argument 'port') - can't set immutable config\r\n",
+    );
+    raw.round_trip(&resp(&[b"CLIENT", b"SETNAME", b"me"]), b"+OK\r\n");
+    raw.round_trip(&resp(&[b"CLIENT", b"GETNAME"]), b"$2\r\nme\r\n");
+    // Inline commands, with quotes.
+    raw.round_trip(b"SET inline \"a b\"\r\n", b"+OK\r\n");
+    raw.round_trip(b"GET inline\r\n", b"$3\r\na b\r\n");
+    raw.round_trip(b"\r\n", b"");
+    raw.round_trip(b"PING\r\n", b"+PONG\r\n");
+}
+
+#[test]
+fn pipelines_are_answered_in_order() {
+    let server = Server::start("lockfree", &[]);
+    let mut raw = server.raw();
+    let mut request = Vec::new();
+    let mut expected = Vec::new();
+    for i in 0..1000 {
+        let key = format!("p{i}");
+        let value = format!("v{i}");
+        request.extend(resp(&[b"SET", key.as_bytes(), value.as_bytes()]));
+        expected.extend_from_slice(b"+OK\r\n");
+        request.extend(resp(&[b"GET", key.as_bytes()]));
+        expected.extend(format!("${}\r\n{value}\r\n", value.len()).into_bytes());
+    }
+    // Sent in odd-sized pieces, so requests straddle reads.
+    for chunk in request.chunks(777) {
+        raw.send(chunk);
+    }
+    raw.expect(&expected);
+}
+
+#[test]
+fn protocol_errors_close_the_connection_like_redis() {
+    let server = Server::start("lockfree", &[]);
+    for (request, error) in [
+        (
+            &b"*1\r\n+3\r\n"[..],
+            &b"-ERR Protocol error: expected '$', got '+'\r\n"[..],
+        ),
+        (
+            b"*x\r\n",
+            b"-ERR Protocol error: invalid multibulk length\r\n",
+        ),
+        (
+            b"*1\r\n$-5\r\n",
+            b"-ERR Protocol error: invalid bulk length\r\n",
+        ),
+        (
+            b"SET k \"unbalanced\r\n",
+            b"-ERR Protocol error: unbalanced quotes in request\r\n",
+        ),
+    ] {
+        let mut raw = server.raw();
+        raw.round_trip(request, error);
+        assert!(
+            raw.closed(),
+            "connection stays open after {:?}",
+            String::from_utf8_lossy(request)
+        );
+    }
+    // A bulk length past proto-max-bulk-len.
+    let mut raw = server.raw();
+    raw.round_trip(
+        b"*2\r\n$3\r\nGET\r\n$1073741824\r\n",
+        b"-ERR Protocol error: invalid bulk length\r\n",
+    );
+    assert!(raw.closed());
+    // Other clients did not notice.
+    let mut c = server.redis();
+    let _: () = c.set("still", "here").unwrap();
+}
+
+#[test]
+fn large_values_round_trip() {
+    let server = Server::start("lockfree", &[]);
+    let mut c = server.redis();
+    let big: Vec<u8> = (0..4 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
+    let _: () = c.set("big", &big).unwrap();
+    assert_eq!(c.get::<_, Vec<u8>>("big").unwrap(), big);
+    // Pipelined large replies (sent by reference) interleaved with small ones.
+    let mut pipe = redis::pipe();
+    for _ in 0..5 {
+        pipe.get("big").cmd("PING");
+    }
+    let replies: Vec<R> = pipe.query(&mut c).unwrap();
+    assert_eq!(replies.len(), 10);
+    for pair in replies.chunks(2) {
+        assert_eq!(pair[0], R::BulkString(big.clone()));
+    }
+}
+
+#[test]
+fn keys_scan_rename_and_server_commands() {
+    for engine in ENGINES {
+        let server = Server::start(engine, &[]);
+        let mut c = server.redis();
+        for i in 0..100 {
+            let _: () = c.set(format!("user:{i}"), i).unwrap();
+        }
+        let _: () = c.set("other", 1).unwrap();
+        let mut keys: Vec<String> = c.keys("user:*").unwrap();
+        keys.sort();
+        assert_eq!(keys.len(), 100, "{engine}");
+        let scanned: std::collections::BTreeSet<String> = c
+            .scan_match("user:1*")
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(scanned.len(), 11, "{engine}");
+        let _: () = c.rename("other", "renamed").unwrap();
+        assert!(!c.exists::<_, bool>("other").unwrap());
+        assert_eq!(c.del::<_, i64>(&["renamed", "user:1", "nope"]).unwrap(), 2);
+        let size: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
+        assert_eq!(size, 99);
+        let info: String = redis::cmd("INFO").query(&mut c).unwrap();
+        assert!(info.contains("# Keyspace\r\ndb0:keys=99"), "{info}");
+        assert!(info.contains(&format!("engine:{engine}")), "{info}");
+        let _: () = redis::cmd("FLUSHALL").query(&mut c).unwrap();
+        let size: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
+        assert_eq!(size, 0);
+        let count: i64 = redis::cmd("COMMAND").arg("COUNT").query(&mut c).unwrap();
+        assert!(count > 60);
+    }
+}
+
+#[test]
+fn mset_is_never_seen_half_done() {
+    let server = Server::start("lockfree", &[]);
+    let port = server.port;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+                .unwrap()
+                .get_connection()
+                .unwrap();
+            let mut round = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                round += 1;
+                let _: () = c.mset(&[("x", round), ("y", round)]).unwrap();
+            }
+        })
+    };
+    let mut c = server.redis();
+    for _ in 0..3000 {
+        let pair: Vec<Option<u64>> = c.mget(&["x", "y"]).unwrap();
+        assert_eq!(pair[0], pair[1], "MGET saw half an MSET");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+}
+
+#[test]
+fn a_request_split_after_complete_ones_is_answered_when_it_completes() {
+    // The first write holds a whole request and the head of a second one whose bulk length
+    // is known; the rest of the second comes only after the client has read the first reply.
+    // The server must run the second as soon as its last byte arrives.
+    let server = Server::start("lockfree", &[]);
+    let mut raw = server.raw();
+    raw.send(b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n*2\r\n$3\r\nGET\r\n$1\r\n");
+    raw.expect(b"+OK\r\n");
+    raw.send(b"a\r\n");
+    raw.expect(b"$1\r\n1\r\n");
+}
