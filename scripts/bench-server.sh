@@ -33,9 +33,10 @@
 #   SERVER_BENCH_MEMCASLAP_TIME  memcaslap -t (default 10s; --quick: 2s)
 #   SERVER_BENCH_IDLE_CONNS idle connections (default 10000, also in --quick)
 #   SERVER_BENCH_KEYS       keys loaded for memory per key (default 1000000, also in --quick)
-#   SERVER_BENCH_LOAD_BATCH SETs the loader sends per round trip (default 200: 15 KB; a
-#                           build of 2026-11-23 stalled on pipelined input over 16 KiB in one
-#                           write; a stall shows up as a load_error under Run problems)
+#   SERVER_BENCH_LOAD_BATCH SETs the loader sends per round trip (default 200: 15 KB; an
+#                           early build stalled on pipelined input over 16 KiB in one write,
+#                           fixed in e9bfb5d; a stall would show up as a load_error under Run
+#                           problems)
 #   SERVER_BENCH_CLIENT_TIMEOUT  seconds before a client run is killed as hung (default 300)
 #   SERVER_BENCH_BIN        a prebuilt workingdb binary to measure instead of building one
 #   SERVER_BENCH_OUT        where the page, CSV and SVG go (default bench-results)

@@ -230,6 +230,10 @@ fn protocol_errors_close_the_connection_like_redis() {
             &b"-ERR Protocol error: expected '$', got '+'\r\n"[..],
         ),
         (
+            b"*1\r\n\xff3\r\n",
+            b"-ERR Protocol error: expected '$', got '\xff'\r\n",
+        ),
+        (
             b"*x\r\n",
             b"-ERR Protocol error: invalid multibulk length\r\n",
         ),

@@ -192,6 +192,8 @@ pub fn start<E: Engine<Value = Value>>(shared: Arc<Shared<E>>) -> io::Result<Run
 struct Connection {
     stream: TcpStream,
     protocol: Option<Protocol>,
+    /// The RESP parser's state (an incomplete request is resumed where it stopped).
+    request: Request,
     input: Input,
     output: Output,
     /// Do not parse until this much input is buffered (the codec said so).
@@ -223,7 +225,6 @@ struct EventLoop<E: Engine<Value = Value>> {
     connections: Slab<Connection>,
     pool: Pool,
     shared: Arc<Shared<E>>,
-    request: Request,
     stop: Arc<AtomicBool>,
     limits: RuntimeLimits,
     config_generation: u64,
@@ -252,7 +253,6 @@ impl<E: Engine<Value = Value>> EventLoop<E> {
             connections: Slab::new(),
             pool: Pool::new(),
             shared,
-            request: Request::default(),
             stop,
             limits,
             config_generation,
@@ -362,6 +362,7 @@ impl<E: Engine<Value = Value>> EventLoop<E> {
             entry.insert(Connection {
                 stream,
                 protocol: None,
+                request: Request::default(),
                 input: Input::default(),
                 output: Output::default(),
                 want: 0,
@@ -392,13 +393,7 @@ impl<E: Engine<Value = Value>> EventLoop<E> {
 
     fn drive(&mut self, key: usize) {
         let driven = match self.connections.get_mut(key) {
-            Some(connection) => drive(
-                connection,
-                &self.shared,
-                &mut self.pool,
-                &mut self.request,
-                &self.limits,
-            ),
+            Some(connection) => drive(connection, &self.shared, &mut self.pool, &self.limits),
             None => return, // closed earlier in this turn
         };
         match driven {
@@ -414,7 +409,6 @@ fn run_input<E: Engine<Value = Value>>(
     connection: &mut Connection,
     shared: &Shared<E>,
     pool: &mut Pool,
-    request: &mut Request,
     limits: &RuntimeLimits,
 ) {
     if connection.swallow > 0 {
@@ -427,6 +421,7 @@ fn run_input<E: Engine<Value = Value>>(
         output,
         protocol,
         info,
+        request,
         ..
     } = connection;
     let filled = input.filled();
@@ -471,6 +466,9 @@ fn run_input<E: Engine<Value = Value>>(
         }
     };
     input.consume(processed.consumed, pool);
+    if input.is_empty() {
+        request.trim();
+    }
     connection.want = processed.want;
     connection.swallow = processed.swallow;
     connection.stalled = processed.output_full;
@@ -499,7 +497,6 @@ fn drive<E: Engine<Value = Value>>(
     connection: &mut Connection,
     shared: &Shared<E>,
     pool: &mut Pool,
-    request: &mut Request,
     limits: &RuntimeLimits,
 ) -> Driven {
     let mut reads = 0;
@@ -509,7 +506,7 @@ fn drive<E: Engine<Value = Value>>(
     let mut drained = false;
     loop {
         if !connection.closing {
-            run_input(connection, shared, pool, request, limits);
+            run_input(connection, shared, pool, limits);
         }
         if !connection.output.is_empty() && flush(connection, shared, pool).is_err() {
             return Driven::Close;

@@ -117,9 +117,17 @@ pub fn process<E: Engine<Value = Value>>(
                 return processed;
             }
             Parsed::Error(message) => {
-                let mut text = String::from("ERR Protocol error: ");
-                text.push_str(message);
-                session.error(&text);
+                let mut text = b"ERR Protocol error: ".to_vec();
+                text.extend_from_slice(message.as_bytes());
+                session.error_bytes(&text);
+                processed.consumed = input.len();
+                processed.close = true;
+                return processed;
+            }
+            Parsed::ExpectedDollar(byte) => {
+                let mut text = b"ERR Protocol error: expected '$', got '".to_vec();
+                text.extend_from_slice(&[byte, b'\'']);
+                session.error_bytes(&text);
                 processed.consumed = input.len();
                 processed.close = true;
                 return processed;

@@ -41,15 +41,28 @@ pub enum Parsed {
     },
     /// A protocol error: Redis replies `-ERR Protocol error: <message>` and closes.
     Error(&'static str),
+    /// A multi-bulk argument that does not start with `$`: Redis replies
+    /// `-ERR Protocol error: expected '$', got '<the byte>'` and closes.
+    ExpectedDollar(u8),
 }
 
-/// Where the arguments of the last parsed request live.
+/// Where the arguments of the last parsed request live, and how far an incomplete
+/// multi-bulk request got.
+///
+/// A connection owns one. After [`Parsed::Incomplete`], the next [`Request::parse`] must be
+/// given the same request again from its first byte, with more bytes after it (which is what
+/// a connection does: it consumes only complete requests). The parser then resumes at the
+/// first argument it has not parsed yet, so a request of a million arguments that arrives in
+/// many reads is parsed once, not once per read.
 #[derive(Debug, Default)]
 pub struct Request {
     ranges: Vec<Range<usize>>,
     /// Unescaped inline arguments; the ranges point here when `inline` is set.
     scratch: Vec<u8>,
     inline: bool,
+    /// An incomplete multi-bulk request: its argument count and where its next unparsed
+    /// argument starts (the arguments before it are in `ranges`).
+    partial: Option<(i64, usize)>,
 }
 
 /// The arguments of one request, borrowed from the input buffer (or the inline scratch).
@@ -93,8 +106,26 @@ impl Request {
         }
     }
 
-    /// Parses one request at the start of `input`.
+    /// Frees the argument list if a large request left it big (an idle connection should
+    /// hold little memory); small lists are kept for reuse.
+    pub fn trim(&mut self) {
+        const KEPT_ARGUMENTS_MAX: usize = 64;
+        if self.partial.is_none() && self.ranges.capacity() > KEPT_ARGUMENTS_MAX {
+            self.ranges = Vec::new();
+        }
+        if self.scratch.capacity() > 1024 {
+            self.scratch = Vec::new();
+        }
+    }
+
+    /// Parses one request at the start of `input` (see the type's docs for the resumption
+    /// contract).
     pub fn parse(&mut self, input: &[u8], limits: Limits) -> Parsed {
+        if let Some((count, position)) = self.partial.take() {
+            if input.first() == Some(&b'*') && position <= input.len() {
+                return self.parse_arguments(input, count, position, limits);
+            }
+        }
         self.ranges.clear();
         self.inline = false;
         match input.first() {
@@ -118,25 +149,36 @@ impl Request {
         if count > MULTIBULK_COUNT_MAX {
             return Parsed::Error("invalid multibulk length");
         }
-        let mut position = line_end + 2;
+        let position = line_end + 2;
         if count <= 0 {
             return Parsed::Complete { consumed: position };
         }
-        for _ in 0..count {
+        self.parse_arguments(input, count, position, limits)
+    }
+
+    /// Parses the arguments of a multi-bulk request from `position`, the start of argument
+    /// `self.ranges.len()` of `count`.
+    fn parse_arguments(
+        &mut self,
+        input: &[u8],
+        count: i64,
+        mut position: usize,
+        limits: Limits,
+    ) -> Parsed {
+        while (self.ranges.len() as i64) < count {
             let Some(&first) = input.get(position) else {
+                self.partial = Some((count, position));
                 return Parsed::Incomplete { want: 0 };
             };
             if first != b'$' {
-                // Redis: "expected '$', got '%c'"; the byte is echoed, which we cannot do with
-                // a static text, so the common case is spelled out and others are generic.
-                return Parsed::Error(expected_dollar_message(first));
+                return Parsed::ExpectedDollar(first);
             }
             let Some(line_end) = find_crlf(input, position + 1) else {
-                return if input.len() - position > INLINE_BYTES_MAX {
-                    Parsed::Error("too big bulk count string")
-                } else {
-                    Parsed::Incomplete { want: 0 }
-                };
+                if input.len() - position > INLINE_BYTES_MAX {
+                    return Parsed::Error("too big bulk count string");
+                }
+                self.partial = Some((count, position));
+                return Parsed::Incomplete { want: 0 };
             };
             let length = match parse_decimal(&input[position + 1..line_end]) {
                 Some(length) if length >= 0 && length as u64 <= limits.bulk_bytes_max as u64 => {
@@ -147,6 +189,7 @@ impl Request {
             let start = line_end + 2;
             let end = start + length;
             if input.len() < end + 2 {
+                self.partial = Some((count, position));
                 return Parsed::Incomplete { want: end + 2 };
             }
             // Redis does not check the two bytes after the bulk; it skips them. So do we.
@@ -176,20 +219,6 @@ impl Request {
         Parsed::Complete {
             consumed: newline + 1,
         }
-    }
-}
-
-fn expected_dollar_message(byte: u8) -> &'static str {
-    // The texts for the bytes a confused client most likely sends.
-    match byte {
-        b'*' => "expected '$', got '*'",
-        b'+' => "expected '$', got '+'",
-        b':' => "expected '$', got ':'",
-        b'-' => "expected '$', got '-'",
-        b'\r' => "expected '$', got '\r'",
-        b'\n' => "expected '$', got '\n'",
-        b' ' => "expected '$', got ' '",
-        _ => "expected '$', got something else",
     }
 }
 
@@ -357,10 +386,7 @@ mod tests {
             parse(b"*3000000000\r\n").0,
             Parsed::Error("invalid multibulk length")
         );
-        assert_eq!(
-            parse(b"*1\r\n+3\r\n").0,
-            Parsed::Error("expected '$', got '+'")
-        );
+        assert_eq!(parse(b"*1\r\n+3\r\n").0, Parsed::ExpectedDollar(b'+'));
         assert_eq!(
             parse(b"*1\r\n$-1\r\n").0,
             Parsed::Error("invalid bulk length")
@@ -379,6 +405,41 @@ mod tests {
         let mut input = b"*".to_vec();
         input.extend_from_slice(&long);
         assert_eq!(parse(&input).0, Parsed::Error("too big mbulk count string"));
+    }
+
+    #[test]
+    fn a_request_arriving_in_pieces_resumes_where_it_stopped() {
+        let args: Vec<Vec<u8>> = (0..10_000)
+            .map(|i| format!("arg{i}").into_bytes())
+            .collect();
+        let mut whole = format!("*{}\r\n", args.len()).into_bytes();
+        for arg in &args {
+            whole.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+            whole.extend_from_slice(arg);
+            whole.extend_from_slice(b"\r\n");
+        }
+        let mut request = Request::default();
+        let mut cut = 0;
+        let consumed = loop {
+            cut = (cut + 97).min(whole.len());
+            match request.parse(&whole[..cut], LIMITS) {
+                Parsed::Incomplete { .. } => assert!(cut < whole.len()),
+                Parsed::Complete { consumed } => break consumed,
+                other => panic!("{other:?} at {cut}"),
+            }
+            // The parser kept what it had: it resumes instead of starting over.
+            assert!(request.ranges.len() <= args.len());
+        };
+        assert_eq!(consumed, whole.len());
+        let parsed = request.args(&whole);
+        assert_eq!(parsed.len(), args.len());
+        assert_eq!(parsed.get(9_999), b"arg9999");
+        // The next request starts from scratch.
+        assert_eq!(
+            request.parse(b"*1\r\n$4\r\nPING\r\n", LIMITS),
+            Parsed::Complete { consumed: 14 }
+        );
+        assert_eq!(request.args(b"*1\r\n$4\r\nPING\r\n").len(), 1);
     }
 
     #[test]
@@ -451,7 +512,7 @@ mod tests {
                         }
                     }
                     Parsed::Incomplete { want } => prop_assert!(want == 0 || want > input.len()),
-                    Parsed::Error(_) => {}
+                    Parsed::Error(_) | Parsed::ExpectedDollar(_) => {}
                 }
             }
 
