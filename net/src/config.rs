@@ -12,8 +12,8 @@ use std::fmt::Write as _;
 pub struct Config {
     /// `bind`: addresses to listen on.
     pub bind: Vec<String>,
-    /// `port`: the RESP port (every protocol is accepted on it); 0 turns it off... unless the
-    /// memcached port is off too, see the binary.
+    /// `port`: the RESP port (every protocol is accepted on it); 0 turns it off. The server
+    /// refuses to start when both ports are 0.
     pub port: u16,
     /// `memcache-port`: the memcached port (every protocol is accepted on it); 0 turns it off.
     pub memcache_port: u16,

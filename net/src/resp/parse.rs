@@ -13,9 +13,9 @@ use std::ops::Range;
 /// multi-bulk header, before the request is rejected.
 pub const INLINE_BYTES_MAX: usize = 64 * 1024;
 
-/// Redis caps a multi-bulk count at `INT_MAX`... and at 1024*1024 when the argument array would
-/// need to be preallocated; we reject counts above this outright (Redis: "invalid multibulk
-/// length").
+/// The largest multi-bulk count: Redis refuses counts above `INT_MAX` with "invalid multibulk
+/// length", and so do we. Arguments are recorded as they are parsed, never preallocated from
+/// the count, so a large count alone costs nothing.
 pub const MULTIBULK_COUNT_MAX: i64 = i32::MAX as i64;
 
 /// Limits the parser enforces, from the configuration.
