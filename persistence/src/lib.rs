@@ -1,5 +1,11 @@
 //! `persistence`: the CRC64-checked append-only file, its group-commit writer, replay and
-//! rewrite.
+//! rewrite (issue 4).
 //!
-//! Not written yet: this is issue 4. The crate exists so the workspace has its final shape;
-//! see `../shared/ARCHITECTURE.md` (persistence) for the design it will follow.
+//! Written so far: [`record`], the record format and its checks. Still to come (see
+//! `../shared/ARCHITECTURE.md`, persistence): the writer thread with io_uring group commit,
+//! replay, rewrite with a manifest, and the wiring into the server.
+
+#![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod record;
