@@ -552,9 +552,10 @@ fn drive<E: Engine<Value = Value>>(
             Ok(read) => {
                 drained = read < spare;
                 shared.stats.net_input_bytes.add(read);
-                connection.last_active = Instant::now();
+                let now = Instant::now();
+                connection.last_active = now;
                 connection.info.last_command.store(
-                    connection.info.connected.elapsed().as_millis() as u64,
+                    now.duration_since(connection.info.connected).as_millis() as u64,
                     Ordering::Relaxed,
                 );
                 if connection.input.filled().len() > limits.query_buffer_bytes {

@@ -4,7 +4,7 @@
 //! replacement, so a read-modify-write such as `INCR` or `APPEND` is atomic on every back-end.
 //! The closures may run more than once (optimistic back-ends retry), so they only compute.
 
-use super::{is_expired, parse_i64, Error, Keyspace, Result, Str, Value, STRING_BYTES_MAX};
+use super::{parse_i64, Error, Keyspace, Result, Str, Value, STRING_BYTES_MAX};
 use crate::{Decision, Engine, Entry, Meta};
 
 /// When `SET` may write.
@@ -70,6 +70,15 @@ fn as_str(entry: &Entry<Value>) -> Result<&Str> {
     match &entry.value {
         Value::Str(value) => Ok(value),
         _ => Err(Error::WrongType),
+    }
+}
+
+/// The bytes and metadata of the string a read-modify-write starts from: a missing key is
+/// the empty string with default metadata, as Redis treats it in APPEND and SETRANGE.
+fn string_or_empty(current: Option<&Entry<Value>>) -> Result<(&[u8], Meta)> {
+    match current {
+        None => Ok((&[], Meta::default())),
+        Some(entry) => as_str(entry).map(|value| (value.as_bytes(), entry.meta)),
     }
 }
 
@@ -313,12 +322,9 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
     pub fn append(&self, key: &[u8], suffix: &[u8]) -> Result<usize> {
         let _shared = self.shared();
         let updated = self.write_locked(key, |current| {
-            let (old, meta): (&[u8], Meta) = match current {
-                None => (&[], Meta::default()),
-                Some(entry) => match as_str(entry) {
-                    Ok(old) => (old.as_bytes(), entry.meta),
-                    Err(error) => return (Decision::Keep, Err(error)),
-                },
+            let (old, meta) = match string_or_empty(current) {
+                Ok(found) => found,
+                Err(error) => return (Decision::Keep, Err(error)),
             };
             let length = old.len() + suffix.len();
             if length > STRING_BYTES_MAX {
@@ -369,12 +375,9 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
     pub fn setrange(&self, key: &[u8], offset: usize, patch: &[u8]) -> Result<usize> {
         let _shared = self.shared();
         let updated = self.write_locked(key, |current| {
-            let (old, meta): (&[u8], Meta) = match current {
-                None => (&[], Meta::default()),
-                Some(entry) => match as_str(entry) {
-                    Ok(old) => (old.as_bytes(), entry.meta),
-                    Err(error) => return (Decision::Keep, Err(error)),
-                },
+            let (old, meta) = match string_or_empty(current) {
+                Ok(found) => found,
+                Err(error) => return (Decision::Keep, Err(error)),
             };
             // Redis's order: the type, then an empty patch (which changes and creates
             // nothing, however far the offset), then the size limit.
@@ -399,11 +402,6 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
     pub fn contains(&self, key: &[u8]) -> bool {
         let _shared = self.shared();
         self.peek_locked(key, |_| ()).is_some()
-    }
-
-    /// Whether the entry is expired now (for callers holding an entry).
-    pub fn is_expired(&self, meta: &Meta) -> bool {
-        is_expired(meta, self.now_ms())
     }
 }
 

@@ -36,13 +36,11 @@ pub(super) fn run<E: Engine<Value = Value>>(
         "mget" => {
             let keys: Vec<&[u8]> = args.iter_from(1).collect();
             session.array(keys.len());
-            let mut values = Vec::with_capacity(keys.len());
-            session
-                .keyspace()
-                .mget_with(&keys, |value| values.push(value.cloned()));
-            for value in &values {
-                reply_optional(session, value.as_ref());
-            }
+            // Each value is written while the keyspace holds it, as GET does: no clone.
+            let shared = session.shared;
+            shared
+                .keyspace
+                .mget_with(&keys, |value| reply_optional(session, value));
             Ok(())
         }
         "mset" | "msetnx" => {
