@@ -34,6 +34,9 @@ import statistics
 import sys
 from collections import defaultdict
 
+# The pieces both result pages share come from the engine page's renderer.
+from render_engine import HUMAN_BEGIN, HUMAN_END, fmt_ratio, nice_step
+
 SUBJECT = "wdb-lockfree"
 ENGINE_ORDER = ["lockfree", "sharded", "dashmap", "flurry"]
 REFERENCE = {"p1": "redis", "p16": "redis", "c1000": "redis", "memcaslap": "memcached",
@@ -53,8 +56,6 @@ COLORS = {
     "wdb-flurry": "#9467bd",
 }
 IDLE_LIMIT_MB = 50.0
-HUMAN_BEGIN = "<!-- where-we-lose:human:begin -->"
-HUMAN_END = "<!-- where-we-lose:human:end -->"
 HUMAN_PLACEHOLDER = (
     "_To be written by a person after reading profiles: why workingdb loses in each case "
     "listed above (design trade-off, fixable cost, the client's share of the two cores, or "
@@ -350,15 +351,6 @@ def fmt_summary(summary, fmt=fmt_num):
     if n == 1:
         return fmt(median)
     return f"{fmt(median)} ({fmt(low)}–{fmt(high)})"
-
-
-def fmt_ratio(ratio, digits=2):
-    if ratio is None:
-        return "—"
-    median, low, high, n = ratio
-    if n == 1:
-        return f"{median:.{digits}f}x"
-    return f"{median:.{digits}f}x ({low:.{digits}f}–{high:.{digits}f})"
 
 
 def cell_or_invalid(results, section, system, text):
@@ -954,15 +946,6 @@ def render_page(meta, results, measurements, problems, repo_root, human_block, s
 # ------------------------------------------------------------------------------------------
 # The plot
 # ------------------------------------------------------------------------------------------
-
-
-def nice_step(maximum, ticks=5):
-    raw = maximum / ticks
-    magnitude = 10 ** len(str(int(raw))) / 10 if raw >= 1 else 0.1
-    for factor in (1, 2, 2.5, 5, 10):
-        if magnitude * factor >= raw:
-            return magnitude * factor
-    return magnitude * 10
 
 
 def render_svg(results):
