@@ -164,8 +164,8 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
         }
         // The destination first, then the source: the exclusive lock hides the order from
         // clients, and the versions order the two writes for the append-only file.
-        self.map.insert(destination, value, meta);
-        self.map.remove(source);
+        self.insert_locked(destination, value, meta);
+        self.remove_locked(source);
         Ok(true)
     }
 
@@ -184,7 +184,7 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
         if source == destination {
             return false;
         }
-        self.map.insert(destination, value, meta);
+        self.insert_locked(destination, value, meta);
         true
     }
 

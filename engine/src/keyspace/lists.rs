@@ -24,7 +24,7 @@
 //! sees the change in step 4. Readers clone the `Arc` and read under the lock: they see the
 //! list as some mutation left it, which was its content at some moment inside the read.
 
-use super::{Error, Keyspace, List, Result, Value};
+use super::{Effect, Error, Keyspace, List, Result, Value};
 use crate::{Decision, Engine, Meta};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -109,10 +109,15 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
     /// The list protocol of the module docs. `will_empty` looks at the elements under the lock
     /// and says whether `apply` will leave none; `apply` then mutates them. A missing key
     /// returns `missing` (or, with `OnMissing::Create`, creates the list and returns
-    /// `created(length)`).
+    /// `created(length)`). `effect` is what the journal is told, with the version installed,
+    /// after `apply` and before the list's lock is released (a creation reports it too).
+    // Eight arguments: the protocol's steps each take the caller's closure, and bundling them
+    // in a struct would only move the same list elsewhere.
+    #[allow(clippy::too_many_arguments)]
     fn mutate_list<R>(
         &self,
         key: &[u8],
+        effect: Effect<'_>,
         on_missing: OnMissing<'_>,
         missing: impl Fn() -> R,
         created: impl Fn(usize) -> R,
@@ -135,7 +140,7 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
                 push_all(&mut items, end, elements);
                 let length = items.len();
                 let fresh = Arc::new(List::new(items));
-                let installed = self.write_locked(key, |current| match current {
+                let installed = self.write_unreported(key, |current| match current {
                     None => (
                         Decision::Replace {
                             value: Value::List(Arc::clone(&fresh)),
@@ -146,6 +151,11 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
                     Some(_) => (Decision::Keep, false),
                 });
                 if installed.output {
+                    if let (Some(journal), Some(version)) = (self.journal(), installed.version) {
+                        // Nobody can have changed the list between its install and this
+                        // report in a way that matters: they would draw a higher version.
+                        journal.record(version, &effect);
+                    }
                     return Ok(created(length));
                 }
                 // Someone created the key first: go round and use theirs.
@@ -155,7 +165,7 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
             let mut items = list.lock();
             let empties = will_empty(&items);
             // 4. New version (or removal), only if the key still holds this list.
-            let bumped = self.write_locked(key, |current| match current {
+            let bumped = self.write_unreported(key, |current| match current {
                 Some(entry) => match &entry.value {
                     Value::List(now) if Arc::ptr_eq(now, &list) => {
                         let decision = if empties {
@@ -180,7 +190,12 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
             let apply = apply
                 .take()
                 .expect("apply runs once: the loop returns after it");
-            return Ok(apply(&mut items));
+            let output = apply(&mut items);
+            if let (Some(journal), Some(version)) = (self.journal(), bumped.version) {
+                journal.record(version, &effect);
+            }
+            drop(items);
+            return Ok(output);
         }
     }
 
@@ -203,6 +218,7 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
         let _shared = self.shared();
         self.mutate_list(
             key,
+            Effect::ListPush { key, end, elements },
             OnMissing::Create(end, elements),
             || 0,
             |length| length,
@@ -219,6 +235,7 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
         let _shared = self.shared();
         self.mutate_list(
             key,
+            Effect::ListPush { key, end, elements },
             OnMissing::Nothing,
             || 0,
             |length| length,
@@ -239,6 +256,11 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
     fn pop_locked(&self, key: &[u8], end: End, count: usize) -> Result<Option<Vec<Box<[u8]>>>> {
         self.mutate_list(
             key,
+            Effect::ListPop {
+                key,
+                end,
+                count: count as u64,
+            },
             OnMissing::Nothing,
             || None,
             |_| None,
@@ -298,6 +320,11 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
         // before `apply` sees the index), a new version with the same content, which is harmless.
         self.mutate_list(
             key,
+            Effect::ListSet {
+                key,
+                index,
+                element,
+            },
             OnMissing::Nothing,
             || Err(Error::NoSuchKey),
             |_| Err(Error::NoSuchKey),
@@ -324,6 +351,11 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
         let matches = |items: &Items| items.iter().filter(|item| ***item == *element).count();
         self.mutate_list(
             key,
+            Effect::ListRemove {
+                key,
+                count,
+                element,
+            },
             OnMissing::Nothing,
             || 0,
             |_| 0,
@@ -360,6 +392,7 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
         let _shared = self.shared();
         self.mutate_list(
             key,
+            Effect::ListTrim { key, start, stop },
             OnMissing::Nothing,
             || (),
             |_| (),
@@ -385,6 +418,12 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
         let _shared = self.shared();
         self.mutate_list(
             key,
+            Effect::ListInsert {
+                key,
+                position,
+                pivot,
+                element,
+            },
             OnMissing::Nothing,
             || 0,
             |_| 0,
@@ -475,9 +514,15 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
             return Ok(None);
         };
         let element_slice: &[u8] = &element;
+        let pushed = [element_slice];
         self.mutate_list(
             destination,
-            OnMissing::Create(to, &[element_slice]),
+            Effect::ListPush {
+                key: destination,
+                end: to,
+                elements: &pushed,
+            },
+            OnMissing::Create(to, &pushed),
             || 0,
             |length| length,
             |_| false,

@@ -45,6 +45,7 @@
 //! resumable [`Engine::scan`] cursor; the cost is that keys without a TTL are looked at too.
 
 mod glob;
+mod journal;
 mod keys;
 mod lists;
 mod memcache;
@@ -53,6 +54,7 @@ mod strings;
 mod tests;
 
 pub use glob::glob_match;
+pub use journal::{Effect, Inconsistent, Journal};
 pub use keys::{ExpireCondition, ScanFilter, Ttl};
 pub use lists::{End, ListPosition, PosOptions};
 pub use memcache::{ArithOutcome, DeleteOutcome, Item, StoreMode, StoreOutcome};
@@ -64,7 +66,7 @@ use crossbeam_utils::sync::{ShardedLock, ShardedLockReadGuard, ShardedLockWriteG
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The largest string value, as Redis's `proto-max-bulk-len` default (512 MiB); `APPEND`,
@@ -274,6 +276,8 @@ pub struct Keyspace<E: Engine<Value = Value>> {
     /// memcached's `flush_all <delay>`: when nonzero, the clock time at which every key is to
     /// be removed; the sweeper carries it out.
     flush_at_ms: AtomicU64,
+    /// Where effects are reported (the append-only file), once attached.
+    journal: OnceLock<Arc<dyn Journal>>,
 }
 
 impl<E: Engine<Value = Value>> fmt::Debug for Keyspace<E> {
@@ -299,6 +303,7 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
             multi: ShardedLock::new(()),
             stats: Stats::default(),
             flush_at_ms: AtomicU64::new(0),
+            journal: OnceLock::new(),
         }
     }
 
@@ -366,24 +371,53 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
         found
     }
 
-    /// Removes `key` if it is still expired at `now`; returns whether it did.
+    /// Removes `key` if it is still expired at `now`; returns whether it did. The removal is
+    /// reported to the journal like any delete.
     fn remove_if_expired(&self, key: &[u8], now: u64) -> bool {
-        let removed = self
+        let version = self
             .map
             .update(key, |current| match current {
                 Some(entry) if is_expired(&entry.meta, now) => (Decision::Remove, ()),
                 _ => (Decision::Keep, ()),
             })
-            .version
-            .is_some();
-        if removed {
-            self.stats.expired.add(1);
+            .version;
+        let Some(version) = version else {
+            return false;
+        };
+        self.stats.expired.add(1);
+        if let Some(journal) = self.journal() {
+            journal.record(version, &Effect::Delete { key });
         }
-        removed
+        true
     }
 
-    /// An atomic read-modify-write that sees expired entries as absent.
+    /// An atomic read-modify-write that sees expired entries as absent, and reports what it
+    /// installed to the journal (a string put, a metadata change, a delete; a list's own
+    /// mutations are reported by the list operations, see [`journal`]).
     fn write_locked<R>(
+        &self,
+        key: &[u8],
+        mut decide: impl FnMut(Option<&Entry<Value>>) -> (Decision<Value>, R),
+    ) -> Updated<R> {
+        let Some(journal) = self.journal() else {
+            return self.write_unreported(key, decide);
+        };
+        let mut pending = journal::Pending::Nothing;
+        let updated = self.write_unreported(key, |current| {
+            let (decision, output) = decide(current);
+            // The engine installs the decision of its last call (earlier calls lost a race).
+            pending = journal::Pending::of(current, &decision);
+            (decision, output)
+        });
+        if let Some(version) = updated.version {
+            pending.report(journal, version, key);
+        }
+        updated
+    }
+
+    /// [`Keyspace::write_locked`] without reporting: for the list protocol, whose callers
+    /// report their own effects.
+    fn write_unreported<R>(
         &self,
         key: &[u8],
         mut decide: impl FnMut(Option<&Entry<Value>>) -> (Decision<Value>, R),
@@ -394,10 +428,39 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
         })
     }
 
+    /// A blind insert, reported to the journal. `value` must not be a list other operations
+    /// can reach yet (or the caller holds the exclusive lock).
+    fn insert_locked(&self, key: &[u8], value: Value, meta: Meta) -> u64 {
+        match self.journal() {
+            None => self.map.insert(key, value, meta),
+            Some(journal) => {
+                let reported = value.clone();
+                let version = self.map.insert(key, value, meta);
+                journal::report_value(journal, version, key, &reported, meta);
+                version
+            }
+        }
+    }
+
+    /// A removal, reported to the journal; the version, or `None` if the key was absent.
+    fn remove_locked(&self, key: &[u8]) -> Option<u64> {
+        let version = self.map.remove(key)?;
+        if let Some(journal) = self.journal() {
+            journal.record(version, &Effect::Delete { key });
+        }
+        Some(version)
+    }
+
     /// Removes every key (`FLUSHALL`, `FLUSHDB`, memcached `flush_all`).
     pub fn flush(&self) {
         let _exclusive = self.exclusive();
         self.map.clear();
+        if let Some(journal) = self.journal() {
+            // Under the exclusive lock no write is in flight: every earlier write has a lower
+            // version and every later one a higher one.
+            let version = self.map.versions().next();
+            journal.record(version, &Effect::Flush);
+        }
     }
 
     /// memcached's `flush_all <delay>`: every key is removed once the clock reaches `at_ms`.

@@ -135,7 +135,7 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
     ) -> Result<SetOutcome> {
         // Blind overwrite: no closure to run, the cheapest path of every back-end.
         if options == (SetOptions::default()) {
-            let version = self.map.insert(key, Value::Str(value), Meta::default());
+            let version = self.insert_locked(key, Value::Str(value), Meta::default());
             return Ok(SetOutcome {
                 written: true,
                 old: None,
@@ -180,8 +180,7 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
     pub fn mset(&self, pairs: &[(&[u8], &[u8])]) {
         let _exclusive = self.exclusive();
         for (key, value) in pairs {
-            self.map
-                .insert(key, Value::Str(Str::copy_from(value)), Meta::default());
+            self.insert_locked(key, Value::Str(Str::copy_from(value)), Meta::default());
         }
     }
 
@@ -195,8 +194,7 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
             return false;
         }
         for (key, value) in pairs {
-            self.map
-                .insert(key, Value::Str(Str::copy_from(value)), Meta::default());
+            self.insert_locked(key, Value::Str(Str::copy_from(value)), Meta::default());
         }
         true
     }
