@@ -1,13 +1,26 @@
 //! `persistence`: the CRC64-checked append-only file, its group-commit writer, replay and
-//! rewrite (issue 4).
+//! rewrite.
 //!
-//! Written so far: [`record`], the record format and its checks, and [`storage`], the seam
-//! the writer will write through (a plain file, and a fault-injecting store for tests).
-//! Still to come (see `../shared/ARCHITECTURE.md`, persistence): the writer thread with
-//! io_uring group commit, replay, rewrite with a manifest, and the wiring into the server.
+//! The pieces, from the bytes up:
+//!
+//! * [`record`]: the record format and its checks (CRC-64/NVME over length and body);
+//! * [`effect`]: a keyspace [`engine::keyspace::Effect`] as a record and back;
+//! * [`storage`]: the seam the writer writes through (a plain file, and a seeded
+//!   fault-injecting store for tests); [`uring`]: its io_uring back-end, a batch and its
+//!   linked `fdatasync` in one submission;
+//! * [`manifest`]: the directory of parts (base and incremental segments) and its atomically
+//!   replaced manifest, as Redis 7's multi-part AOF;
+//! * [`log`]: the [`engine::keyspace::Journal`] the keyspace reports to, the writer thread's
+//!   group commit under `appendfsync always|everysec|no`, disk faults, and rewrites;
+//! * [`replay`]: loading the directory back, cutting a torn tail, refusing corruption.
 
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod effect;
+pub mod log;
+pub mod manifest;
 pub mod record;
+pub mod replay;
 pub mod storage;
+pub mod uring;

@@ -37,6 +37,20 @@ pub trait Storage: Send {
     /// Cuts the store to `size` bytes (replay cuts a torn tail), durably.
     fn truncate(&mut self, size: u64) -> io::Result<()>;
 
+    /// The writer's one call per batch: writes all of `bytes` at `offset` and, when `sync` is
+    /// set, makes everything written so far durable. An error means the batch may be partly
+    /// written and, if `sync` was asked, nothing since the last successful sync is durable.
+    ///
+    /// The default is [`Storage::write_all_at`] then [`Storage::sync`]; the io_uring back-end
+    /// submits the writes and an `fdatasync` linked behind them in one system call.
+    fn write_batch(&mut self, offset: u64, bytes: &[u8], sync: bool) -> io::Result<()> {
+        self.write_all_at(offset, bytes)?;
+        if sync {
+            self.sync()?;
+        }
+        Ok(())
+    }
+
     /// Writes all of `bytes` at `offset`, retrying short writes.
     fn write_all_at(&mut self, mut offset: u64, mut bytes: &[u8]) -> io::Result<()> {
         while !bytes.is_empty() {

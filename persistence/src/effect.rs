@@ -1,0 +1,305 @@
+//! # effect: keyspace effects as records, and back
+//!
+//! [`encode`] writes an [`Effect`] as a record (the opcode and argument lists are documented
+//! on [`Opcode`]); [`decode`] reads one back. Each direction checks what it can: `encode`
+//! inherits the record's read-back check, and `decode` refuses a record whose arguments do not
+//! fit its opcode ([`Malformed`]), which replay treats as corruption of a checked record (a
+//! writer bug, since the checksum matched).
+
+use crate::record::{self, Argument, Opcode, Record, TooLarge};
+use engine::keyspace::{Effect, End, ListPosition};
+use engine::Meta;
+
+/// Appends the record of `effect` to `out`; returns its size.
+pub fn encode(
+    out: &mut Vec<u8>,
+    version: u64,
+    timestamp_ms: u64,
+    effect: &Effect<'_>,
+) -> Result<usize, TooLarge> {
+    use Argument::{Bytes, I64, U32, U64, U8};
+    let end_byte = |end: End| match end {
+        End::Left => 0,
+        End::Right => 1,
+    };
+    let mut write = |opcode, arguments: &[Argument<'_>]| {
+        record::encode(out, version, timestamp_ms, opcode, arguments)
+    };
+    match *effect {
+        Effect::PutString { key, value, meta } => write(
+            Opcode::PutString,
+            &[
+                Bytes(key),
+                Bytes(value),
+                U32(meta.flags),
+                U64(meta.expire_at_ms),
+            ],
+        ),
+        Effect::SetMeta { key, meta } => write(
+            Opcode::SetMeta,
+            &[Bytes(key), U32(meta.flags), U64(meta.expire_at_ms)],
+        ),
+        Effect::Delete { key } => write(Opcode::Delete, &[Bytes(key)]),
+        Effect::ListPush { key, end, elements } => {
+            let mut arguments = Vec::with_capacity(2 + elements.len());
+            arguments.extend([Bytes(key), U8(end_byte(end))]);
+            arguments.extend(elements.iter().map(|element| Bytes(element)));
+            write(Opcode::ListPush, &arguments)
+        }
+        Effect::ListPop { key, end, count } => write(
+            Opcode::ListPop,
+            &[Bytes(key), U8(end_byte(end)), U64(count)],
+        ),
+        Effect::ListSet {
+            key,
+            index,
+            element,
+        } => write(Opcode::ListSet, &[Bytes(key), I64(index), Bytes(element)]),
+        Effect::ListRemove {
+            key,
+            count,
+            element,
+        } => write(
+            Opcode::ListRemove,
+            &[Bytes(key), I64(count), Bytes(element)],
+        ),
+        Effect::ListTrim { key, start, stop } => {
+            write(Opcode::ListTrim, &[Bytes(key), I64(start), I64(stop)])
+        }
+        Effect::ListInsert {
+            key,
+            position,
+            pivot,
+            element,
+        } => {
+            let position = match position {
+                ListPosition::Before => 0,
+                ListPosition::After => 1,
+            };
+            write(
+                Opcode::ListInsert,
+                &[Bytes(key), U8(position), Bytes(pivot), Bytes(element)],
+            )
+        }
+        Effect::PutList {
+            key,
+            meta,
+            elements,
+        } => {
+            let mut arguments = Vec::with_capacity(2 + elements.len());
+            arguments.extend([Bytes(key), U64(meta.expire_at_ms)]);
+            arguments.extend(elements.iter().map(|element| Bytes(element)));
+            write(Opcode::PutList, &arguments)
+        }
+        Effect::Flush => write(Opcode::Flush, &[]),
+    }
+}
+
+/// A record whose checksum matched but whose arguments do not fit its opcode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Malformed;
+
+fn fixed<const N: usize>(bytes: &[u8]) -> Result<[u8; N], Malformed> {
+    bytes.try_into().map_err(|_| Malformed)
+}
+
+fn u64_of(bytes: &[u8]) -> Result<u64, Malformed> {
+    fixed(bytes).map(u64::from_le_bytes)
+}
+
+fn i64_of(bytes: &[u8]) -> Result<i64, Malformed> {
+    fixed(bytes).map(i64::from_le_bytes)
+}
+
+fn u32_of(bytes: &[u8]) -> Result<u32, Malformed> {
+    fixed(bytes).map(u32::from_le_bytes)
+}
+
+fn end_of(bytes: &[u8]) -> Result<End, Malformed> {
+    match bytes {
+        [0] => Ok(End::Left),
+        [1] => Ok(End::Right),
+        _ => Err(Malformed),
+    }
+}
+
+/// The effect a decoded record describes, borrowing from it.
+pub fn decode<'r>(record: &'r Record<'_>) -> Result<Effect<'r>, Malformed> {
+    let arguments = record.arguments.as_slice();
+    let effect = match (record.opcode, arguments) {
+        (Opcode::PutString, [key, value, flags, expire]) => Effect::PutString {
+            key,
+            value,
+            meta: Meta {
+                flags: u32_of(flags)?,
+                expire_at_ms: u64_of(expire)?,
+            },
+        },
+        (Opcode::SetMeta, [key, flags, expire]) => Effect::SetMeta {
+            key,
+            meta: Meta {
+                flags: u32_of(flags)?,
+                expire_at_ms: u64_of(expire)?,
+            },
+        },
+        (Opcode::Delete, [key]) => Effect::Delete { key },
+        (Opcode::ListPush, [key, end, elements @ ..]) if !elements.is_empty() => Effect::ListPush {
+            key,
+            end: end_of(end)?,
+            elements,
+        },
+        (Opcode::ListPop, [key, end, count]) => Effect::ListPop {
+            key,
+            end: end_of(end)?,
+            count: u64_of(count)?,
+        },
+        (Opcode::ListSet, [key, index, element]) => Effect::ListSet {
+            key,
+            index: i64_of(index)?,
+            element,
+        },
+        (Opcode::ListRemove, [key, count, element]) => Effect::ListRemove {
+            key,
+            count: i64_of(count)?,
+            element,
+        },
+        (Opcode::ListTrim, [key, start, stop]) => Effect::ListTrim {
+            key,
+            start: i64_of(start)?,
+            stop: i64_of(stop)?,
+        },
+        (Opcode::ListInsert, [key, position, pivot, element]) => Effect::ListInsert {
+            key,
+            position: match position {
+                [0] => ListPosition::Before,
+                [1] => ListPosition::After,
+                _ => return Err(Malformed),
+            },
+            pivot,
+            element,
+        },
+        (Opcode::PutList, [key, expire, elements @ ..]) => Effect::PutList {
+            key,
+            meta: Meta {
+                flags: 0,
+                expire_at_ms: u64_of(expire)?,
+            },
+            elements,
+        },
+        (Opcode::Flush, []) => Effect::Flush,
+        _ => return Err(Malformed),
+    };
+    Ok(effect)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(effect: Effect<'_>) {
+        let mut out = Vec::new();
+        let size = encode(&mut out, 42, 7, &effect).unwrap();
+        assert_eq!(size, out.len());
+        let (record, read) = record::decode(&out).unwrap();
+        assert_eq!(read, size);
+        assert_eq!(record.version, 42);
+        assert_eq!(decode(&record).unwrap(), effect);
+    }
+
+    #[test]
+    fn every_effect_reads_back_as_itself() {
+        let meta = Meta {
+            expire_at_ms: 1_700_000_000_123,
+            flags: 0xDEAD_BEEF,
+        };
+        let list_meta = Meta {
+            expire_at_ms: 99,
+            flags: 0,
+        };
+        let elements: [&[u8]; 3] = [b"a", b"", b"ccc"];
+        round_trip(Effect::PutString {
+            key: b"k",
+            value: b"value\r\n\0",
+            meta,
+        });
+        round_trip(Effect::PutString {
+            key: b"",
+            value: b"",
+            meta: Meta::default(),
+        });
+        round_trip(Effect::SetMeta { key: b"k", meta });
+        round_trip(Effect::Delete { key: b"k" });
+        round_trip(Effect::ListPush {
+            key: b"l",
+            end: End::Right,
+            elements: &elements,
+        });
+        round_trip(Effect::ListPop {
+            key: b"l",
+            end: End::Left,
+            count: u64::MAX,
+        });
+        round_trip(Effect::ListSet {
+            key: b"l",
+            index: -3,
+            element: b"x",
+        });
+        round_trip(Effect::ListRemove {
+            key: b"l",
+            count: i64::MIN,
+            element: b"x",
+        });
+        round_trip(Effect::ListTrim {
+            key: b"l",
+            start: 1,
+            stop: -1,
+        });
+        round_trip(Effect::ListInsert {
+            key: b"l",
+            position: ListPosition::After,
+            pivot: b"p",
+            element: b"e",
+        });
+        round_trip(Effect::PutList {
+            key: b"l",
+            meta: list_meta,
+            elements: &elements,
+        });
+        round_trip(Effect::PutList {
+            key: b"l",
+            meta: list_meta,
+            elements: &[],
+        });
+        round_trip(Effect::Flush);
+    }
+
+    #[test]
+    fn arguments_that_do_not_fit_the_opcode_are_malformed() {
+        let mut out = Vec::new();
+        // A delete with two arguments, a push with no element, a bad end byte, a short u64.
+        let cases: [(Opcode, Vec<Argument<'_>>); 4] = [
+            (
+                Opcode::Delete,
+                vec![Argument::Bytes(b"k"), Argument::Bytes(b"extra")],
+            ),
+            (
+                Opcode::ListPush,
+                vec![Argument::Bytes(b"k"), Argument::U8(0)],
+            ),
+            (
+                Opcode::ListPop,
+                vec![Argument::Bytes(b"k"), Argument::U8(2), Argument::U64(1)],
+            ),
+            (
+                Opcode::SetMeta,
+                vec![Argument::Bytes(b"k"), Argument::U32(0), Argument::U32(0)],
+            ),
+        ];
+        for (opcode, arguments) in cases {
+            out.clear();
+            record::encode(&mut out, 1, 1, opcode, &arguments).unwrap();
+            let (record, _) = record::decode(&out).unwrap();
+            assert_eq!(decode(&record), Err(Malformed), "{opcode:?}");
+        }
+    }
+}

@@ -1,0 +1,866 @@
+//! # log: the journal the keyspace reports to, and the one writer thread behind it
+//!
+//! ## Flow of a record
+//!
+//! 1. An event loop runs a command; the keyspace installs its effect and calls
+//!    [`AppendLog::record`] (the [`Journal`] implementation) on the same thread.
+//! 2. `record` encodes the effect into a thread-local scratch buffer (the encoder checks the
+//!    record by reading it back), then, under one short mutex, appends the bytes to the
+//!    *pending* buffer and takes the log position after them: the record's *ticket*. The
+//!    thread remembers its latest ticket ([`thread_ticket`]).
+//! 3. The writer thread swaps the pending buffer for an empty one (group commit: everything
+//!    every loop appended since the last batch goes in one write) and writes it at the end of
+//!    the active segment with [`Storage::write_batch`]: under `appendfsync always` with the
+//!    `fdatasync` linked behind the writes (io_uring), under `everysec` without, syncing on a
+//!    one-second timer, under `no` never syncing.
+//! 4. When a batch is durable the writer publishes the new durable position and calls the
+//!    listeners (each event loop registers a closure that wakes it). Under `always` an event
+//!    loop holds a client's replies until the durable position reaches the client's ticket;
+//!    it never blocks on the writer, it is woken.
+//!
+//! ## Disk faults
+//!
+//! A failed write or sync sets the log *failing* ([`AppendLog::write_error`]): the server
+//! refuses new writes (`-MISCONF Errors writing to the AOF file: ...`, as Redis) while reads
+//! go on. The writer keeps every byte since the last successful sync in memory (`tail`) and
+//! retries with a growing pause (10 ms to 1 s). Because Linux may drop dirty pages after a
+//! failed `fsync` and then report success for the next one, a failed sync makes the writer
+//! rewrite the whole tail from the last durable offset before it syncs again, rather than
+//! trusting what the page cache holds. When a retry succeeds the log stops failing and the
+//! held replies go out. So no client is ever told that a write it made *failed*: a write
+//! that was refused was never applied nor logged, and a write that was applied is
+//! acknowledged only once durable (under `always`) or was acknowledged before the fault
+//! (under `everysec` and `no`, which promise nothing more).
+//!
+//! What replay does with the records of a batch whose write or sync failed: if the process
+//! dies before a retry succeeds, those bytes may be in the file in full, in part, or not at
+//! all. Replay treats them like any unsynced tail: whole records are applied (they are effects
+//! that were applied in memory; under `always` no client had been answered), a torn record at
+//! the end is cut off with a warning. None of them was acknowledged, so none is owed.
+//!
+//! ## Rewrite
+//!
+//! [`AppendLog::rewrite`] asks the writer to start a new incremental segment at its next
+//! batch boundary (it syncs the old one first and names the new one in the manifest), then a
+//! rewrite thread writes a base from [`engine::keyspace::Keyspace::snapshot`] and switches the
+//! manifest to "new base + new segment". The writer is never stopped for more than the segment
+//! switch (open a file, one fsync, one manifest store); the event loops never stop.
+
+use crate::effect;
+use crate::manifest::{self, Kind, Manifest, Part};
+use crate::storage::{FileStorage, Storage};
+use engine::keyspace::{Effect, Journal};
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::fs::{self, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// `appendfsync`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fsync {
+    /// Every batch is synced before its clients are answered.
+    Always,
+    /// Synced once a second; clients are answered when the write is in memory.
+    EverySec,
+    /// Never synced by us; the kernel writes back when it likes.
+    No,
+}
+
+impl Fsync {
+    /// Redis's name for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Fsync::Always => "always",
+            Fsync::EverySec => "everysec",
+            Fsync::No => "no",
+        }
+    }
+
+    /// Parses Redis's name.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "always" => Some(Fsync::Always),
+            "everysec" => Some(Fsync::EverySec),
+            "no" => Some(Fsync::No),
+            _ => None,
+        }
+    }
+}
+
+/// How the writer talks to the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Io {
+    /// io_uring, the sync linked behind the writes.
+    Uring,
+    /// `pwrite` and `fdatasync`.
+    Sync,
+}
+
+/// How many times a shutting-down writer retries a failing disk before it gives up.
+pub const SHUTDOWN_ATTEMPTS_MAX: u32 = 5;
+/// How often `everysec` syncs.
+pub const EVERYSEC_INTERVAL: Duration = Duration::from_secs(1);
+/// The first pause before a retry after a fault; it doubles up to [`RETRY_PAUSE_MAX`].
+pub const RETRY_PAUSE_MIN: Duration = Duration::from_millis(10);
+/// The longest pause between retries.
+pub const RETRY_PAUSE_MAX: Duration = Duration::from_secs(1);
+/// Pending bytes past which [`AppendLog::record`] waits for the writer (backpressure, as
+/// Redis delays writes when its fsync falls behind). 64 MiB is a few hundred milliseconds of
+/// a fast disk, far more than any batch the writer takes under normal load.
+pub const PENDING_BYTES_MAX: usize = 64 * 1024 * 1024;
+
+/// Opens the storage of a segment (a plain file, an io_uring file, or a test's fake).
+pub type Opener = Box<dyn FnMut(&Path) -> io::Result<Box<dyn Storage>> + Send>;
+
+/// Walks the live keyspace, calling the visitor with each key's whole-value effect and
+/// version (see `Keyspace::snapshot`).
+pub type Snapshotter = Arc<dyn Fn(&mut dyn FnMut(u64, &Effect<'_>)) + Send + Sync>;
+
+/// What the log needs to run.
+pub struct Options {
+    /// The log directory (`dir/appenddirname`).
+    pub dir: PathBuf,
+    /// `appendfilename`: the stem of every part's name.
+    pub file_name: String,
+    /// `appendfsync`.
+    pub fsync: Fsync,
+    /// `auto-aof-rewrite-percentage`: rewrite when the log grew this much over its size after
+    /// the last rewrite; 0 turns automatic rewrites off.
+    pub auto_rewrite_percentage: u64,
+    /// `auto-aof-rewrite-min-size`: never rewrite automatically below this size.
+    pub auto_rewrite_min_bytes: u64,
+}
+
+impl fmt::Debug for Options {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Options")
+            .field("dir", &self.dir)
+            .field("fsync", &self.fsync)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An opener for plain files, or io_uring files when `io` says so.
+pub fn file_opener(io: Io) -> Opener {
+    Box::new(move |path| {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        let storage: Box<dyn Storage> = match io {
+            Io::Sync => Box::new(FileStorage::new(file)),
+            Io::Uring => Box::new(crate::uring::UringStorage::new(file)?),
+        };
+        Ok(storage)
+    })
+}
+
+thread_local! {
+    /// The log position after the last record this thread appended.
+    static TICKET: Cell<u64> = const { Cell::new(0) };
+    /// Where this thread encodes a record before appending it.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The log position after the last record the calling thread appended (0 if none): an event
+/// loop compares it before and after running a client's commands to learn whether they wrote.
+pub fn thread_ticket() -> u64 {
+    TICKET.with(Cell::get)
+}
+
+/// What the event loops append to and the writer takes from.
+struct Pending {
+    bytes: Vec<u8>,
+    /// The log position after `bytes` (positions count every byte ever appended, across
+    /// segments, from the start of this process).
+    end: u64,
+    /// Set by [`AppendLog::rewrite`]; the writer clears it when it switches segments.
+    rewrite_requested: bool,
+    shutdown: bool,
+}
+
+/// Counters and state for `INFO persistence`.
+#[derive(Debug, Default)]
+struct Status {
+    last_write_error: Option<String>,
+    rewrite_started: Option<Instant>,
+    last_rewrite_seconds: Option<u64>,
+    last_rewrite_ok: bool,
+    rewrites: u64,
+    rewrite_failures_in_a_row: u64,
+    last_rewrite_unix: u64,
+    base_bytes: u64,
+    /// Bytes of every part before the active segment.
+    older_parts_bytes: u64,
+    longest_switch_pause: Duration,
+}
+
+struct Shared {
+    options: Options,
+    pending: Mutex<Pending>,
+    /// Wakes the writer when there is work; wakes appenders waiting for room.
+    work: Condvar,
+    room: Condvar,
+    /// The log position durable on disk (under `no`: handed to the kernel).
+    durable: AtomicU64,
+    /// The log position written to the kernel.
+    written: AtomicU64,
+    /// Bytes in the active segment (for INFO and automatic rewrites).
+    active_bytes: AtomicU64,
+    failing: AtomicBool,
+    rewriting: AtomicBool,
+    status: Mutex<Status>,
+    manifest: Mutex<Manifest>,
+    listeners: Mutex<Vec<Box<dyn Fn() + Send + Sync>>>,
+    snapshotter: Snapshotter,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Poisoning: the state behind these mutexes is updated in single assignments; a panic
+    // elsewhere cannot leave it half-written.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64)
+}
+
+/// The append-only file: a [`Journal`] for the keyspace and the writer thread behind it.
+pub struct AppendLog {
+    shared: Arc<Shared>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl fmt::Debug for AppendLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppendLog")
+            .field("options", &self.shared.options)
+            .field("durable", &self.durable_position())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppendLog {
+    /// Starts the writer on the manifest's active segment, appending after `active_bytes`
+    /// (what replay kept of it). `opener` opens segments; `snapshotter` walks the keyspace for
+    /// rewrites.
+    pub fn start(
+        options: Options,
+        manifest: Manifest,
+        active_bytes: u64,
+        mut opener: Opener,
+        snapshotter: Snapshotter,
+    ) -> io::Result<Self> {
+        let active_path = options.dir.join(&manifest.active().name);
+        let storage = opener(&active_path)?;
+        let mut status = Status {
+            last_rewrite_ok: true,
+            last_rewrite_unix: now_ms() / 1000,
+            ..Status::default()
+        };
+        for part in &manifest.parts[..manifest.parts.len() - 1] {
+            let bytes = fs::metadata(options.dir.join(&part.name))?.len();
+            status.older_parts_bytes += bytes;
+            if part.kind == Kind::Base {
+                status.base_bytes = bytes;
+            }
+        }
+        let shared = Arc::new(Shared {
+            options,
+            pending: Mutex::new(Pending {
+                bytes: Vec::new(),
+                end: 0,
+                rewrite_requested: false,
+                shutdown: false,
+            }),
+            work: Condvar::new(),
+            room: Condvar::new(),
+            durable: AtomicU64::new(0),
+            written: AtomicU64::new(0),
+            active_bytes: AtomicU64::new(active_bytes),
+            failing: AtomicBool::new(false),
+            rewriting: AtomicBool::new(false),
+            status: Mutex::new(status),
+            manifest: Mutex::new(manifest),
+            listeners: Mutex::new(Vec::new()),
+            snapshotter,
+        });
+        let mut writer = Writer {
+            shared: Arc::clone(&shared),
+            storage,
+            opener,
+            synced_offset: active_bytes,
+            tail: Vec::new(),
+            tail_written: 0,
+            tail_start_position: 0,
+            last_sync: Instant::now(),
+            pause: RETRY_PAUSE_MIN,
+            rewrite_needed_from_synced: false,
+        };
+        let handle = std::thread::Builder::new()
+            .name("aof-writer".into())
+            .spawn(move || writer.run())?;
+        Ok(Self {
+            shared,
+            writer: Mutex::new(Some(handle)),
+        })
+    }
+
+    /// `appendfsync`.
+    pub fn fsync(&self) -> Fsync {
+        self.shared.options.fsync
+    }
+
+    /// Registers a closure the writer calls whenever the durable position advances (an event
+    /// loop's waker). It must be cheap and must not block.
+    pub fn add_listener(&self, listener: Box<dyn Fn() + Send + Sync>) {
+        lock(&self.shared.listeners).push(listener);
+    }
+
+    /// The log position known durable.
+    pub fn durable_position(&self) -> u64 {
+        // Acquire: pairs with the writer's Release store after the sync returned.
+        self.shared.durable.load(Ordering::Acquire)
+    }
+
+    /// The error of the last failed write or sync while the log is failing; `None` when it is
+    /// healthy. The server refuses writes while this is `Some`.
+    pub fn write_error(&self) -> Option<String> {
+        // Relaxed: a hint checked per command; the string is read under its mutex.
+        if !self.shared.failing.load(Ordering::Relaxed) {
+            return None;
+        }
+        lock(&self.shared.status).last_write_error.clone()
+    }
+
+    /// Asks for a rewrite (`BGREWRITEAOF`). `Err` with Redis's text when one is running.
+    pub fn rewrite(&self) -> Result<(), &'static str> {
+        if self.shared.rewriting.load(Ordering::Acquire) {
+            return Err("Background append only file rewriting already in progress");
+        }
+        let mut pending = lock(&self.shared.pending);
+        pending.rewrite_requested = true;
+        self.shared.work.notify_one();
+        Ok(())
+    }
+
+    /// Blocks until the durable position reaches `position` or `timeout` passes; whether it
+    /// did. For tests and shutdown; event loops never call it.
+    pub fn wait_durable(&self, position: u64, timeout: Duration) -> bool {
+        let started = Instant::now();
+        while self.durable_position() < position {
+            if started.elapsed() >= timeout {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        true
+    }
+
+    /// Whether a rewrite is running.
+    pub fn rewriting(&self) -> bool {
+        self.shared.rewriting.load(Ordering::Acquire)
+    }
+
+    /// The `INFO persistence` fields that concern the AOF, in Redis's names and order.
+    pub fn info(&self) -> Vec<(&'static str, String)> {
+        let status = lock(&self.shared.status);
+        let rewriting = self.rewriting();
+        let pending = lock(&self.shared.pending);
+        let (scheduled, buffered) = (pending.rewrite_requested, pending.bytes.len());
+        drop(pending);
+        let current_rewrite = status
+            .rewrite_started
+            .filter(|_| rewriting)
+            .map_or(-1, |started| started.elapsed().as_secs() as i64);
+        let active = self.shared.active_bytes.load(Ordering::Relaxed);
+        vec![
+            ("aof_enabled", "1".into()),
+            ("aof_rewrite_in_progress", u8::from(rewriting).to_string()),
+            ("aof_rewrite_scheduled", u8::from(scheduled).to_string()),
+            (
+                "aof_last_rewrite_time_sec",
+                status
+                    .last_rewrite_seconds
+                    .map_or(-1, |seconds| seconds as i64)
+                    .to_string(),
+            ),
+            ("aof_current_rewrite_time_sec", current_rewrite.to_string()),
+            (
+                "aof_last_bgrewrite_status",
+                if status.last_rewrite_ok { "ok" } else { "err" }.into(),
+            ),
+            ("aof_rewrites", status.rewrites.to_string()),
+            (
+                "aof_rewrites_consecutive_failures",
+                status.rewrite_failures_in_a_row.to_string(),
+            ),
+            (
+                "aof_last_write_status",
+                if self.shared.failing.load(Ordering::Relaxed) {
+                    "err"
+                } else {
+                    "ok"
+                }
+                .into(),
+            ),
+            ("aof_last_cow_size", "0".into()),
+            (
+                "aof_current_size",
+                (status.older_parts_bytes + active).to_string(),
+            ),
+            ("aof_base_size", status.base_bytes.to_string()),
+            ("aof_pending_rewrite", "0".into()),
+            ("aof_buffer_length", buffered.to_string()),
+            ("aof_pending_bio_fsync", "0".into()),
+            ("aof_delayed_fsync", "0".into()),
+            (
+                "aof_longest_rewrite_switch_us",
+                status.longest_switch_pause.as_micros().to_string(),
+            ),
+        ]
+    }
+
+    /// Unix time of the last successful rewrite (or of the start): what `LASTSAVE` reports.
+    pub fn last_save_unix(&self) -> u64 {
+        lock(&self.shared.status).last_rewrite_unix
+    }
+
+    /// Writes and syncs everything appended so far, then stops the writer.
+    pub fn shutdown(&self) {
+        {
+            let mut pending = lock(&self.shared.pending);
+            pending.shutdown = true;
+            self.shared.work.notify_one();
+        }
+        if let Some(handle) = lock(&self.writer).take() {
+            let _ = handle.join();
+        }
+    }
+
+    /// The position after everything appended so far.
+    pub fn appended_position(&self) -> u64 {
+        lock(&self.shared.pending).end
+    }
+}
+
+impl Drop for AppendLog {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl Journal for AppendLog {
+    fn record(&self, version: u64, effect: &Effect<'_>) {
+        SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            scratch.clear();
+            if let Err(too_large) = effect::encode(&mut scratch, version, now_ms(), effect) {
+                // The keyspace caps values at 512 MiB and lists are split by the caller, so
+                // this is a programmer error, not an operating one.
+                panic!("an effect too large for a record: {too_large:?}");
+            }
+            let mut pending = lock(&self.shared.pending);
+            while pending.bytes.len() > PENDING_BYTES_MAX && !pending.shutdown {
+                pending = self
+                    .shared
+                    .room
+                    .wait(pending)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+            let was_empty = pending.bytes.is_empty();
+            pending.bytes.extend_from_slice(&scratch);
+            pending.end += scratch.len() as u64;
+            TICKET.with(|ticket| ticket.set(pending.end));
+            drop(pending);
+            if was_empty {
+                self.shared.work.notify_one();
+            }
+        });
+    }
+}
+
+/// The writer thread's state. It alone touches the active segment's storage.
+struct Writer {
+    shared: Arc<Shared>,
+    storage: Box<dyn Storage>,
+    opener: Opener,
+    /// The offset in the active segment up to which it is durable.
+    synced_offset: u64,
+    /// Every byte taken since `synced_offset` (written or not): what a retry rewrites.
+    tail: Vec<u8>,
+    /// How many bytes of `tail` are written (since the last fault).
+    tail_written: usize,
+    /// The log position of `tail[0]`.
+    tail_start_position: u64,
+    last_sync: Instant,
+    pause: Duration,
+    /// A sync failed: the page cache cannot be trusted, rewrite the whole tail.
+    rewrite_needed_from_synced: bool,
+}
+
+impl Writer {
+    fn run(&mut self) {
+        let mut shutdown_attempts = 0;
+        loop {
+            let (mut batch, end, rewrite, shutdown) = self.next_batch();
+            if self.tail.is_empty() {
+                // The common case under `always` and `no`: the batch becomes the tail as it is.
+                self.tail_start_position = end - batch.len() as u64;
+                std::mem::swap(&mut self.tail, &mut batch);
+            } else {
+                self.tail.extend_from_slice(&batch);
+            }
+            self.give_back(batch);
+            let sync_due = match self.shared.options.fsync {
+                Fsync::Always => true,
+                Fsync::EverySec => self.last_sync.elapsed() >= EVERYSEC_INTERVAL || shutdown,
+                Fsync::No => shutdown,
+            };
+            let mut healthy = self.flush(sync_due);
+            if healthy && rewrite {
+                healthy = self.switch_segment();
+            }
+            if shutdown {
+                if healthy {
+                    return;
+                }
+                shutdown_attempts += 1;
+                if shutdown_attempts >= SHUTDOWN_ATTEMPTS_MAX {
+                    tracing::error!(
+                        "AOF: giving up on {} unwritten bytes at shutdown: the disk keeps failing",
+                        self.tail.len()
+                    );
+                    return;
+                }
+            }
+            if !healthy {
+                std::thread::sleep(self.pause);
+                self.pause = (self.pause * 2).min(RETRY_PAUSE_MAX);
+            } else {
+                self.pause = RETRY_PAUSE_MIN;
+                self.maybe_auto_rewrite();
+            }
+        }
+    }
+
+    /// Waits for work and takes it: the pending bytes, the position after them, whether a
+    /// rewrite was asked for, whether to shut down.
+    fn next_batch(&mut self) -> (Vec<u8>, u64, bool, bool) {
+        let shared = Arc::clone(&self.shared);
+        let mut pending = lock(&shared.pending);
+        loop {
+            let failing = shared.failing.load(Ordering::Relaxed);
+            let unsynced = !self.tail.is_empty();
+            if !pending.bytes.is_empty() || pending.rewrite_requested || pending.shutdown || failing
+            {
+                break;
+            }
+            let timeout = match (self.shared.options.fsync, unsynced) {
+                (Fsync::EverySec, true) => {
+                    EVERYSEC_INTERVAL.saturating_sub(self.last_sync.elapsed())
+                }
+                _ => EVERYSEC_INTERVAL,
+            };
+            if unsynced && timeout.is_zero() {
+                break;
+            }
+            let (guard, _) = shared
+                .work
+                .wait_timeout(pending, timeout)
+                .unwrap_or_else(PoisonError::into_inner);
+            pending = guard;
+            if unsynced && self.last_sync.elapsed() >= EVERYSEC_INTERVAL {
+                break;
+            }
+        }
+        let batch = std::mem::take(&mut pending.bytes);
+        let end = pending.end;
+        // Taking the request marks the rewrite as running (until it ends or fails), so no
+        // observer sees a moment where it is neither scheduled nor running.
+        let rewrite = std::mem::take(&mut pending.rewrite_requested)
+            && !shared.rewriting.swap(true, Ordering::AcqRel);
+        let shutdown = pending.shutdown;
+        drop(pending);
+        shared.room.notify_all();
+        (batch, end, rewrite, shutdown)
+    }
+
+    /// Hands an emptied batch buffer back so the appenders reuse its allocation.
+    fn give_back(&mut self, mut batch: Vec<u8>) {
+        batch.clear();
+        let mut pending = lock(&self.shared.pending);
+        if pending.bytes.is_empty() && pending.bytes.capacity() < batch.capacity() {
+            pending.bytes = batch;
+        }
+    }
+
+    /// Writes what of the tail is unwritten and, if `sync`, syncs; publishes positions and
+    /// wakes listeners. Returns whether the storage is healthy.
+    fn flush(&mut self, sync: bool) -> bool {
+        let unwritten_from = if self.rewrite_needed_from_synced {
+            0
+        } else {
+            self.tail_written
+        };
+        let need_write = unwritten_from < self.tail.len();
+        let need_sync = sync && !self.tail.is_empty();
+        if !need_write && !need_sync {
+            return true;
+        }
+        let offset = self.synced_offset + unwritten_from as u64;
+        let result = self
+            .storage
+            .write_batch(offset, &self.tail[unwritten_from..], sync);
+        let shared = &self.shared;
+        match result {
+            Ok(()) => {
+                self.tail_written = self.tail.len();
+                self.rewrite_needed_from_synced = false;
+                let end_position = self.tail_start_position + self.tail.len() as u64;
+                let end_offset = self.synced_offset + self.tail.len() as u64;
+                shared.active_bytes.store(end_offset, Ordering::Relaxed);
+                // Release: readers of `written`/`durable` may rely on the storage state.
+                shared.written.store(end_position, Ordering::Release);
+                if sync || shared.options.fsync == Fsync::No {
+                    if sync {
+                        self.last_sync = Instant::now();
+                    }
+                    self.synced_offset = end_offset;
+                    self.tail.clear();
+                    self.tail_written = 0;
+                    self.tail_start_position = end_position;
+                    shared.durable.store(end_position, Ordering::Release);
+                    if shared.failing.swap(false, Ordering::Relaxed) {
+                        tracing::warn!("AOF write error is gone: writes are accepted again");
+                    }
+                    for listener in lock(&shared.listeners).iter() {
+                        listener();
+                    }
+                }
+                true
+            }
+            Err(error) => {
+                if sync {
+                    // After a failed sync the page cache cannot be trusted (module docs).
+                    self.rewrite_needed_from_synced = true;
+                }
+                let text = error.to_string();
+                let first = !shared.failing.swap(true, Ordering::Relaxed);
+                if first {
+                    tracing::error!(
+                        "AOF write error: {text}; refusing writes and retrying every {:?} at most",
+                        RETRY_PAUSE_MAX
+                    );
+                }
+                lock(&shared.status).last_write_error = Some(text);
+                false
+            }
+        }
+    }
+
+    /// Starts a new incremental segment and the rewrite thread that writes the new base.
+    fn switch_segment(&mut self) -> bool {
+        let started = Instant::now();
+        let shared = Arc::clone(&self.shared);
+        // Everything before the switch must be durable in the old segment: a crash during the
+        // rewrite replays old parts + the new segment, and must not lose a middle piece.
+        if !self.tail.is_empty() && !self.flush(true) {
+            // Not now: the disk is failing. Ask again once it is back.
+            shared.rewriting.store(false, Ordering::Release);
+            lock(&shared.pending).rewrite_requested = true;
+            return false;
+        }
+        let mut manifest = lock(&shared.manifest);
+        let seq = manifest.max_seq() + 1;
+        let name = manifest::part_name(&shared.options.file_name, seq, Kind::Incremental);
+        let path = shared.options.dir.join(&name);
+        let opened = (self.opener)(&path).and_then(|storage| {
+            manifest::sync_dir(&shared.options.dir)?;
+            Ok(storage)
+        });
+        let storage = match opened {
+            Ok(storage) => storage,
+            Err(error) => {
+                tracing::error!("AOF rewrite: cannot create {}: {error}", path.display());
+                lock(&shared.status).last_rewrite_ok = false;
+                shared.rewriting.store(false, Ordering::Release);
+                return true;
+            }
+        };
+        let mut next = manifest.clone();
+        next.parts.push(Part {
+            name,
+            seq,
+            kind: Kind::Incremental,
+        });
+        if let Err(error) = manifest::store(&shared.options.dir, &shared.options.file_name, &next) {
+            tracing::error!("AOF rewrite: cannot store the manifest: {error}");
+            lock(&shared.status).last_rewrite_ok = false;
+            shared.rewriting.store(false, Ordering::Release);
+            let _ = fs::remove_file(&path);
+            return true;
+        }
+        let old_active = self.synced_offset;
+        *manifest = next.clone();
+        drop(manifest);
+        self.storage = storage;
+        self.synced_offset = 0;
+        self.tail.clear();
+        self.tail_written = 0;
+        shared.active_bytes.store(0, Ordering::Relaxed);
+        shared.rewriting.store(true, Ordering::Release);
+        {
+            let mut status = lock(&shared.status);
+            status.older_parts_bytes += old_active;
+            status.rewrite_started = Some(Instant::now());
+            let pause = started.elapsed();
+            status.longest_switch_pause = status.longest_switch_pause.max(pause);
+        }
+        let rewriter = Arc::clone(&shared);
+        let spawned = std::thread::Builder::new()
+            .name("aof-rewrite".into())
+            .spawn(move || write_base(&rewriter, seq));
+        if let Err(error) = spawned {
+            tracing::error!("AOF rewrite: cannot start its thread: {error}");
+            shared.rewriting.store(false, Ordering::Release);
+        }
+        true
+    }
+
+    fn maybe_auto_rewrite(&mut self) {
+        let options = &self.shared.options;
+        if options.auto_rewrite_percentage == 0 || self.shared.rewriting.load(Ordering::Acquire) {
+            return;
+        }
+        let status = lock(&self.shared.status);
+        let size = status.older_parts_bytes + self.shared.active_bytes.load(Ordering::Relaxed);
+        let base = status.base_bytes.max(1);
+        drop(status);
+        let growth_percent = (size.saturating_sub(base)).saturating_mul(100) / base;
+        if size >= options.auto_rewrite_min_bytes
+            && growth_percent >= options.auto_rewrite_percentage
+        {
+            tracing::info!("Starting automatic rewriting of AOF on {growth_percent}% growth");
+            let mut pending = lock(&self.shared.pending);
+            pending.rewrite_requested = true;
+        }
+    }
+}
+
+/// Ends a failed rewrite: the new base goes, the manifest still names the old parts and the
+/// new segment (all loadable), and the next rewrite starts from there.
+fn rewrite_failed(shared: &Shared, base: &Path, why: &str) {
+    tracing::error!("AOF rewrite failed {why}");
+    let _ = fs::remove_file(base);
+    let mut status = lock(&shared.status);
+    status.last_rewrite_ok = false;
+    status.rewrite_failures_in_a_row += 1;
+    shared.rewriting.store(false, Ordering::Release);
+}
+
+/// The rewrite thread: writes base `seq` from a snapshot, then makes the manifest "new base +
+/// segment `seq`" and removes the parts it replaces.
+fn write_base(shared: &Shared, seq: u64) {
+    let started = Instant::now();
+    let options = &shared.options;
+    let name = manifest::part_name(&options.file_name, seq, Kind::Base);
+    let path = options.dir.join(&name);
+    let result = (|| -> io::Result<u64> {
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)?;
+        let mut storage = FileStorage::new(file);
+        let mut buffer = Vec::with_capacity(1 << 20);
+        let mut offset = 0u64;
+        let mut failure = None;
+        let timestamp = now_ms();
+        (shared.snapshotter)(&mut |version, effect| {
+            if failure.is_some() {
+                return;
+            }
+            if let Err(too_large) = effect::encode(&mut buffer, version, timestamp, effect) {
+                failure = Some(io::Error::other(format!("record too large: {too_large:?}")));
+                return;
+            }
+            if buffer.len() >= 1 << 20 {
+                if let Err(error) = storage.write_all_at(offset, &buffer) {
+                    failure = Some(error);
+                }
+                offset += buffer.len() as u64;
+                buffer.clear();
+            }
+        });
+        if let Some(error) = failure {
+            return Err(error);
+        }
+        storage.write_all_at(offset, &buffer)?;
+        offset += buffer.len() as u64;
+        storage.sync()?;
+        Ok(offset)
+    })();
+    let base_bytes = match result {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            let why = format!("writing {}: {error}", path.display());
+            return rewrite_failed(shared, &path, &why);
+        }
+    };
+    let mut manifest = lock(&shared.manifest);
+    let replaced: Vec<Part> = manifest
+        .parts
+        .iter()
+        .filter(|part| part.seq < seq)
+        .cloned()
+        .collect();
+    let mut next = Manifest::default();
+    next.parts.push(Part {
+        name,
+        seq,
+        kind: Kind::Base,
+    });
+    next.parts.extend(
+        manifest
+            .parts
+            .iter()
+            .filter(|part| part.seq >= seq)
+            .cloned(),
+    );
+    if let Err(error) = manifest::store(&options.dir, &options.file_name, &next) {
+        return rewrite_failed(shared, &path, &format!("storing the manifest: {error}"));
+    }
+    *manifest = next;
+    drop(manifest);
+    for part in &replaced {
+        if let Err(error) = fs::remove_file(options.dir.join(&part.name)) {
+            tracing::warn!("AOF rewrite: cannot remove {}: {error}", part.name);
+        }
+    }
+    let seconds = started.elapsed().as_secs();
+    {
+        let mut status = lock(&shared.status);
+        status.last_rewrite_ok = true;
+        status.rewrite_failures_in_a_row = 0;
+        status.rewrites += 1;
+        status.last_rewrite_seconds = Some(seconds);
+        status.last_rewrite_unix = now_ms() / 1000;
+        status.base_bytes = base_bytes;
+        status.older_parts_bytes = base_bytes;
+    }
+    shared.rewriting.store(false, Ordering::Release);
+    tracing::info!(
+        "Background AOF rewrite finished successfully ({base_bytes} bytes of base in {:?})",
+        started.elapsed()
+    );
+}

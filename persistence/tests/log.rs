@@ -1,0 +1,420 @@
+//! The writer and replay together: concurrent writers over every engine and every
+//! `appendfsync` policy, with a rewrite in the middle, then the live state against the state
+//! replayed from the files; the same through a fault-injecting store (EIO, ENOSPC, short
+//! writes, failed syncs); and the rule for a batch whose sync failed when the process dies.
+
+mod common;
+
+use common::{dump, TempDir};
+use engine::dashmap::DashMapEngine;
+use engine::flurry::FlurryEngine;
+use engine::keyspace::{
+    End, ExpireCondition, ExpireOption, Journal, Keyspace, ListPosition, SetCondition, SetOptions,
+    StoreMode, Str, Value,
+};
+use engine::sharded::Sharded;
+use engine::{Engine, LockFree};
+use persistence::log::{self, AppendLog, Fsync, Io, Options, Snapshotter};
+use persistence::replay::{self, LoadOptions};
+use persistence::storage::{Faults, FaultyStorage, Storage};
+use std::io;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const FILE: &str = "appendonly.aof";
+
+/// splitmix64, seeded per thread.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// One random mutation over a small key set, so threads collide on keys (strings and lists
+/// both, every kind of effect, multi-key commands included). Errors (WRONGTYPE and friends)
+/// are part of the workload.
+fn random_write<E: Engine<Value = Value>>(keyspace: &Keyspace<E>, rng: &mut Rng) {
+    let key = format!("k{}", rng.below(12)).into_bytes();
+    let other = format!("k{}", rng.below(12)).into_bytes();
+    let value = format!("v{}", rng.below(1000)).into_bytes();
+    let element = format!("e{}", rng.below(5)).into_bytes();
+    let later = keyspace.now_ms() + 3_600_000 + rng.below(1000);
+    let end = if rng.below(2) == 0 {
+        End::Left
+    } else {
+        End::Right
+    };
+    match rng.below(24) {
+        0..=3 => {
+            let options = SetOptions {
+                condition: match rng.below(4) {
+                    0 => SetCondition::IfAbsent,
+                    1 => SetCondition::IfPresent,
+                    _ => SetCondition::Always,
+                },
+                expire: if rng.below(3) == 0 {
+                    ExpireOption::At(later)
+                } else {
+                    ExpireOption::Clear
+                },
+                get_old: false,
+                flags: 0,
+            };
+            let _ = keyspace.set(&key, Str::copy_from(&value), options);
+        }
+        4 => {
+            let _ = keyspace.incr_by(&key, rng.below(10) as i64 - 5);
+        }
+        5 => {
+            let _ = keyspace.append(&key, &value);
+        }
+        6 => {
+            keyspace.del(&[&key]);
+        }
+        7 => {
+            keyspace.expire_at(&key, later, ExpireCondition::Always);
+        }
+        8 => {
+            keyspace.persist(&key);
+        }
+        9..=11 => {
+            let elements: [&[u8]; 2] = [&element, &value];
+            let _ = keyspace.push(&key, end, &elements[..1 + rng.below(2) as usize]);
+        }
+        12 => {
+            let _ = keyspace.pop(&key, end, 1 + rng.below(2) as usize);
+        }
+        13 => {
+            let _ = keyspace.lset(&key, rng.below(4) as i64 - 2, &value);
+        }
+        14 => {
+            let _ = keyspace.lrem(&key, rng.below(3) as i64 - 1, &element);
+        }
+        15 => {
+            let _ = keyspace.ltrim(&key, rng.below(3) as i64, -1);
+        }
+        16 => {
+            let _ = keyspace.linsert(&key, ListPosition::Before, &element, &value);
+        }
+        17 => {
+            let _ = keyspace.lmove(&key, &other, end, End::Right);
+        }
+        18 => {
+            let _ = keyspace.rename(&key, &other, rng.below(2) == 0);
+        }
+        19 => {
+            keyspace.copy(&key, &other, rng.below(2) == 0);
+        }
+        20 => {
+            keyspace.mset(&[(&key, &value), (&other, &element)]);
+        }
+        21 => {
+            let mode = [StoreMode::Set, StoreMode::Add, StoreMode::Append][rng.below(3) as usize];
+            let _ = keyspace.store(mode, &key, Str::copy_from(&value), 7, later, None);
+        }
+        22 => {
+            let _ = keyspace.arith(&key, true, rng.below(5), None, None);
+        }
+        _ => {
+            if rng.below(40) == 0 {
+                keyspace.flush();
+            } else {
+                // An expiry in the past deletes the key, and is logged as a delete.
+                keyspace.expire_at(&key, 1, ExpireCondition::Always);
+            }
+        }
+    }
+}
+
+fn snapshotter<E: Engine<Value = Value>>(keyspace: &Arc<Keyspace<E>>) -> Snapshotter {
+    let keyspace = Arc::clone(keyspace);
+    Arc::new(move |visit| {
+        keyspace.snapshot(|version, effect| visit(version, effect));
+    })
+}
+
+fn options(dir: &Path, fsync: Fsync) -> Options {
+    Options {
+        dir: dir.to_path_buf(),
+        file_name: FILE.into(),
+        fsync,
+        auto_rewrite_percentage: 0,
+        auto_rewrite_min_bytes: 0,
+    }
+}
+
+fn replayed<E: Engine<Value = Value>>(dir: &Path) -> Keyspace<E> {
+    let keyspace = Keyspace::new(E::new());
+    replay::load(dir, FILE, &keyspace, LoadOptions::default()).expect("replay");
+    keyspace
+}
+
+/// Threads write at random through the log; halfway one of them asks for a rewrite; then the
+/// state replayed from the directory must be the live state.
+fn live_equals_replayed<E: Engine<Value = Value>>(fsync: Fsync, io: Io, seed: u64) {
+    const THREADS: u64 = 4;
+    const WRITES: u64 = 2_000;
+    let dir = TempDir::new("log-live");
+    let manifest = replay::open_or_create(&dir.0, FILE).unwrap();
+    let keyspace = Arc::new(Keyspace::new(E::new()));
+    let log = Arc::new(
+        AppendLog::start(
+            options(&dir.0, fsync),
+            manifest,
+            0,
+            log::file_opener(io),
+            snapshotter(&keyspace),
+        )
+        .unwrap(),
+    );
+    assert!(keyspace
+        .set_journal(Arc::clone(&log) as Arc<dyn Journal>)
+        .is_ok());
+    std::thread::scope(|scope| {
+        for thread in 0..THREADS {
+            let keyspace = &keyspace;
+            let log = &log;
+            scope.spawn(move || {
+                let mut rng = Rng(seed * 1000 + thread);
+                for write in 0..WRITES {
+                    random_write(keyspace, &mut rng);
+                    if thread == 0 && write == WRITES / 2 {
+                        log.rewrite().unwrap();
+                    }
+                }
+            });
+        }
+    });
+    while log.rewriting()
+        || log
+            .info()
+            .iter()
+            .any(|(k, v)| *k == "aof_rewrite_scheduled" && v == "1")
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    log.shutdown();
+    let info = log.info();
+    let field = |name: &str| info.iter().find(|(k, _)| *k == name).unwrap().1.clone();
+    assert_eq!(field("aof_rewrites"), "1", "{info:?}");
+    assert_eq!(field("aof_last_bgrewrite_status"), "ok");
+    let manifest = persistence::manifest::load(&dir.0, FILE).unwrap().unwrap();
+    assert_eq!(
+        manifest.parts.len(),
+        2,
+        "base + one segment after the rewrite: {manifest:?}"
+    );
+
+    let live = dump(&keyspace);
+    assert!(!live.is_empty(), "the workload leaves keys");
+    let again = replayed::<E>(&dir.0);
+    assert_eq!(
+        dump(&again),
+        live,
+        "{} {fsync:?} {io:?} seed {seed}",
+        E::NAME
+    );
+}
+
+#[test]
+fn live_state_equals_replayed_state_on_every_engine_and_policy() {
+    let uring = persistence::uring::UringStorage::probe().is_ok();
+    for (index, fsync) in [Fsync::Always, Fsync::EverySec, Fsync::No]
+        .into_iter()
+        .enumerate()
+    {
+        let io = if uring && index != 1 {
+            Io::Uring
+        } else {
+            Io::Sync
+        };
+        let seed = index as u64 + 1;
+        live_equals_replayed::<LockFree<Value>>(fsync, io, seed);
+        live_equals_replayed::<Sharded<Value>>(fsync, io, seed + 10);
+        live_equals_replayed::<DashMapEngine<Value>>(fsync, io, seed + 20);
+        live_equals_replayed::<FlurryEngine<Value>>(fsync, io, seed + 30);
+    }
+}
+
+/// A [`FaultyStorage`] the test keeps a handle on while the writer owns it.
+#[derive(Clone)]
+struct Handle(Arc<Mutex<FaultyStorage>>);
+
+impl Handle {
+    fn lock(&self) -> std::sync::MutexGuard<'_, FaultyStorage> {
+        self.0.lock().unwrap()
+    }
+}
+
+impl Storage for Handle {
+    fn write_at(&mut self, offset: u64, bytes: &[u8]) -> io::Result<usize> {
+        self.lock().write_at(offset, bytes)
+    }
+    fn read_at(&self, offset: u64, buffer: &mut [u8]) -> io::Result<usize> {
+        self.lock().read_at(offset, buffer)
+    }
+    fn sync(&mut self) -> io::Result<()> {
+        self.lock().sync()
+    }
+    fn size(&self) -> io::Result<u64> {
+        self.lock().size()
+    }
+    fn truncate(&mut self, size: u64) -> io::Result<()> {
+        self.lock().truncate(size)
+    }
+}
+
+/// A log whose active segment is `storage`; the directory holds the manifest.
+fn faulty_log<E: Engine<Value = Value>>(
+    dir: &Path,
+    keyspace: &Arc<Keyspace<E>>,
+    storage: &Handle,
+    fsync: Fsync,
+) -> Arc<AppendLog> {
+    let manifest = replay::open_or_create(dir, FILE).unwrap();
+    let handle = storage.clone();
+    let opener: log::Opener = Box::new(move |_| Ok(Box::new(handle.clone()) as Box<dyn Storage>));
+    let log = Arc::new(
+        AppendLog::start(
+            options(dir, fsync),
+            manifest,
+            0,
+            opener,
+            snapshotter(keyspace),
+        )
+        .unwrap(),
+    );
+    assert!(keyspace
+        .set_journal(Arc::clone(&log) as Arc<dyn Journal>)
+        .is_ok());
+    log
+}
+
+/// Puts what a crash left of `storage` where replay reads the active segment.
+fn crash_into(dir: &Path, storage: &Handle) {
+    let contents = storage.lock().crash();
+    let manifest = persistence::manifest::load(dir, FILE).unwrap().unwrap();
+    std::fs::write(dir.join(&manifest.active().name), contents).unwrap();
+}
+
+#[test]
+fn the_writer_gets_through_eio_enospc_short_writes_and_failed_syncs() {
+    let faults = Faults {
+        write_eio_per_mille: 30,
+        write_enospc_per_mille: 20,
+        short_write_per_mille: 150,
+        sync_eio_per_mille: 60,
+    };
+    for seed in 1..=3 {
+        let dir = TempDir::new("log-faults");
+        let storage = Handle(Arc::new(Mutex::new(FaultyStorage::new(faults, seed))));
+        let keyspace = Arc::new(Keyspace::new(LockFree::<Value>::new()));
+        let log = faulty_log(&dir.0, &keyspace, &storage, Fsync::Always);
+        let mut saw_failing = false;
+        std::thread::scope(|scope| {
+            for thread in 0..3 {
+                let keyspace = &keyspace;
+                let log = &log;
+                scope.spawn(move || {
+                    let mut rng = Rng(seed * 100 + thread);
+                    for _ in 0..300 {
+                        random_write(keyspace, &mut rng);
+                        // As a client under `always`: wait for the write to be durable. The
+                        // writer retries through the faults; it must get there.
+                        let ticket = log::thread_ticket();
+                        assert!(
+                            log.wait_durable(ticket, Duration::from_secs(60)),
+                            "the writer never got through"
+                        );
+                    }
+                });
+            }
+            for _ in 0..200 {
+                saw_failing |= log.write_error().is_some();
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        });
+        assert!(
+            saw_failing,
+            "seed {seed}: faults at these rates should have been seen"
+        );
+        log.shutdown();
+        assert_eq!(
+            log.write_error(),
+            None,
+            "healthy again after a successful batch"
+        );
+        // Everything was acknowledged as durable, so a crash now loses nothing.
+        crash_into(&dir.0, &storage);
+        let again = replayed::<LockFree<Value>>(&dir.0);
+        assert_eq!(dump(&again), dump(&keyspace), "seed {seed}");
+    }
+}
+
+/// The rule of the `log` module docs: records of a batch whose sync failed are not durable;
+/// if the process dies before a retry succeeds, replay keeps every acknowledged write and, of
+/// the failed batch, at most a prefix of whole records (never a hole, never a torn record).
+#[test]
+fn a_crash_while_syncs_fail_keeps_every_acknowledged_write_and_a_prefix_of_the_rest() {
+    for seed in 1..=20 {
+        let dir = TempDir::new("log-rule");
+        let storage = Handle(Arc::new(Mutex::new(FaultyStorage::new(
+            Faults::default(),
+            seed,
+        ))));
+        let keyspace = Arc::new(Keyspace::new(LockFree::<Value>::new()));
+        let log = faulty_log(&dir.0, &keyspace, &storage, Fsync::Always);
+        // Acknowledged: durable before the disk goes bad.
+        for index in 0..50 {
+            keyspace.mset(&[(format!("a{index}").as_bytes(), b"acknowledged")]);
+            assert!(log.wait_durable(log::thread_ticket(), Duration::from_secs(10)));
+        }
+        storage.lock().set_faults(Faults {
+            sync_eio_per_mille: 1000,
+            ..Faults::default()
+        });
+        for index in 0..30 {
+            keyspace.mset(&[(format!("b{index}").as_bytes(), b"never acknowledged")]);
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while log.write_error().is_none() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the failed sync was not reported"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(log.durable_position() < log.appended_position());
+        // The process dies now; the writer is left behind (its storage is in memory).
+        crash_into(&dir.0, &storage);
+        let again = replayed::<LockFree<Value>>(&dir.0);
+        let state = dump(&again);
+        for index in 0..50 {
+            assert!(
+                state.contains_key(format!("a{index}").as_bytes()),
+                "seed {seed}: a{index} lost"
+            );
+        }
+        let kept = (0..30)
+            .take_while(|index| state.contains_key(format!("b{index}").as_bytes()))
+            .count();
+        assert_eq!(
+            state.len(),
+            50 + kept,
+            "seed {seed}: the failed batch left a hole"
+        );
+        storage.lock().set_faults(Faults::default());
+        log.shutdown();
+    }
+}
