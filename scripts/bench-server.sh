@@ -9,7 +9,8 @@
 #   scripts/bench-server.sh --quick    # one short round: checks the pipeline, not a result
 #
 # The systems: redis-server (--save "" --appendonly no) and memcached (-t <threads> -m 1024
-# -U 0) as references, and workingdb once per engine (--threads <threads> --engine <e>).
+# -U 0) as references, and workingdb once per engine (--threads <threads> --engine <e>
+# --appendonly no: like the references, no persistence; bench-persistence.sh measures that).
 # Each round runs, in this order, every system once per measurement:
 #   p1      redis-benchmark -t set,get,incr,lpush,mset -c 50 -r 100000 -d 32 -n N -P 1 --csv
 #   p16     the same with -P 16
@@ -453,6 +454,7 @@ start_server() {
         wdb-*)
             "$workingdb" --port "$resp_port" --memcache-port "$mc_port" --threads "$threads" \
                 --engine "${system#wdb-}" --maxclients "$maxclients" --loglevel warning \
+                --appendonly no --dir "$work/wdb-data" \
                 >"$log" 2>&1 &
             server_pid=$!
             ;;

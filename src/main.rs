@@ -5,10 +5,14 @@
 use clap::Parser;
 use engine::dashmap::DashMapEngine;
 use engine::flurry::FlurryEngine;
+use engine::keyspace::Journal;
 use engine::keyspace::{Keyspace, Value};
 use engine::sharded::Sharded;
 use engine::{Engine, LockFree};
 use net::{Config, Shared};
+use persistence::log::{self, AppendLog, Io};
+use persistence::replay;
+use persistence::uring::UringStorage;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -70,6 +74,39 @@ struct Flags {
     /// debug, verbose, notice or warning [default: notice].
     #[arg(long)]
     loglevel: Option<String>,
+    /// Directory holding the append-only file's directory [default: ./data].
+    #[arg(long)]
+    dir: Option<String>,
+    /// Keep an append-only file: yes or no [default: yes].
+    #[arg(long)]
+    appendonly: Option<String>,
+    /// When to fsync the append-only file: always, everysec or no [default: everysec].
+    #[arg(long)]
+    appendfsync: Option<String>,
+    /// Stem of the append-only file's part names [default: appendonly.aof].
+    #[arg(long)]
+    appendfilename: Option<String>,
+    /// The append-only file's directory, inside --dir [default: appendonlydir].
+    #[arg(long)]
+    appenddirname: Option<String>,
+    /// Rewrite the log when it grew this many percent since the last rewrite (0: never)
+    /// [default: 100].
+    #[arg(long = "auto-aof-rewrite-percentage")]
+    auto_aof_rewrite_percentage: Option<String>,
+    /// No automatic rewrite below this size [default: 64mb].
+    #[arg(long = "auto-aof-rewrite-min-size")]
+    auto_aof_rewrite_min_size: Option<String>,
+    /// Start after cutting a torn tail off the log: yes or no [default: yes].
+    #[arg(long = "aof-load-truncated")]
+    aof_load_truncated: Option<String>,
+    /// Start after cutting the log at a corrupt record in its middle, losing what follows:
+    /// yes or no [default: no].
+    #[arg(long = "aof-load-truncate-corrupt")]
+    aof_load_truncate_corrupt: Option<String>,
+    /// How the log is written: auto (io_uring when the kernel allows it, else plain writes),
+    /// uring or sync [default: auto].
+    #[arg(long = "aof-io")]
+    aof_io: Option<String>,
 }
 
 impl Flags {
@@ -92,6 +129,19 @@ impl Flags {
             ("max-item-size", &self.max_item_size),
             ("tcp-backlog", &self.tcp_backlog),
             ("loglevel", &self.loglevel),
+            ("dir", &self.dir),
+            ("appendonly", &self.appendonly),
+            ("appendfsync", &self.appendfsync),
+            ("appendfilename", &self.appendfilename),
+            ("appenddirname", &self.appenddirname),
+            (
+                "auto-aof-rewrite-percentage",
+                &self.auto_aof_rewrite_percentage,
+            ),
+            ("auto-aof-rewrite-min-size", &self.auto_aof_rewrite_min_size),
+            ("aof-load-truncated", &self.aof_load_truncated),
+            ("aof-load-truncate-corrupt", &self.aof_load_truncate_corrupt),
+            ("aof-io", &self.aof_io),
         ]
         .into_iter()
         .filter_map(|(name, value)| value.as_deref().map(|value| (name, value)))
@@ -130,9 +180,102 @@ fn init_logging(level: &str) {
         .init();
 }
 
+/// The append-only file, opened: the directory lock (held while the server runs) and the log.
+struct Aof {
+    _lock: std::fs::File,
+    log: Arc<AppendLog>,
+}
+
+/// Replays the log into `keyspace` and starts its writer; the keyspace reports to it from then
+/// on.
+fn open_aof<E: Engine<Value = Value>>(
+    config: &Config,
+    keyspace: &Arc<Keyspace<E>>,
+) -> Result<Aof, String> {
+    let dir = std::path::Path::new(&config.dir).join(&config.appenddirname);
+    let lock = replay::lock_dir(&dir).map_err(|error| format!("{}: {error}", dir.display()))?;
+    let io = match (config.aof_io.as_str(), UringStorage::probe()) {
+        ("sync", _) => Io::Sync,
+        (_, Ok(())) => Io::Uring,
+        ("uring", Err(error)) => {
+            return Err(format!(
+                "--aof-io uring: io_uring is not available: {error}"
+            ));
+        }
+        (_, Err(error)) => {
+            tracing::warn!(
+                "io_uring is not available ({error}): the AOF is written with pwrite and fdatasync"
+            );
+            Io::Sync
+        }
+    };
+    let options = replay::LoadOptions {
+        load_truncated: config.aof_load_truncated,
+        truncate_corrupt: config.aof_load_truncate_corrupt,
+    };
+    let loaded = replay::load(&dir, &config.appendfilename, keyspace, options)
+        .map_err(|error| error.to_string())?;
+    let seconds = loaded.elapsed.as_secs_f64();
+    tracing::info!(
+        "DB loaded from append only file: {seconds:.3} seconds, {} records, {:.1} MB ({:.0} records/s, {:.1} MB/s), {} keys",
+        loaded.records,
+        loaded.bytes as f64 / 1e6,
+        loaded.records as f64 / seconds.max(1e-9),
+        loaded.bytes as f64 / 1e6 / seconds.max(1e-9),
+        keyspace.len(),
+    );
+    let weak = Arc::downgrade(keyspace);
+    let snapshotter: log::Snapshotter = Arc::new(move |visit| {
+        if let Some(keyspace) = weak.upgrade() {
+            keyspace.snapshot(|version, effect| visit(version, effect));
+        }
+    });
+    let options = log::Options {
+        dir,
+        file_name: config.appendfilename.clone(),
+        fsync: config.appendfsync,
+        auto_rewrite_percentage: config.auto_aof_rewrite_percentage,
+        auto_rewrite_min_bytes: config.auto_aof_rewrite_min_size,
+    };
+    let log = AppendLog::start(
+        options,
+        loaded.manifest,
+        loaded.active_bytes,
+        log::file_opener(io),
+        snapshotter,
+    )
+    .map_err(|error| format!("cannot start the AOF writer: {error}"))?;
+    let log = Arc::new(log);
+    if keyspace
+        .set_journal(Arc::clone(&log) as Arc<dyn Journal>)
+        .is_err()
+    {
+        return Err("the keyspace already has a journal".into());
+    }
+    tracing::info!(
+        "AOF: {} (appendfsync {}, {})",
+        config.appenddirname,
+        config.appendfsync.name(),
+        match io {
+            Io::Uring => "io_uring",
+            Io::Sync => "pwrite/fdatasync",
+        }
+    );
+    Ok(Aof { _lock: lock, log })
+}
+
 fn serve<E: Engine<Value = Value>>(config: Config) -> Result<(), String> {
     let keyspace = Arc::new(Keyspace::new(E::new()));
-    let shared = Arc::new(Shared::new(Arc::clone(&keyspace), config.clone()));
+    let aof = if config.appendonly {
+        Some(open_aof(&config, &keyspace)?)
+    } else {
+        None
+    };
+    let mut shared = Shared::new(Arc::clone(&keyspace), config.clone());
+    if let Some(aof) = &aof {
+        shared = shared.with_aof(Arc::clone(&aof.log));
+    }
+    let shared = Arc::new(shared);
     let mut signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGINT,
         signal_hook::consts::SIGTERM,
@@ -163,6 +306,11 @@ fn serve<E: Engine<Value = Value>>(config: Config) -> Result<(), String> {
     }
     running.shutdown();
     let _ = sweeper.join();
+    if let Some(aof) = &aof {
+        // Everything acknowledged is in the log already; this syncs what `everysec` and `no`
+        // had not yet.
+        aof.log.shutdown();
+    }
     tracing::info!("bye");
     Ok(())
 }

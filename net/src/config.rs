@@ -5,6 +5,7 @@
 //! (redis.conf style: `name value` lines, `#` comments) or `CONFIG SET`. `CONFIG GET` reads the
 //! same table, so what the three entry points accept can never drift apart.
 
+use persistence::log::Fsync;
 use std::fmt::Write as _;
 
 /// The defaults and the current values.
@@ -40,6 +41,28 @@ pub struct Config {
     pub tcp_backlog: u32,
     /// `loglevel`.
     pub loglevel: String,
+    /// `dir`: where the append-only file's directory lives.
+    pub dir: String,
+    /// `appendonly`: whether to keep an append-only file.
+    pub appendonly: bool,
+    /// `appendfsync`: always, everysec or no.
+    pub appendfsync: Fsync,
+    /// `appendfilename`: the stem of the log's file names.
+    pub appendfilename: String,
+    /// `appenddirname`: the log's directory, inside `dir`.
+    pub appenddirname: String,
+    /// `auto-aof-rewrite-percentage`: rewrite when the log grew this much since the last
+    /// rewrite (0: never automatically).
+    pub auto_aof_rewrite_percentage: u64,
+    /// `auto-aof-rewrite-min-size`: no automatic rewrite below this size.
+    pub auto_aof_rewrite_min_size: u64,
+    /// `aof-load-truncated`: start after cutting a torn tail off the log.
+    pub aof_load_truncated: bool,
+    /// `aof-load-truncate-corrupt` (ours): start after cutting the log at a corrupt record in
+    /// the middle of the active segment, losing what follows.
+    pub aof_load_truncate_corrupt: bool,
+    /// `aof-io` (ours): `auto` (io_uring when the kernel allows it), `uring` or `sync`.
+    pub aof_io: String,
 }
 
 impl Default for Config {
@@ -59,6 +82,16 @@ impl Default for Config {
             max_item_size: 1024 * 1024,
             tcp_backlog: 511,
             loglevel: "notice".into(),
+            dir: "./data".into(),
+            appendonly: true,
+            appendfsync: Fsync::EverySec,
+            appendfilename: "appendonly.aof".into(),
+            appenddirname: "appendonlydir".into(),
+            auto_aof_rewrite_percentage: 100,
+            auto_aof_rewrite_min_size: 64 * 1024 * 1024,
+            aof_load_truncated: true,
+            aof_load_truncate_corrupt: false,
+            aof_io: "auto".into(),
         }
     }
 }
@@ -75,8 +108,8 @@ pub struct OptionSpec {
 }
 
 /// Every option, in `CONFIG GET *` order. Options Redis clients commonly query but that we do
-/// not implement (`save`, `appendonly`, `databases`) read as Redis with no persistence would
-/// answer, and cannot be set.
+/// not implement (`save`, `databases`) read as Redis without snapshots would answer, and
+/// cannot be set.
 pub const OPTIONS: &[OptionSpec] = &[
     OptionSpec { name: "bind", runtime: false, help: "addresses to listen on, space-separated" },
     OptionSpec { name: "port", runtime: false, help: "RESP port (0: off)" },
@@ -92,7 +125,16 @@ pub const OPTIONS: &[OptionSpec] = &[
     OptionSpec { name: "tcp-backlog", runtime: false, help: "listen backlog" },
     OptionSpec { name: "loglevel", runtime: true, help: "debug, verbose, notice or warning" },
     OptionSpec { name: "save", runtime: false, help: "(no snapshots; always empty)" },
-    OptionSpec { name: "appendonly", runtime: false, help: "(no AOF yet; always no)" },
+    OptionSpec { name: "dir", runtime: false, help: "directory of the append-only file's directory" },
+    OptionSpec { name: "appendonly", runtime: false, help: "keep an append-only file: yes or no" },
+    OptionSpec { name: "appendfsync", runtime: false, help: "always, everysec or no" },
+    OptionSpec { name: "appendfilename", runtime: false, help: "stem of the append-only file's part names" },
+    OptionSpec { name: "appenddirname", runtime: false, help: "the append-only file's directory, inside dir" },
+    OptionSpec { name: "auto-aof-rewrite-percentage", runtime: false, help: "rewrite when the log grew this many percent since the last rewrite (0: off)" },
+    OptionSpec { name: "auto-aof-rewrite-min-size", runtime: false, help: "no automatic rewrite below this size" },
+    OptionSpec { name: "aof-load-truncated", runtime: false, help: "start after cutting a torn tail off the log: yes or no" },
+    OptionSpec { name: "aof-load-truncate-corrupt", runtime: false, help: "start after cutting the log at a corrupt record, losing what follows: yes or no" },
+    OptionSpec { name: "aof-io", runtime: false, help: "auto (io_uring when the kernel allows it), uring or sync" },
     OptionSpec { name: "databases", runtime: false, help: "(one database)" },
 ];
 
@@ -123,6 +165,19 @@ fn parse_number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, Stri
         .trim()
         .parse()
         .map_err(|_| format!("argument couldn't be parsed into an integer for '{name}'"))
+}
+
+/// Parses Redis's booleans.
+fn parse_yes_no(value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err("argument must be 'yes' or 'no'".into()),
+    }
+}
+
+fn yes_no(value: bool) -> String {
+    if value { "yes" } else { "no" }.into()
 }
 
 impl Config {
@@ -225,7 +280,48 @@ impl Config {
                 }
                 self.loglevel = level;
             }
-            "save" | "appendonly" | "databases" => {
+            "dir" => {
+                if value.is_empty() {
+                    return Err("dir needs a path".into());
+                }
+                self.dir = value.to_string();
+            }
+            "appendonly" => self.appendonly = parse_yes_no(value)?,
+            "appendfsync" => {
+                self.appendfsync = Fsync::parse(value).ok_or_else(|| {
+                    "argument(s) must be one of the following: always, everysec, no".to_string()
+                })?
+            }
+            "appendfilename" | "appenddirname" => {
+                if value.is_empty() || value.contains('/') || value.starts_with('.') {
+                    return Err(format!("{name} can't be a path, just a filename"));
+                }
+                if name == "appendfilename" {
+                    self.appendfilename = value.to_string();
+                } else {
+                    self.appenddirname = value.to_string();
+                }
+            }
+            "auto-aof-rewrite-percentage" => {
+                self.auto_aof_rewrite_percentage = parse_number(&name, value)?
+            }
+            "auto-aof-rewrite-min-size" => {
+                self.auto_aof_rewrite_min_size = parse_memory(value)
+                    .ok_or_else(|| "argument must be a memory value".to_string())?
+                    as u64
+            }
+            "aof-load-truncated" => self.aof_load_truncated = parse_yes_no(value)?,
+            "aof-load-truncate-corrupt" => self.aof_load_truncate_corrupt = parse_yes_no(value)?,
+            "aof-io" => {
+                let io = value.to_ascii_lowercase();
+                if !["auto", "uring", "sync"].contains(&io.as_str()) {
+                    return Err(
+                        "argument(s) must be one of the following: auto, uring, sync".into(),
+                    );
+                }
+                self.aof_io = io;
+            }
+            "save" | "databases" => {
                 return Err(format!("'{name}' is not supported by this server"));
             }
             _ => {
@@ -262,7 +358,16 @@ impl Config {
             "tcp-backlog" => self.tcp_backlog.to_string(),
             "loglevel" => self.loglevel.clone(),
             "save" => String::new(),
-            "appendonly" => "no".into(),
+            "dir" => self.dir.clone(),
+            "appendonly" => yes_no(self.appendonly),
+            "appendfsync" => self.appendfsync.name().into(),
+            "appendfilename" => self.appendfilename.clone(),
+            "appenddirname" => self.appenddirname.clone(),
+            "auto-aof-rewrite-percentage" => self.auto_aof_rewrite_percentage.to_string(),
+            "auto-aof-rewrite-min-size" => self.auto_aof_rewrite_min_size.to_string(),
+            "aof-load-truncated" => yes_no(self.aof_load_truncated),
+            "aof-load-truncate-corrupt" => yes_no(self.aof_load_truncate_corrupt),
+            "aof-io" => self.aof_io.clone(),
             "databases" => "1".into(),
             _ => return None,
         })

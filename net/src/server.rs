@@ -22,6 +22,19 @@
 //!   after the other ready connections, so one flood does not starve a loop.
 //! * **Input limits.** A client whose unparsed input passes `client-query-buffer-limit` is
 //!   closed.
+//!
+//! ## Replies held for the disk (`appendfsync always`)
+//!
+//! Commands run as usual; the keyspace reports their effects to the append-only file on this
+//! thread, which leaves the position after the thread's last record in a thread-local ticket
+//! ([`persistence::log::thread_ticket`]). If running a connection's input moved the ticket,
+//! the connection's replies are *held*: not flushed (and the connection not read further)
+//! until the writer's durable position reaches the ticket. The loop keeps a list of held
+//! connections and a flag the writer's listener reads after every durable batch: when set,
+//! the listener wakes the loop through its `mio::Waker`, and the loop drives the connections
+//! whose tickets are now durable. The loop never waits on the writer. The flag and the
+//! durable position form a store-then-load pair on each side with `SeqCst` fences between,
+//! so either the writer sees the flag or the loop sees the new position: no wake-up is lost.
 
 use crate::buffer::{Input, Output, Pool};
 use crate::protocol::{detect, Processed, Protocol};
@@ -32,6 +45,7 @@ use engine::keyspace::Value;
 use engine::Engine;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
+use persistence::log::Fsync;
 use slab::Slab;
 use std::io::{self, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -168,8 +182,26 @@ pub fn start<E: Engine<Value = Value>>(shared: Arc<Shared<E>>) -> io::Result<Run
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         wakers.push(Arc::clone(&waker));
-        let mut event_loop =
-            EventLoop::new(poll, listeners, Arc::clone(&shared), Arc::clone(&stop))?;
+        let waiting_for_disk = Arc::new(AtomicBool::new(false));
+        if let Some(aof) = &shared.aof {
+            let waiting = Arc::clone(&waiting_for_disk);
+            let waker = Arc::clone(&waker);
+            aof.add_listener(Box::new(move || {
+                // SeqCst: the writer stored the durable position before calling us (module
+                // docs); this load must not be ordered before that store.
+                std::sync::atomic::fence(Ordering::SeqCst);
+                if waiting.load(Ordering::SeqCst) {
+                    let _ = waker.wake();
+                }
+            }));
+        }
+        let mut event_loop = EventLoop::new(
+            poll,
+            listeners,
+            Arc::clone(&shared),
+            Arc::clone(&stop),
+            waiting_for_disk,
+        )?;
         let thread = std::thread::Builder::new()
             .name(format!("loop-{index}"))
             .spawn(move || {
@@ -204,6 +236,10 @@ struct Connection {
     stalled: bool,
     /// Close once the output is flushed.
     closing: bool,
+    /// The log position its replies wait for (`appendfsync always`); 0 when none.
+    hold_until: u64,
+    /// On the loop's held list.
+    held: bool,
     info: Arc<ClientInfo>,
     last_active: Instant,
 }
@@ -217,6 +253,8 @@ enum Driven {
     Yielded,
     /// To be closed.
     Close,
+    /// Replies wait for the disk: drive it again once the log is durable far enough.
+    Held,
 }
 
 struct EventLoop<E: Engine<Value = Value>> {
@@ -230,6 +268,10 @@ struct EventLoop<E: Engine<Value = Value>> {
     config_generation: u64,
     /// Connections that yielded and are to be driven again.
     ready: Vec<usize>,
+    /// Connections whose replies wait for the disk.
+    held: Vec<usize>,
+    /// Set while `held` is not empty: the log's listener wakes the loop only then.
+    waiting_for_disk: Arc<AtomicBool>,
 }
 
 impl<E: Engine<Value = Value>> EventLoop<E> {
@@ -238,6 +280,7 @@ impl<E: Engine<Value = Value>> EventLoop<E> {
         mut listeners: Vec<TcpListener>,
         shared: Arc<Shared<E>>,
         stop: Arc<AtomicBool>,
+        waiting_for_disk: Arc<AtomicBool>,
     ) -> io::Result<Self> {
         for (index, listener) in listeners.iter_mut().enumerate() {
             poll.registry().register(
@@ -257,6 +300,8 @@ impl<E: Engine<Value = Value>> EventLoop<E> {
             limits,
             config_generation,
             ready: Vec::new(),
+            held: Vec::new(),
+            waiting_for_disk,
         })
     }
 
@@ -299,10 +344,41 @@ impl<E: Engine<Value = Value>> EventLoop<E> {
             for key in std::mem::take(&mut self.ready) {
                 self.drive(key);
             }
+            if !self.held.is_empty() {
+                self.release_held();
+            }
             if last_housekeeping.elapsed() >= HOUSEKEEPING_INTERVAL {
                 last_housekeeping = Instant::now();
                 self.housekeeping();
             }
+        }
+    }
+
+    /// Drives the held connections whose tickets are durable now; keeps the others.
+    fn release_held(&mut self) {
+        let Some(aof) = self.shared.aof.clone() else {
+            return;
+        };
+        // SeqCst store then fence then load: the loop's side of the pair in the module docs.
+        self.waiting_for_disk.store(true, Ordering::SeqCst);
+        std::sync::atomic::fence(Ordering::SeqCst);
+        let durable = aof.durable_position();
+        let mut still = Vec::new();
+        for key in std::mem::take(&mut self.held) {
+            let Some(connection) = self.connections.get_mut(key) else {
+                continue;
+            };
+            if connection.hold_until <= durable {
+                connection.held = false;
+                self.drive(key);
+            } else {
+                still.push(key);
+            }
+        }
+        // Connections driven above may have been held again (pushed onto `self.held`).
+        self.held.extend(still);
+        if self.held.is_empty() {
+            self.waiting_for_disk.store(false, Ordering::SeqCst);
         }
     }
 
@@ -369,6 +445,8 @@ impl<E: Engine<Value = Value>> EventLoop<E> {
                 swallow: 0,
                 stalled: false,
                 closing: false,
+                hold_until: 0,
+                held: false,
                 info,
                 last_active: Instant::now(),
             });
@@ -400,6 +478,13 @@ impl<E: Engine<Value = Value>> EventLoop<E> {
             Driven::Open => {}
             Driven::Yielded => self.ready.push(key),
             Driven::Close => self.close(key),
+            Driven::Held => {
+                let connection = &mut self.connections[key];
+                if !connection.held {
+                    connection.held = true;
+                    self.held.push(key);
+                }
+            }
         }
     }
 }
@@ -448,6 +533,7 @@ fn run_input<E: Engine<Value = Value>>(
     // keyspace stays consistent through a panic (its locks are poison-tolerant and every
     // engine operation is complete or not done), and this connection's buffers are dropped
     // with it.
+    let ticket_before = persistence::log::thread_ticket();
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match protocol {
         Protocol::Resp => resp::process(&mut session, request, filled),
         Protocol::MemcacheText => memcache::text::process(&mut session, filled),
@@ -465,6 +551,10 @@ fn run_input<E: Engine<Value = Value>>(
             return;
         }
     };
+    let ticket_after = persistence::log::thread_ticket();
+    if ticket_after != ticket_before {
+        connection.hold_until = ticket_after;
+    }
     input.consume(processed.consumed, pool);
     if input.is_empty() {
         request.trim();
@@ -507,6 +597,15 @@ fn drive<E: Engine<Value = Value>>(
     loop {
         if !connection.closing {
             run_input(connection, shared, pool, limits);
+        }
+        if connection.hold_until > 0 {
+            // Only under `appendfsync always` are replies held for the disk.
+            if let Some(aof) = &shared.aof {
+                if aof.fsync() == Fsync::Always && aof.durable_position() < connection.hold_until {
+                    return Driven::Held;
+                }
+            }
+            connection.hold_until = 0;
         }
         if !connection.output.is_empty() && flush(connection, shared, pool).is_err() {
             return Driven::Close;

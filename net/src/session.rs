@@ -7,6 +7,7 @@ use crate::resp::parse::Limits;
 use crate::stats::ServerStats;
 use engine::keyspace::{Keyspace, Str, Value};
 use engine::Engine;
+use persistence::log::AppendLog;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -34,6 +35,10 @@ pub struct Shared<E: Engine<Value = Value>> {
     connected: AtomicUsize,
     /// Bumped on every configuration change, so loops know to refresh their limits.
     config_generation: AtomicU64,
+    /// The append-only file, when `appendonly yes`.
+    pub aof: Option<Arc<AppendLog>>,
+    /// Unix time of the start (`LASTSAVE` without an append-only file).
+    pub started_unix: u64,
 }
 
 impl<E: Engine<Value = Value>> Shared<E> {
@@ -54,7 +59,22 @@ impl<E: Engine<Value = Value>> Shared<E> {
             next_client_id: AtomicU64::new(1),
             connected: AtomicUsize::new(0),
             config_generation: AtomicU64::new(0),
+            aof: None,
+            started_unix: (seed / 1_000_000_000) as u64,
         }
+    }
+
+    /// The same, writing to `aof`.
+    pub fn with_aof(mut self, aof: Arc<AppendLog>) -> Self {
+        self.aof = Some(aof);
+        self
+    }
+
+    /// Why writes are refused now, in Redis's words (`MISCONF ...`): the append-only file
+    /// cannot be written. `None` when writes are accepted.
+    pub fn write_refusal(&self) -> Option<String> {
+        let error = self.aof.as_ref()?.write_error()?;
+        Some(format!("MISCONF Errors writing to the AOF file: {error}"))
     }
 
     /// A copy of the configuration.

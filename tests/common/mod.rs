@@ -31,10 +31,24 @@ pub struct Server {
 impl Server {
     /// Starts the binary with `--engine engine` and `extra` flags, and waits until both ports
     /// accept connections.
+    ///
+    /// Without `--appendonly` in `extra` the server keeps no append-only file (these tests
+    /// are about the protocols); without `--dir` it gets a fresh temporary directory, so no
+    /// test ever writes into the working directory.
     pub fn start(engine: &str, extra: &[&str]) -> Server {
         let port = free_port();
         let memcache_port = free_port();
+        let mut defaults: Vec<String> = Vec::new();
+        if !extra.contains(&"--appendonly") {
+            defaults.extend(["--appendonly".into(), "no".into()]);
+        }
+        if !extra.contains(&"--dir") {
+            let dir =
+                std::env::temp_dir().join(format!("workingdb-test-{}-{port}", std::process::id()));
+            defaults.extend(["--dir".into(), dir.display().to_string()]);
+        }
         let child = Command::new(env!("CARGO_BIN_EXE_workingdb"))
+            .args(&defaults)
             .args(["--port", &port.to_string()])
             .args(["--memcache-port", &memcache_port.to_string()])
             .args([

@@ -26,6 +26,7 @@ mod status {
     pub const NOT_STORED: u16 = 0x0005;
     pub const NON_NUMERIC: u16 = 0x0006;
     pub const UNKNOWN_COMMAND: u16 = 0x0081;
+    pub const INTERNAL_ERROR: u16 = 0x0084;
 }
 
 /// memcached's texts for the statuses.
@@ -212,6 +213,51 @@ fn execute<E: Engine<Value = Value>>(
             && (needs_key || key.is_empty())
             && (value_allowed || value.is_empty())
     };
+    let writes = matches!(
+        header.opcode,
+        op::SET
+            | op::ADD
+            | op::REPLACE
+            | op::DELETE
+            | op::INCREMENT
+            | op::DECREMENT
+            | op::FLUSH
+            | op::APPEND
+            | op::PREPEND
+            | op::SETQ
+            | op::ADDQ
+            | op::REPLACEQ
+            | op::DELETEQ
+            | op::INCREMENTQ
+            | op::DECREMENTQ
+            | op::FLUSHQ
+            | op::APPENDQ
+            | op::PREPENDQ
+            | op::TOUCH
+            | op::GAT
+            | op::GATQ
+            | op::GATK
+            | op::GATKQ
+    );
+    if writes {
+        if let Some(refusal) = session.shared.write_refusal() {
+            // Sent for quiet opcodes too: quiet hides success, never an error.
+            let text = refusal
+                .strip_prefix("MISCONF ")
+                .unwrap_or(&refusal)
+                .to_owned();
+            respond(
+                session,
+                header,
+                status::INTERNAL_ERROR,
+                0,
+                &[],
+                &[],
+                text.as_bytes(),
+            );
+            return false;
+        }
+    }
     let now = session.keyspace().now_ms();
     match header.opcode {
         op::GET | op::GETQ | op::GETK | op::GETKQ => {

@@ -114,6 +114,7 @@ pub(super) fn execute<E: Engine<Value = Value>>(
             &flags,
             line_bytes,
         ),
+        b"md" | b"ma" if super::refuse_write(session) => Step::Done(line_bytes),
         b"md" => delete(session, key, &flags, line_bytes),
         b"ma" => arith(session, key, &flags, line_bytes),
         b"me" => {
@@ -227,6 +228,9 @@ fn set<E: Engine<Value = Value>>(
     }
     if &request[line_bytes + length..total] != b"\r\n" {
         session.raw(b"CLIENT_ERROR bad data chunk\r\n");
+        return Step::Done(total);
+    }
+    if super::refuse_write(session) {
         return Step::Done(total);
     }
     let data = &request[line_bytes..line_bytes + length];

@@ -152,6 +152,21 @@ pub fn general_stats<E: Engine<Value = Value>>(session: &Session<'_, E>) -> Vec<
     ]
 }
 
+/// Writes memcached's error for a write refused because the append-only file cannot be
+/// written (`SERVER_ERROR ...`, sent even under `noreply`, as memcached does for server
+/// errors); whether it did.
+pub(super) fn refuse_write<E: Engine<Value = Value>>(session: &mut Session<'_, E>) -> bool {
+    let Some(refusal) = session.shared.write_refusal() else {
+        return false;
+    };
+    // "MISCONF Errors writing ...": memcached clients get the text after the code.
+    let text = refusal.strip_prefix("MISCONF ").unwrap_or(&refusal);
+    session.raw(b"SERVER_ERROR ");
+    session.raw(text.as_bytes());
+    session.raw(b"\r\n");
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,8 +4,8 @@
 //! block of the announced length and `\r\n`. Replies and error texts are memcached 1.6's.
 
 use super::{
-    expire_at_ms, general_stats, meta, parse_flags, parse_i64, parse_u64, split_line, valid_key,
-    GET_LINE_BYTES_MAX, LINE_BYTES_MAX, VERSION,
+    expire_at_ms, general_stats, meta, parse_flags, parse_i64, parse_u64, refuse_write, split_line,
+    valid_key, GET_LINE_BYTES_MAX, LINE_BYTES_MAX, VERSION,
 };
 use crate::protocol::Processed;
 use crate::session::Session;
@@ -96,6 +96,13 @@ fn execute<E: Engine<Value = Value>>(
         return Step::Done(line_bytes);
     };
     session.count_command();
+    let writes_at_once = matches!(
+        command,
+        b"gat" | b"gats" | b"incr" | b"decr" | b"delete" | b"touch" | b"flush_all"
+    );
+    if writes_at_once && refuse_write(session) {
+        return Step::Done(line_bytes);
+    }
     match command {
         b"get" | b"gets" => retrieve(session, &tokens[1..], command == b"gets", None, line_bytes),
         b"gat" | b"gats" => {
@@ -402,6 +409,9 @@ fn store<E: Engine<Value = Value>>(
     let data = &request[line_bytes..line_bytes + length];
     if &request[line_bytes + length..total] != b"\r\n" {
         session.raw(BAD_CHUNK);
+        return Step::Done(total);
+    }
+    if refuse_write(session) {
         return Step::Done(total);
     }
     let mode = match tokens[0] {

@@ -33,6 +33,14 @@ pub struct Command {
     pub family: Family,
 }
 
+impl Command {
+    /// Whether it may change the keyspace (Redis's `write` flag): refused while the
+    /// append-only file cannot be written.
+    pub fn is_write(&self) -> bool {
+        self.flags.contains(&"write")
+    }
+}
+
 const fn command(
     name: &'static str,
     arity: i32,
@@ -130,6 +138,20 @@ pub static COMMANDS: &[Command] = &[
     command("command", -1, &["loading", "stale"], (0, 0, 0), Server),
     command("config", -2, ADMIN, (0, 0, 0), Server),
     command("time", 1, &["loading", "stale", "fast"], (0, 0, 0), Server),
+    command(
+        "bgrewriteaof",
+        1,
+        &["admin", "noscript", "no_async_loading"],
+        (0, 0, 0),
+        Server,
+    ),
+    command(
+        "lastsave",
+        1,
+        &["loading", "stale", "fast"],
+        (0, 0, 0),
+        Server,
+    ),
     command("select", 2, CONNECTION, (0, 0, 0), Server),
     command(
         "quit",

@@ -178,6 +178,14 @@ pub fn execute<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Arg
         return Flow::Continue;
     }
     session.count_command();
+    if command.is_write() || command.name == "ping" {
+        // As Redis: PING is refused too, so a health check notices a server that cannot
+        // persist.
+        if let Some(refusal) = session.shared.write_refusal() {
+            session.error(&refusal);
+            return Flow::Continue;
+        }
+    }
     if command.name == "quit" {
         session.ok();
         return Flow::Close;

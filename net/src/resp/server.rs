@@ -64,6 +64,25 @@ pub(super) fn run<E: Engine<Value = Value>>(
             }
             session.ok();
         }
+        "bgrewriteaof" => {
+            match &session.shared.aof {
+                None => {
+                    // Redis without an AOF writes a fresh one from scratch; we have none to write.
+                    return Err("ERR Background append only file rewriting is not possible: appendonly is off".into());
+                }
+                Some(aof) => match aof.rewrite() {
+                    Ok(()) => session.simple("Background append only file rewriting started"),
+                    Err(text) => return Err(format!("ERR {text}").into()),
+                },
+            }
+        }
+        "lastsave" => {
+            let at = match &session.shared.aof {
+                Some(aof) => aof.last_save_unix(),
+                None => session.shared.started_unix,
+            };
+            session.integer(at as i64);
+        }
         "hello" => hello(session, args)?,
         "client" => client(session, args)?,
         other => unreachable!("{other} is not a server command"),
@@ -447,6 +466,27 @@ fn info<E: Engine<Value = Value>>(session: &Session<'_, E>, args: Args<'_>) -> S
             rss as f64 / 1048576.0,
             rss as f64 / 1048576.0
         );
+    }
+    if include("persistence") {
+        text.push_str("# Persistence\r\nloading:0\r\nasync_loading:0\r\n");
+        let last_save = shared
+            .aof
+            .as_ref()
+            .map_or(shared.started_unix, |aof| aof.last_save_unix());
+        let _ = write!(
+            text,
+            "rdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{last_save}\r\nrdb_last_bgsave_status:ok\r\n"
+        );
+        match &shared.aof {
+            None => text.push_str("aof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_last_write_status:ok\r\n"),
+            Some(aof) => {
+                for (name, value) in aof.info() {
+                    let _ = write!(text, "{name}:{value}\r\n");
+                }
+                let _ = write!(text, "aof_fsync:{}\r\n", aof.fsync().name());
+            }
+        }
+        text.push_str("\r\n");
     }
     if include("stats") {
         let stats = &shared.stats;
