@@ -107,6 +107,10 @@ struct Flags {
     /// uring or sync [default: auto].
     #[arg(long = "aof-io")]
     aof_io: Option<String>,
+    /// Under appendfsync always over io_uring: batches in flight at once, 1 to 8
+    /// [default: 1].
+    #[arg(long = "aof-pipeline-depth")]
+    aof_pipeline_depth: Option<String>,
 }
 
 impl Flags {
@@ -142,6 +146,7 @@ impl Flags {
             ("aof-load-truncated", &self.aof_load_truncated),
             ("aof-load-truncate-corrupt", &self.aof_load_truncate_corrupt),
             ("aof-io", &self.aof_io),
+            ("aof-pipeline-depth", &self.aof_pipeline_depth),
         ]
         .into_iter()
         .filter_map(|(name, value)| value.as_deref().map(|value| (name, value)))
@@ -236,6 +241,7 @@ fn open_aof<E: Engine<Value = Value>>(
         fsync: config.appendfsync,
         auto_rewrite_percentage: config.auto_aof_rewrite_percentage,
         auto_rewrite_min_bytes: config.auto_aof_rewrite_min_size,
+        pipeline_depth: config.aof_pipeline_depth,
     };
     let log = AppendLog::start(
         options,

@@ -63,6 +63,8 @@ pub struct Config {
     pub aof_load_truncate_corrupt: bool,
     /// `aof-io` (ours): `auto` (io_uring when the kernel allows it), `uring` or `sync`.
     pub aof_io: String,
+    /// `aof-pipeline-depth` (ours): under `always` over io_uring, batches in flight at once.
+    pub aof_pipeline_depth: usize,
 }
 
 impl Default for Config {
@@ -92,6 +94,7 @@ impl Default for Config {
             aof_load_truncated: true,
             aof_load_truncate_corrupt: false,
             aof_io: "auto".into(),
+            aof_pipeline_depth: 1,
         }
     }
 }
@@ -135,6 +138,7 @@ pub const OPTIONS: &[OptionSpec] = &[
     OptionSpec { name: "aof-load-truncated", runtime: false, help: "start after cutting a torn tail off the log: yes or no" },
     OptionSpec { name: "aof-load-truncate-corrupt", runtime: false, help: "start after cutting the log at a corrupt record, losing what follows: yes or no" },
     OptionSpec { name: "aof-io", runtime: false, help: "auto (io_uring when the kernel allows it), uring or sync" },
+    OptionSpec { name: "aof-pipeline-depth", runtime: false, help: "under appendfsync always over io_uring: batches in flight at once (1-8)" },
     OptionSpec { name: "databases", runtime: false, help: "(one database)" },
 ];
 
@@ -321,6 +325,14 @@ impl Config {
                 }
                 self.aof_io = io;
             }
+            "aof-pipeline-depth" => {
+                let depth: usize = parse_number(&name, value)?;
+                let max = persistence::uring::PIPELINE_DEPTH_MAX;
+                if !(1..=max).contains(&depth) {
+                    return Err(format!("argument must be between 1 and {max} inclusive"));
+                }
+                self.aof_pipeline_depth = depth;
+            }
             "save" | "databases" => {
                 return Err(format!("'{name}' is not supported by this server"));
             }
@@ -368,6 +380,7 @@ impl Config {
             "aof-load-truncated" => yes_no(self.aof_load_truncated),
             "aof-load-truncate-corrupt" => yes_no(self.aof_load_truncate_corrupt),
             "aof-io" => self.aof_io.clone(),
+            "aof-pipeline-depth" => self.aof_pipeline_depth.to_string(),
             "databases" => "1".into(),
             _ => return None,
         })

@@ -134,6 +134,9 @@ pub struct Options {
     pub auto_rewrite_percentage: u64,
     /// `auto-aof-rewrite-min-size`: never rewrite automatically below this size.
     pub auto_rewrite_min_bytes: u64,
+    /// `aof-pipeline-depth` (ours): under `always`, how many batches may be in flight at once
+    /// when the back-end has a pipeline (io_uring); 1 writes one batch at a time.
+    pub pipeline_depth: usize,
 }
 
 impl fmt::Debug for Options {
@@ -220,6 +223,11 @@ struct Shared {
     manifest: Mutex<Manifest>,
     listeners: Mutex<Vec<Box<dyn Fn() + Send + Sync>>>,
     snapshotter: Snapshotter,
+    /// Set while the writer sleeps in its io_uring pipeline: an appender that finds the
+    /// pending buffer empty then writes a byte to `wake_pipe` (the pipeline keeps a read of
+    /// the other end in flight). The pending mutex orders the flag against the buffer check.
+    writer_in_ring: AtomicBool,
+    wake_pipe: std::io::PipeWriter,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -274,7 +282,10 @@ impl AppendLog {
                 status.base_bytes = bytes;
             }
         }
+        let (wake_reader, wake_pipe) = std::io::pipe()?;
         let shared = Arc::new(Shared {
+            writer_in_ring: AtomicBool::new(false),
+            wake_pipe,
             options,
             pending: Mutex::new(Pending {
                 bytes: Vec::new(),
@@ -305,7 +316,10 @@ impl AppendLog {
             last_sync: Instant::now(),
             pause: RETRY_PAUSE_MIN,
             rewrite_needed_from_synced: false,
+            wake_reader,
+            pipeline: None,
         };
+        writer.open_pipeline();
         let handle = std::thread::Builder::new()
             .name("aof-writer".into())
             .spawn(move || writer.run())?;
@@ -484,6 +498,13 @@ impl Journal for AppendLog {
             drop(pending);
             if was_empty {
                 self.shared.work.notify_one();
+                // SeqCst: see `writer_in_ring`; the mutex above already orders it.
+                if self.shared.writer_in_ring.load(Ordering::SeqCst) {
+                    use std::io::Write as _;
+                    // One byte per empty-to-full edge while the writer sleeps: the pipe
+                    // cannot fill up, so this never blocks for long.
+                    let _ = (&self.shared.wake_pipe).write(&[1]);
+                }
             }
         });
     }
@@ -506,12 +527,58 @@ struct Writer {
     pause: Duration,
     /// A sync failed: the page cache cannot be trusted, rewrite the whole tail.
     rewrite_needed_from_synced: bool,
+    /// The read end of the wake pipe, cloned into each pipeline.
+    wake_reader: std::io::PipeReader,
+    /// Under `always` with io_uring: the active segment's pipeline.
+    pipeline: Option<crate::uring::UringPipeline>,
+}
+
+/// A batch in the pipeline.
+struct InFlight {
+    id: u64,
+    /// The log position of its first byte and after its last.
+    start_position: u64,
+    end_position: u64,
+    /// The segment offset after its last byte.
+    end_offset: u64,
+    /// Back from the kernel: its bytes, and whether it succeeded.
+    done: Option<(Vec<u8>, bool)>,
 }
 
 impl Writer {
+    /// Under `always` with a back-end that has one, opens the active segment's pipeline.
+    fn open_pipeline(&mut self) {
+        self.pipeline = None;
+        let depth = self.shared.options.pipeline_depth;
+        if self.shared.options.fsync != Fsync::Always || depth <= 1 {
+            return;
+        }
+        let wake = match (
+            self.wake_reader.try_clone(),
+            self.shared.wake_pipe.try_clone(),
+        ) {
+            (Ok(reader), Ok(writer)) => (reader, writer),
+            (Err(error), _) | (_, Err(error)) => {
+                tracing::warn!("AOF: no pipeline ({error}); one batch at a time");
+                return;
+            }
+        };
+        match self.storage.pipeline(depth, wake.0, wake.1) {
+            None => {}
+            Some(Ok(pipeline)) => self.pipeline = Some(pipeline),
+            Some(Err(error)) => tracing::warn!("AOF: no pipeline ({error}); one batch at a time"),
+        }
+    }
+
     fn run(&mut self) {
         let mut shutdown_attempts = 0;
         loop {
+            if self.pipeline.is_some()
+                && self.tail.is_empty()
+                && !self.shared.failing.load(Ordering::Relaxed)
+            {
+                self.run_pipelined();
+            }
             let (mut batch, end, rewrite, shutdown) = self.next_batch();
             if self.tail.is_empty() {
                 // The common case under `always` and `no`: the batch becomes the tail as it is.
@@ -551,6 +618,141 @@ impl Writer {
                 self.maybe_auto_rewrite();
             }
         }
+    }
+
+    /// The group commit with several batches in flight (`always` over io_uring). Returns, with
+    /// nothing in flight, when a rewrite or shutdown is asked for (left for `run` to take) or a
+    /// batch failed (its bytes and every later batch's become the tail, to be rewritten from
+    /// the last durable offset by `run`'s retry path).
+    fn run_pipelined(&mut self) {
+        let shared = Arc::clone(&self.shared);
+        let mut pipeline = self.pipeline.take().expect("called with a pipeline");
+        let mut flights: std::collections::VecDeque<InFlight> = Default::default();
+        let mut next_offset = self.synced_offset;
+        let mut failed: Option<io::Error> = None;
+        let mut stopping = false;
+        let mut batches_since_check = 0u32;
+        loop {
+            // 1. Take what the loops appended, if there is room for another batch.
+            let mut took = false;
+            if failed.is_none() && !stopping && pipeline.has_room() {
+                let mut pending = lock(&shared.pending);
+                if pending.rewrite_requested || pending.shutdown {
+                    stopping = true;
+                } else if !pending.bytes.is_empty() {
+                    let batch = std::mem::take(&mut pending.bytes);
+                    let end_position = pending.end;
+                    drop(pending);
+                    shared.room.notify_all();
+                    let length = batch.len() as u64;
+                    let id = pipeline.submit(next_offset, batch, true);
+                    flights.push_back(InFlight {
+                        id,
+                        start_position: end_position - length,
+                        end_position,
+                        end_offset: next_offset + length,
+                        done: None,
+                    });
+                    next_offset += length;
+                    took = true;
+                }
+            }
+            if flights.is_empty() {
+                if stopping || failed.is_some() {
+                    break;
+                }
+                // Idle: wait for an appender, as `next_batch` does.
+                let pending = lock(&shared.pending);
+                if pending.bytes.is_empty() && !pending.rewrite_requested && !pending.shutdown {
+                    let _ = shared
+                        .work
+                        .wait_timeout(pending, EVERYSEC_INTERVAL)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+                continue;
+            }
+            // 2. Completions: wait for one when there is nothing new to send.
+            let completions = if took && pipeline.has_room() {
+                pipeline.poll()
+            } else {
+                shared.writer_in_ring.store(true, Ordering::SeqCst);
+                let idle = lock(&shared.pending).bytes.is_empty();
+                let completions = if idle || !pipeline.has_room() || stopping {
+                    pipeline.wait()
+                } else {
+                    pipeline.poll()
+                };
+                shared.writer_in_ring.store(false, Ordering::SeqCst);
+                completions
+            };
+            for completion in completions {
+                let flight = flights
+                    .iter_mut()
+                    .find(|flight| flight.id == completion.id)
+                    .expect("a completion of a batch in flight");
+                let ok = completion.result.is_ok();
+                if let Err(error) = completion.result {
+                    failed.get_or_insert(error);
+                }
+                flight.done = Some((completion.bytes, ok));
+            }
+            // 3. Durable: the batches before the first one still out or failed.
+            let mut advanced = false;
+            while let Some(InFlight {
+                done: Some((_, true)),
+                ..
+            }) = flights.front()
+            {
+                let flight = flights.pop_front().expect("a front batch");
+                let (bytes, _) = flight.done.expect("checked above");
+                self.synced_offset = flight.end_offset;
+                self.tail_start_position = flight.end_position;
+                shared
+                    .active_bytes
+                    .store(flight.end_offset, Ordering::Relaxed);
+                shared.written.store(flight.end_position, Ordering::Release);
+                shared.durable.store(flight.end_position, Ordering::Release);
+                self.give_back(bytes);
+                advanced = true;
+                batches_since_check += 1;
+            }
+            if advanced {
+                std::sync::atomic::fence(Ordering::SeqCst);
+                for listener in lock(&shared.listeners).iter() {
+                    listener();
+                }
+                if batches_since_check >= 64 {
+                    batches_since_check = 0;
+                    self.maybe_auto_rewrite();
+                }
+            }
+            if failed.is_some() && flights.iter().all(|flight| flight.done.is_some()) {
+                break;
+            }
+        }
+        if let Some(error) = failed {
+            // Everything not durable goes back to the synchronous path, rewritten whole from
+            // the last durable offset (a failed sync poisons what the page cache holds).
+            self.tail.clear();
+            self.tail_written = 0;
+            if let Some(first) = flights.front() {
+                self.tail_start_position = first.start_position;
+            }
+            for flight in flights {
+                let (bytes, _) = flight.done.expect("every batch is back");
+                self.tail.extend_from_slice(&bytes);
+            }
+            self.rewrite_needed_from_synced = true;
+            let text = error.to_string();
+            if !shared.failing.swap(true, Ordering::Relaxed) {
+                tracing::error!(
+                    "AOF write error: {text}; refusing writes and retrying every {:?} at most",
+                    RETRY_PAUSE_MAX
+                );
+            }
+            lock(&shared.status).last_write_error = Some(text);
+        }
+        self.pipeline = Some(pipeline);
     }
 
     /// Waits for work and takes it: the pending bytes, the position after them, whether a
@@ -713,7 +915,9 @@ impl Writer {
         let old_active = self.synced_offset;
         *manifest = next.clone();
         drop(manifest);
+        self.pipeline = None;
         self.storage = storage;
+        self.open_pipeline();
         self.synced_offset = 0;
         self.tail.clear();
         self.tail_written = 0;

@@ -51,6 +51,19 @@ pub trait Storage: Send {
         Ok(())
     }
 
+    /// An io_uring pipeline writing the same file, for `appendfsync always`: up to `depth`
+    /// batches in flight at once, the writer woken through the pipe `wake` (see
+    /// [`crate::uring::UringPipeline`]). `None` for back-ends without one, whose batches go
+    /// one at a time through [`Storage::write_batch`].
+    fn pipeline(
+        &self,
+        _depth: usize,
+        _wake: std::io::PipeReader,
+        _wake_self: std::io::PipeWriter,
+    ) -> Option<io::Result<crate::uring::UringPipeline>> {
+        None
+    }
+
     /// Writes all of `bytes` at `offset`, retrying short writes.
     fn write_all_at(&mut self, mut offset: u64, mut bytes: &[u8]) -> io::Result<()> {
         while !bytes.is_empty() {

@@ -151,6 +151,7 @@ fn options(dir: &Path, fsync: Fsync) -> Options {
         fsync,
         auto_rewrite_percentage: 0,
         auto_rewrite_min_bytes: 0,
+        pipeline_depth: 4,
     }
 }
 
