@@ -182,6 +182,7 @@ fn a_second_server_on_a_taken_port_refuses_to_start() {
     let first = Server::start("lockfree", &[]);
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_workingdb"))
         .args(["--port", &first.port.to_string(), "--memcache-port", "0"])
+        .args(["--appendonly", "no"])
         .stderr(std::process::Stdio::piped())
         .output()
         .unwrap();

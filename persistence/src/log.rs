@@ -101,6 +101,15 @@ pub enum Io {
     Sync,
 }
 
+/// Under `everysec` and `no`, how long the writer lets records gather before it takes them
+/// (unless [`LAZY_BATCH_BYTES`] gather first). Nobody waits for these batches, so a writer
+/// woken by every first record (a futex wake in the event loop, a context switch on a 2-core
+/// machine) only costs CPU the loops need; Redis, single-threaded, writes once per event-loop
+/// iteration for the same reason. It widens what a process crash can lose by at most this
+/// much, which `everysec` (up to two seconds in Redis) does not notice.
+pub const LAZY_BATCH_INTERVAL: Duration = Duration::from_millis(1);
+/// Pending bytes that wake a lazy writer at once.
+pub const LAZY_BATCH_BYTES: usize = 1024 * 1024;
 /// How many times a shutting-down writer retries a failing disk before it gives up.
 pub const SHUTDOWN_ATTEMPTS_MAX: u32 = 5;
 /// How often `everysec` syncs.
@@ -228,6 +237,10 @@ struct Shared {
     /// the other end in flight). The pending mutex orders the flag against the buffer check.
     writer_in_ring: AtomicBool,
     wake_pipe: std::io::PipeWriter,
+    /// Set while the writer waits for records with nothing pending (an untimed wait, as far
+    /// as appenders are concerned): the first record must notify it. While it is clear the
+    /// writer wakes on its own ([`LAZY_BATCH_INTERVAL`]) and appenders skip the notification.
+    writer_sleeping: AtomicBool,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -285,6 +298,7 @@ impl AppendLog {
         let (wake_reader, wake_pipe) = std::io::pipe()?;
         let shared = Arc::new(Shared {
             writer_in_ring: AtomicBool::new(false),
+            writer_sleeping: AtomicBool::new(true),
             wake_pipe,
             options,
             pending: Mutex::new(Pending {
@@ -314,6 +328,7 @@ impl AppendLog {
             tail_written: 0,
             tail_start_position: 0,
             last_sync: Instant::now(),
+            last_take: Instant::now(),
             pause: RETRY_PAUSE_MIN,
             rewrite_needed_from_synced: false,
             wake_reader,
@@ -492,12 +507,19 @@ impl Journal for AppendLog {
                     .unwrap_or_else(PoisonError::into_inner);
             }
             let was_empty = pending.bytes.is_empty();
+            let before = pending.bytes.len();
             pending.bytes.extend_from_slice(&scratch);
             pending.end += scratch.len() as u64;
             TICKET.with(|ticket| ticket.set(pending.end));
+            // Read under the mutex: the writer sets and clears it holding the mutex too.
+            let sleeping = self.shared.writer_sleeping.load(Ordering::Relaxed);
+            let crossed = before < LAZY_BATCH_BYTES && pending.bytes.len() >= LAZY_BATCH_BYTES;
             drop(pending);
-            if was_empty {
+            let lazy = self.shared.options.fsync != Fsync::Always;
+            if crossed || (was_empty && (!lazy || sleeping)) {
                 self.shared.work.notify_one();
+            }
+            if was_empty {
                 // SeqCst: see `writer_in_ring`; the mutex above already orders it.
                 if self.shared.writer_in_ring.load(Ordering::SeqCst) {
                     use std::io::Write as _;
@@ -524,6 +546,8 @@ struct Writer {
     /// The log position of `tail[0]`.
     tail_start_position: u64,
     last_sync: Instant,
+    /// When the writer last took a batch (the lazy policies' tick).
+    last_take: Instant,
     pause: Duration,
     /// A sync failed: the page cache cannot be trusted, rewrite the whole tail.
     rewrite_needed_from_synced: bool,
@@ -759,32 +783,54 @@ impl Writer {
     /// rewrite was asked for, whether to shut down.
     fn next_batch(&mut self) -> (Vec<u8>, u64, bool, bool) {
         let shared = Arc::clone(&self.shared);
+        let lazy = shared.options.fsync != Fsync::Always;
         let mut pending = lock(&shared.pending);
         loop {
             let failing = shared.failing.load(Ordering::Relaxed);
             let unsynced = !self.tail.is_empty();
-            if !pending.bytes.is_empty() || pending.rewrite_requested || pending.shutdown || failing
-            {
+            if pending.rewrite_requested || pending.shutdown || failing {
                 break;
             }
-            let timeout = match (self.shared.options.fsync, unsynced) {
+            let sync_due = unsynced
+                && shared.options.fsync == Fsync::EverySec
+                && self.last_sync.elapsed() >= EVERYSEC_INTERVAL;
+            if sync_due {
+                break;
+            }
+            if !pending.bytes.is_empty() {
+                // Lazy policies let a batch gather for a tick after the last one was taken.
+                let waited = self.last_take.elapsed();
+                if !lazy || waited >= LAZY_BATCH_INTERVAL || pending.bytes.len() >= LAZY_BATCH_BYTES
+                {
+                    break;
+                }
+                let (guard, _) = shared
+                    .work
+                    .wait_timeout(pending, LAZY_BATCH_INTERVAL - waited)
+                    .unwrap_or_else(PoisonError::into_inner);
+                pending = guard;
+                continue;
+            }
+            let timeout = match (shared.options.fsync, unsynced) {
                 (Fsync::EverySec, true) => {
                     EVERYSEC_INTERVAL.saturating_sub(self.last_sync.elapsed())
                 }
                 _ => EVERYSEC_INTERVAL,
             };
-            if unsynced && timeout.is_zero() {
-                break;
-            }
+            // Nothing pending: the first record must wake us.
+            shared.writer_sleeping.store(true, Ordering::Relaxed);
             let (guard, _) = shared
                 .work
                 .wait_timeout(pending, timeout)
                 .unwrap_or_else(PoisonError::into_inner);
             pending = guard;
-            if unsynced && self.last_sync.elapsed() >= EVERYSEC_INTERVAL {
-                break;
+            shared.writer_sleeping.store(false, Ordering::Relaxed);
+            if !pending.bytes.is_empty() && lazy {
+                // Woken by a first record: give the others the tick to join it.
+                self.last_take = Instant::now();
             }
         }
+        self.last_take = Instant::now();
         let batch = std::mem::take(&mut pending.bytes);
         let end = pending.end;
         // Taking the request marks the rewrite as running (until it ends or fails), so no

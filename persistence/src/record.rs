@@ -226,13 +226,17 @@ pub fn encode(
         LENGTH_BYTES + body_bytes,
         "record size computed wrongly"
     );
-    // Check the record right before it is written: it must read back as what we meant.
-    let (read_back, read_size) = decode(&out[start..]).expect("a record we just encoded");
+    // Check the record right before it is written: it must read back as what we meant. The
+    // walk allocates nothing, so the check costs a second CRC pass and no more.
+    let mut counted = 0;
+    let read_back = walk(&out[start..], |_| counted += 1).expect("a record we just encoded");
     assert!(
-        read_size == size
+        read_back.size == size
             && read_back.version == version
+            && read_back.timestamp_ms == timestamp_ms
             && read_back.opcode == opcode
-            && read_back.arguments.len() == arguments.len(),
+            && read_back.argument_count == arguments.len()
+            && counted == arguments.len(),
         "an encoded record does not read back"
     );
     Ok(size)
@@ -246,8 +250,18 @@ fn read_u64(bytes: &[u8]) -> u64 {
     u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"))
 }
 
-/// Reads the record at the start of `input`: the record and its size, or what is wrong.
-pub fn decode(input: &[u8]) -> Result<(Record<'_>, usize), Defect> {
+/// What [`walk`] read of a record besides its arguments.
+struct Header {
+    version: u64,
+    timestamp_ms: u64,
+    opcode: Opcode,
+    argument_count: usize,
+    size: usize,
+}
+
+/// Checks the record at the start of `input` and hands each argument to `visit`, without
+/// allocating: [`decode`] collects them, [`encode`]'s read-back check only counts them.
+fn walk<'a>(input: &'a [u8], mut visit: impl FnMut(&'a [u8])) -> Result<Header, Defect> {
     if input.len() < LENGTH_BYTES {
         return Err(Defect::Torn { needed: None });
     }
@@ -273,10 +287,9 @@ pub fn decode(input: &[u8]) -> Result<(Record<'_>, usize), Defect> {
     if body[17] != 0 {
         return corrupt;
     }
-    let count = usize::from(u16::from_le_bytes([body[18], body[19]]));
-    let mut arguments = Vec::with_capacity(count);
+    let argument_count = usize::from(u16::from_le_bytes([body[18], body[19]]));
     let mut position = 20;
-    for _ in 0..count {
+    for _ in 0..argument_count {
         let Some(header) = body.get(position..position + 4) else {
             return corrupt;
         };
@@ -285,19 +298,32 @@ pub fn decode(input: &[u8]) -> Result<(Record<'_>, usize), Defect> {
         let Some(argument) = body.get(start..start + argument_length) else {
             return corrupt;
         };
-        arguments.push(argument);
+        visit(argument);
         position = start + argument_length;
     }
     if position != body.len() {
         return corrupt;
     }
-    let record = Record {
+    Ok(Header {
         version,
         timestamp_ms,
         opcode,
+        argument_count,
+        size,
+    })
+}
+
+/// Reads the record at the start of `input`: the record and its size, or what is wrong.
+pub fn decode(input: &[u8]) -> Result<(Record<'_>, usize), Defect> {
+    let mut arguments = Vec::new();
+    let header = walk(input, |argument| arguments.push(argument))?;
+    let record = Record {
+        version: header.version,
+        timestamp_ms: header.timestamp_ms,
+        opcode: header.opcode,
         arguments,
     };
-    Ok((record, size))
+    Ok((record, header.size))
 }
 
 #[cfg(test)]

@@ -184,6 +184,29 @@ fn valid_record_after(bytes: &[u8], from: usize) -> Option<usize> {
     })
 }
 
+/// Removes the parts a crash in a rewrite can leave behind: a base or a segment the manifest
+/// does not name (the rewrite never switched to it, or switched away from it and died before
+/// deleting it), and a temporary manifest. The manifest decides what the log is; anything
+/// else with our names is garbage.
+fn remove_orphans(dir: &Path, file_name: &str, manifest: &Manifest) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let temporary = format!("temp-{}", manifest::manifest_name(file_name));
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = name.starts_with(&format!("{file_name}."))
+            && (name.ends_with(".base.wdb") || name.ends_with(".incr.wdb"));
+        let named = manifest.parts.iter().any(|part| part.name == name);
+        if (ours && !named) || name == temporary {
+            match fs::remove_file(entry.path()) {
+                Ok(()) => tracing::info!("Removed {name}: the AOF manifest does not name it"),
+                Err(error) => tracing::warn!("Cannot remove {name}: {error}"),
+            }
+        }
+    }
+}
+
 /// Loads the log in `dir` into `keyspace` (which must be empty and have no journal yet).
 pub fn load<E: Engine<Value = Value>>(
     dir: &Path,
@@ -193,6 +216,7 @@ pub fn load<E: Engine<Value = Value>>(
 ) -> Result<Loaded, LoadError> {
     let started = Instant::now();
     let manifest = open_or_create(dir, file_name)?;
+    remove_orphans(dir, file_name, &manifest);
     let mut maps: Vec<Option<memmap2::Mmap>> = Vec::with_capacity(manifest.parts.len());
     let mut places: Vec<Place> = Vec::new();
     let mut max_version = 0u64;

@@ -422,3 +422,37 @@ fn a_base_record_wins_over_the_segment_record_of_the_same_version() {
         ))
     );
 }
+
+#[test]
+fn parts_the_manifest_does_not_name_are_removed() {
+    let dir = TempDir::new("replay-orphans");
+    let (bytes, ends) = log_bytes();
+    write_log(&dir.0, None, &bytes);
+    // What a crash inside a rewrite leaves: a base never named, a segment no longer named,
+    // a temporary manifest. And a file that is not ours.
+    for name in [
+        "appendonly.aof.2.base.wdb",
+        "appendonly.aof.0.incr.wdb",
+        "temp-appendonly.aof.manifest",
+        "notes.txt",
+    ] {
+        std::fs::write(dir.0.join(name), b"leftover").unwrap();
+    }
+    assert_eq!(
+        load(&dir.0, LoadOptions::default()).unwrap(),
+        state_after(ends.len())
+    );
+    let mut left: Vec<String> = std::fs::read_dir(&dir.0)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        vec![
+            "appendonly.aof.1.incr.wdb",
+            "appendonly.aof.manifest",
+            "notes.txt"
+        ]
+    );
+}
