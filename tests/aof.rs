@@ -125,23 +125,23 @@ fn data_survives_a_restart_and_a_rewrite() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Starts the binary on `dir` (default AOF options), expects it to refuse, returns its stderr.
+fn refused_start(dir: &Path) -> String {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_workingdb"))
+        .args(["--port", &common::free_port().to_string()])
+        .args(["--memcache-port", "0", "--dir", &dir.display().to_string()])
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "the server started");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 #[test]
 fn a_second_server_on_the_same_directory_is_refused() {
     let dir = temp_dir("lock");
     let first = start(&dir, "everysec");
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_workingdb"))
-        .args([
-            "--port",
-            &common::free_port().to_string(),
-            "--memcache-port",
-            "0",
-        ])
-        .args(["--dir", &dir.display().to_string()])
-        .stderr(std::process::Stdio::piped())
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused_start(&dir);
     assert!(stderr.contains("in use by another server"), "{stderr}");
     let mut c = first.redis();
     let _: () = c.set("k", "v").unwrap();
@@ -164,19 +164,7 @@ fn a_corrupt_log_refuses_to_start_naming_file_and_offset() {
     let mut bytes = std::fs::read(&segment).unwrap();
     bytes[40] ^= 0x10; // inside the first record's arguments
     std::fs::write(&segment, &bytes).unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_workingdb"))
-        .args([
-            "--port",
-            &common::free_port().to_string(),
-            "--memcache-port",
-            "0",
-        ])
-        .args(["--dir", &dir.display().to_string()])
-        .stderr(std::process::Stdio::piped())
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused_start(&dir);
     assert!(
         stderr.contains("appendonly.aof.1.incr.wdb at offset 0"),
         "{stderr}"

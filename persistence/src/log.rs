@@ -222,8 +222,6 @@ struct Shared {
     room: Condvar,
     /// The log position durable on disk (under `no`: handed to the kernel).
     durable: AtomicU64,
-    /// The log position written to the kernel.
-    written: AtomicU64,
     /// Bytes in the active segment (for INFO and automatic rewrites).
     active_bytes: AtomicU64,
     failing: AtomicBool,
@@ -241,6 +239,34 @@ struct Shared {
     /// as appenders are concerned): the first record must notify it. While it is clear the
     /// writer wakes on its own ([`LAZY_BATCH_INTERVAL`]) and appenders skip the notification.
     writer_sleeping: AtomicBool,
+}
+
+impl Shared {
+    /// Publishes `position` as durable: the log is healthy again if it was failing, and the
+    /// listeners (event loops holding replies) are called. Each listener fences before it
+    /// reads its loop's flag, which pairs with the loop's side (see `net::server`).
+    fn publish_durable(&self, position: u64) {
+        // Release: a loop that reads the position may answer for every byte before it.
+        self.durable.store(position, Ordering::Release);
+        if self.failing.swap(false, Ordering::Relaxed) {
+            tracing::warn!("AOF write error is gone: writes are accepted again");
+        }
+        for listener in lock(&self.listeners).iter() {
+            listener();
+        }
+    }
+
+    /// Marks the log failing with `error` (logged once per failing spell).
+    fn report_write_error(&self, error: &io::Error) {
+        let text = error.to_string();
+        if !self.failing.swap(true, Ordering::Relaxed) {
+            tracing::error!(
+                "AOF write error: {text}; refusing writes and retrying every {:?} at most",
+                RETRY_PAUSE_MAX
+            );
+        }
+        lock(&self.status).last_write_error = Some(text);
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -310,7 +336,6 @@ impl AppendLog {
             work: Condvar::new(),
             room: Condvar::new(),
             durable: AtomicU64::new(0),
-            written: AtomicU64::new(0),
             active_bytes: AtomicU64::new(active_bytes),
             failing: AtomicBool::new(false),
             rewriting: AtomicBool::new(false),
@@ -721,7 +746,7 @@ impl Writer {
                 flight.done = Some((completion.bytes, ok));
             }
             // 3. Durable: the batches before the first one still out or failed.
-            let mut advanced = false;
+            let mut durable = None;
             while let Some(InFlight {
                 done: Some((_, true)),
                 ..
@@ -734,17 +759,12 @@ impl Writer {
                 shared
                     .active_bytes
                     .store(flight.end_offset, Ordering::Relaxed);
-                shared.written.store(flight.end_position, Ordering::Release);
-                shared.durable.store(flight.end_position, Ordering::Release);
                 self.give_back(bytes);
-                advanced = true;
+                durable = Some(flight.end_position);
                 batches_since_check += 1;
             }
-            if advanced {
-                std::sync::atomic::fence(Ordering::SeqCst);
-                for listener in lock(&shared.listeners).iter() {
-                    listener();
-                }
+            if let Some(position) = durable {
+                shared.publish_durable(position);
                 if batches_since_check >= 64 {
                     batches_since_check = 0;
                     self.maybe_auto_rewrite();
@@ -767,14 +787,7 @@ impl Writer {
                 self.tail.extend_from_slice(&bytes);
             }
             self.rewrite_needed_from_synced = true;
-            let text = error.to_string();
-            if !shared.failing.swap(true, Ordering::Relaxed) {
-                tracing::error!(
-                    "AOF write error: {text}; refusing writes and retrying every {:?} at most",
-                    RETRY_PAUSE_MAX
-                );
-            }
-            lock(&shared.status).last_write_error = Some(text);
+            shared.report_write_error(&error);
         }
         self.pipeline = Some(pipeline);
     }
@@ -877,8 +890,6 @@ impl Writer {
                 let end_position = self.tail_start_position + self.tail.len() as u64;
                 let end_offset = self.synced_offset + self.tail.len() as u64;
                 shared.active_bytes.store(end_offset, Ordering::Relaxed);
-                // Release: readers of `written`/`durable` may rely on the storage state.
-                shared.written.store(end_position, Ordering::Release);
                 if sync || shared.options.fsync == Fsync::No {
                     if sync {
                         self.last_sync = Instant::now();
@@ -887,13 +898,7 @@ impl Writer {
                     self.tail.clear();
                     self.tail_written = 0;
                     self.tail_start_position = end_position;
-                    shared.durable.store(end_position, Ordering::Release);
-                    if shared.failing.swap(false, Ordering::Relaxed) {
-                        tracing::warn!("AOF write error is gone: writes are accepted again");
-                    }
-                    for listener in lock(&shared.listeners).iter() {
-                        listener();
-                    }
+                    shared.publish_durable(end_position);
                 }
                 true
             }
@@ -902,15 +907,7 @@ impl Writer {
                     // After a failed sync the page cache cannot be trusted (module docs).
                     self.rewrite_needed_from_synced = true;
                 }
-                let text = error.to_string();
-                let first = !shared.failing.swap(true, Ordering::Relaxed);
-                if first {
-                    tracing::error!(
-                        "AOF write error: {text}; refusing writes and retrying every {:?} at most",
-                        RETRY_PAUSE_MAX
-                    );
-                }
-                lock(&shared.status).last_write_error = Some(text);
+                shared.report_write_error(&error);
                 false
             }
         }

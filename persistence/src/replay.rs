@@ -313,7 +313,8 @@ pub fn load<E: Engine<Value = Value>>(
             maps.push(if offset == 0 {
                 None
             } else {
-                // SAFETY: as above.
+                // SAFETY: read-only, and nothing else writes the file while we load (the
+                // writer starts after replay; `lock_dir` keeps other servers out).
                 Some(unsafe { memmap2::Mmap::map(&file) }?)
             });
         } else {
