@@ -193,10 +193,13 @@ struct Aof {
 
 /// Replays the log into `keyspace` and starts its writer; the keyspace reports to it from then
 /// on.
-fn open_aof<E: Engine<Value = Value>>(
-    config: &Config,
-    keyspace: &Arc<Keyspace<E>>,
-) -> Result<Aof, String> {
+/// The most keys replay sizes the map for up front (a log of many updates to few keys would
+/// otherwise reserve a table for keys that never exist): 16M keys, a few hundred MB of table
+/// at most. Past it the map grows as it does in service.
+const REPLAY_PRESIZE_KEYS_MAX: usize = 1 << 24;
+
+/// Opens and replays the AOF, creating the keyspace sized for what the log holds.
+fn open_aof<E: Engine<Value = Value>>(config: &Config) -> Result<(Arc<Keyspace<E>>, Aof), String> {
     let dir = std::path::Path::new(&config.dir).join(&config.appenddirname);
     let lock = replay::lock_dir(&dir).map_err(|error| format!("{}: {error}", dir.display()))?;
     let io = match (config.aof_io.as_str(), UringStorage::probe()) {
@@ -218,7 +221,13 @@ fn open_aof<E: Engine<Value = Value>>(
         load_truncated: config.aof_load_truncated,
         truncate_corrupt: config.aof_load_truncate_corrupt,
     };
-    let loaded = replay::load(&dir, &config.appendfilename, keyspace, options)
+    let scanned =
+        replay::scan(&dir, &config.appendfilename, options).map_err(|error| error.to_string())?;
+    let keyspace = Arc::new(Keyspace::new(E::with_capacity(
+        scanned.records().min(REPLAY_PRESIZE_KEYS_MAX),
+    )));
+    let loaded = scanned
+        .apply(&keyspace)
         .map_err(|error| error.to_string())?;
     let seconds = loaded.elapsed.as_secs_f64();
     tracing::info!(
@@ -229,7 +238,7 @@ fn open_aof<E: Engine<Value = Value>>(
         loaded.bytes as f64 / 1e6 / seconds.max(1e-9),
         keyspace.len(),
     );
-    let weak = Arc::downgrade(keyspace);
+    let weak = Arc::downgrade(&keyspace);
     let snapshotter: log::Snapshotter = Arc::new(move |visit| {
         if let Some(keyspace) = weak.upgrade() {
             keyspace.snapshot(|version, effect| visit(version, effect));
@@ -267,15 +276,15 @@ fn open_aof<E: Engine<Value = Value>>(
             Io::Sync => "pwrite/fdatasync",
         }
     );
-    Ok(Aof { _lock: lock, log })
+    Ok((keyspace, Aof { _lock: lock, log }))
 }
 
 fn serve<E: Engine<Value = Value>>(config: Config) -> Result<(), String> {
-    let keyspace = Arc::new(Keyspace::new(E::new()));
-    let aof = if config.appendonly {
-        Some(open_aof(&config, &keyspace)?)
+    let (keyspace, aof) = if config.appendonly {
+        let (keyspace, aof) = open_aof::<E>(&config)?;
+        (keyspace, Some(aof))
     } else {
-        None
+        (Arc::new(Keyspace::new(E::new())), None)
     };
     let mut shared = Shared::new(Arc::clone(&keyspace), config.clone());
     if let Some(aof) = &aof {

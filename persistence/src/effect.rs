@@ -26,6 +26,9 @@ pub fn encode(
         record::encode(out, version, timestamp_ms, opcode, arguments)
     };
     match *effect {
+        Effect::PutString { key, value, meta } if meta == Meta::default() => {
+            write(Opcode::PutPlainString, &[Bytes(key), Bytes(value)])
+        }
         Effect::PutString { key, value, meta } => write(
             Opcode::PutString,
             &[
@@ -134,6 +137,11 @@ pub fn decode<'r>(record: &'r Record<'_>) -> Result<Effect<'r>, Malformed> {
                 flags: u32_of(flags)?,
                 expire_at_ms: u64_of(expire)?,
             },
+        },
+        (Opcode::PutPlainString, [key, value]) => Effect::PutString {
+            key,
+            value,
+            meta: Meta::default(),
         },
         (Opcode::SetMeta, [key, flags, expire]) => Effect::SetMeta {
             key,
@@ -274,10 +282,51 @@ mod tests {
     }
 
     #[test]
+    fn a_string_without_flags_or_expiry_takes_the_short_opcode() {
+        let opcode_and_size = |meta| {
+            let mut out = Vec::new();
+            let effect = Effect::PutString {
+                key: b"key:000000000001",
+                value: &[b'x'; 32],
+                meta,
+            };
+            let size = encode(&mut out, 1, 1, &effect).unwrap();
+            let (record, _) = record::decode(&out).unwrap();
+            assert_eq!(decode(&record).unwrap(), effect);
+            (record.opcode, size)
+        };
+        let (plain, plain_size) = opcode_and_size(Meta::default());
+        assert_eq!(plain, Opcode::PutPlainString);
+        assert_eq!(plain_size, 32 + 4 + 16 + 4 + 32);
+        for meta in [
+            Meta {
+                flags: 1,
+                expire_at_ms: 0,
+            },
+            Meta {
+                flags: 0,
+                expire_at_ms: 1,
+            },
+        ] {
+            let (full, full_size) = opcode_and_size(meta);
+            assert_eq!(full, Opcode::PutString);
+            assert_eq!(full_size, plain_size + 20);
+        }
+    }
+
+    #[test]
     fn arguments_that_do_not_fit_the_opcode_are_malformed() {
         let mut out = Vec::new();
-        // A delete with two arguments, a push with no element, a bad end byte, a short u64.
-        let cases: [(Opcode, Vec<Argument<'_>>); 4] = [
+        // A short put with flags, a delete with two arguments, a push with no element, a bad end byte, a short u64.
+        let cases: [(Opcode, Vec<Argument<'_>>); 5] = [
+            (
+                Opcode::PutPlainString,
+                vec![
+                    Argument::Bytes(b"k"),
+                    Argument::Bytes(b"v"),
+                    Argument::U32(0),
+                ],
+            ),
             (
                 Opcode::Delete,
                 vec![Argument::Bytes(b"k"), Argument::Bytes(b"extra")],

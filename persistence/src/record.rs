@@ -78,6 +78,9 @@ pub enum Opcode {
     PutList = 10,
     /// no arguments: every key is gone.
     Flush = 11,
+    /// `key, value`: the key now holds this string, with flags 0 and no expiry. The common
+    /// case of [`Opcode::PutString`] (a plain `SET`), 20 bytes shorter.
+    PutPlainString = 12,
 }
 
 impl Opcode {
@@ -95,6 +98,7 @@ impl Opcode {
             9 => Self::ListInsert,
             10 => Self::PutList,
             11 => Self::Flush,
+            12 => Self::PutPlainString,
             _ => return None,
         })
     }
@@ -229,7 +233,8 @@ pub fn encode(
     // Check the record right before it is written: it must read back as what we meant. The
     // walk allocates nothing, so the check costs a second CRC pass and no more.
     let mut counted = 0;
-    let read_back = walk(&out[start..], |_| counted += 1).expect("a record we just encoded");
+    let read_back =
+        walk(&out[start..], Checksum::Check, |_| counted += 1).expect("a record we just encoded");
     assert!(
         read_back.size == size
             && read_back.version == version
@@ -261,7 +266,11 @@ struct Header {
 
 /// Checks the record at the start of `input` and hands each argument to `visit`, without
 /// allocating: [`decode`] collects them, [`encode`]'s read-back check only counts them.
-fn walk<'a>(input: &'a [u8], mut visit: impl FnMut(&'a [u8])) -> Result<Header, Defect> {
+fn walk<'a>(
+    input: &'a [u8],
+    checksum_check: Checksum,
+    mut visit: impl FnMut(&'a [u8]),
+) -> Result<Header, Defect> {
     if input.len() < LENGTH_BYTES {
         return Err(Defect::Torn { needed: None });
     }
@@ -274,7 +283,7 @@ fn walk<'a>(input: &'a [u8], mut visit: impl FnMut(&'a [u8])) -> Result<Header, 
         return Err(Defect::Torn { needed: Some(size) });
     }
     let stored = read_u64(&input[4..]);
-    if checksum(&input[..4], &input[12..size]) != stored {
+    if checksum_check == Checksum::Check && checksum(&input[..4], &input[12..size]) != stored {
         return Err(Defect::Corrupt(Corruption::Checksum));
     }
     let body = &input[12..size];
@@ -313,10 +322,32 @@ fn walk<'a>(input: &'a [u8], mut visit: impl FnMut(&'a [u8])) -> Result<Header, 
     })
 }
 
+/// Whether a read verifies the checksum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checksum {
+    /// Verify it: every first read of bytes from storage.
+    Check,
+    /// Trust it: only for bytes this process read with [`Checksum::Check`] before and that
+    /// cannot have changed since (replay's second pass over its read-only map). Everything
+    /// else (length, opcode, argument bounds) is still checked, so a wrong trust can yield a
+    /// wrong record but never a read out of bounds.
+    Trust,
+}
+
 /// Reads the record at the start of `input`: the record and its size, or what is wrong.
 pub fn decode(input: &[u8]) -> Result<(Record<'_>, usize), Defect> {
-    let mut arguments = Vec::new();
-    let header = walk(input, |argument| arguments.push(argument))?;
+    decode_into(input, Checksum::Check, Vec::new())
+}
+
+/// [`decode`], collecting the arguments into `arguments` (cleared first) so that a loop over
+/// many records reuses one allocation: take it back from the returned record's `arguments`.
+pub fn decode_into<'a>(
+    input: &'a [u8],
+    checksum_check: Checksum,
+    mut arguments: Vec<&'a [u8]>,
+) -> Result<(Record<'a>, usize), Defect> {
+    arguments.clear();
+    let header = walk(input, checksum_check, |argument| arguments.push(argument))?;
     let record = Record {
         version: header.version,
         timestamp_ms: header.timestamp_ms,
@@ -359,6 +390,44 @@ mod tests {
         assert_eq!(record.arguments[0], b"key");
         assert_eq!(record.arguments[1], b"value");
         assert_eq!(record.arguments[2], 7u32.to_le_bytes());
+    }
+
+    #[test]
+    fn a_trusted_read_skips_only_the_checksum() {
+        let mut out = Vec::new();
+        let size = sample(&mut out);
+        // A reused vector is cleared first.
+        let stale: &[u8] = b"stale";
+        let (record, _) = decode_into(&out, Checksum::Check, vec![stale]).unwrap();
+        assert_eq!(record.arguments.len(), 4);
+        assert_eq!(record.arguments[0], b"key");
+        for (byte, checked, trusted) in [
+            // A checksum byte: only the check notices.
+            (4, Err(Defect::Corrupt(Corruption::Checksum)), true),
+            // The opcode, the reserved byte, an argument length: both notice.
+            (28, Err(Defect::Corrupt(Corruption::Checksum)), false),
+            (29, Err(Defect::Corrupt(Corruption::Checksum)), false),
+            (32, Err(Defect::Corrupt(Corruption::Checksum)), false),
+        ] {
+            let mut changed = out.clone();
+            changed[byte] ^= 0x40;
+            assert_eq!(
+                decode(&changed).map(|(_, read)| read),
+                checked,
+                "byte {byte}"
+            );
+            match decode_into(&changed, Checksum::Trust, Vec::new()) {
+                Ok((record, read)) => {
+                    assert!(trusted, "byte {byte}: read as {record:?}");
+                    assert_eq!(read, size);
+                    assert_eq!(record.arguments[1], b"value");
+                }
+                Err(defect) => {
+                    assert!(!trusted, "byte {byte}: {defect:?}");
+                    assert_eq!(defect, Defect::Corrupt(Corruption::Body));
+                }
+            }
+        }
     }
 
     #[test]

@@ -20,12 +20,19 @@
 //!    applying, the engine's version clock is moved past the highest version seen, so new
 //!    writes sort after everything on disk.
 //!
+//! Steps 1 to 3 are [`scan`]; step 4 is [`Scanned::apply`]. Between them the caller learns
+//! how many records the log holds and sizes the map for them, so replay does not pay for the
+//! map's growth (the copies of every migration were an eighth of the load's time). The
+//! second pass trusts the checksums the first verified (the map is read-only and the
+//! directory locked) and walks only the structure again; a record that no longer parses
+//! stops the start-up as "the file changed while it was loading".
+//!
 //! The whole log is mapped, not read: the page cache holds it, and the index costs 24 bytes
 //! per record (16M records: 384 MiB).
 
 use crate::effect;
 use crate::manifest::{self, Kind, Manifest, Part};
-use crate::record;
+use crate::record::{self, Checksum};
 use engine::keyspace::{Keyspace, Value};
 use engine::Engine;
 use std::fmt;
@@ -207,13 +214,35 @@ fn remove_orphans(dir: &Path, file_name: &str, manifest: &Manifest) {
     }
 }
 
-/// Loads the log in `dir` into `keyspace` (which must be empty and have no journal yet).
+/// Loads the log in `dir` into `keyspace` (which must be empty and have no journal yet):
+/// [`scan`], then [`Scanned::apply`].
 pub fn load<E: Engine<Value = Value>>(
     dir: &Path,
     file_name: &str,
     keyspace: &Keyspace<E>,
     options: LoadOptions,
 ) -> Result<Loaded, LoadError> {
+    scan(dir, file_name, options)?.apply(keyspace)
+}
+
+/// A checked log, mapped and indexed, ready to apply. Its record count lets the caller size
+/// the map before applying, so replay does not pay for the map's growth.
+pub struct Scanned {
+    dir: PathBuf,
+    manifest: Manifest,
+    /// One map per part (`None` for an empty part), alive while the index points into them.
+    maps: Vec<Option<memmap2::Mmap>>,
+    places: Vec<Place>,
+    max_version: u64,
+    read_bytes: u64,
+    active_bytes: u64,
+    cut_bytes: u64,
+    started: Instant,
+}
+
+/// Steps 1 to 3 of the module docs: reads the manifest, checks every record of every part and
+/// cuts a defective tail where the options allow.
+pub fn scan(dir: &Path, file_name: &str, options: LoadOptions) -> Result<Scanned, LoadError> {
     let started = Instant::now();
     let manifest = open_or_create(dir, file_name)?;
     remove_orphans(dir, file_name, &manifest);
@@ -242,8 +271,9 @@ pub fn load<E: Engine<Value = Value>>(
         let bytes: &[u8] = map.as_deref().unwrap_or(&[]);
         let mut offset = 0usize;
         let mut defect = None;
+        let mut arguments = Vec::new();
         while offset < bytes.len() {
-            match record::decode(&bytes[offset..]) {
+            match record::decode_into(&bytes[offset..], Checksum::Check, arguments) {
                 Ok((found, size)) => {
                     if effect::decode(&found).is_err() {
                         defect = Some((
@@ -260,8 +290,10 @@ pub fn load<E: Engine<Value = Value>>(
                         offset: offset as u64,
                     });
                     offset += size;
+                    arguments = found.arguments;
                 }
                 Err(found) => {
+                    arguments = Vec::new();
                     let tail = match valid_record_after(bytes, offset) {
                         None => true,
                         Some(next) => {
@@ -325,49 +357,106 @@ pub fn load<E: Engine<Value = Value>>(
         }
     }
 
-    keyspace.engine().versions().observe(max_version);
-    let key = |place: &Place| (place.version, place.base);
-    if !places.windows(2).all(|pair| key(&pair[0]) <= key(&pair[1])) {
-        places.sort_by_key(key);
-    }
-    let total = places.len();
-    let mut inconsistent = 0u64;
-    let mut last_report = Instant::now();
-    let mut applied_since_report = 0usize;
-    for (done, place) in places.iter().enumerate() {
-        let bytes = maps[place.part as usize]
-            .as_deref()
-            .expect("a part with records is mapped");
-        let (found, _) = record::decode(&bytes[place.offset as usize..])
-            .expect("a record checked in the first pass");
-        let effect = effect::decode(&found).expect("a record checked in the first pass");
-        if keyspace.apply(&effect).is_err() {
-            inconsistent += 1;
-        }
-        applied_since_report += 1;
-        if last_report.elapsed() >= Duration::from_secs(1) {
-            let rate = applied_since_report as f64 / last_report.elapsed().as_secs_f64();
-            tracing::info!(
-                "Loading the append only file: {:.1}% ({} of {total} records, {:.0} records/s)",
-                done as f64 * 100.0 / total as f64,
-                done,
-                rate
-            );
-            last_report = Instant::now();
-            applied_since_report = 0;
-        }
-    }
-    if inconsistent > 0 {
-        tracing::warn!("{inconsistent} records did not fit the state before them and were skipped");
-    }
-    Ok(Loaded {
+    Ok(Scanned {
+        dir: dir.to_path_buf(),
         manifest,
-        active_bytes,
-        records: total as u64,
-        bytes: read_bytes,
+        maps,
+        places,
         max_version,
+        read_bytes,
+        active_bytes,
         cut_bytes,
-        inconsistent,
-        elapsed: started.elapsed(),
+        started,
     })
+}
+
+impl Scanned {
+    /// How many records the log holds: an upper bound of the keys it describes (a base holds
+    /// one record per key, or a few for a long list; each incremental record adds at most
+    /// one key).
+    pub fn records(&self) -> usize {
+        self.places.len()
+    }
+
+    /// Step 4 of the module docs: applies every record in version order to `keyspace` (which
+    /// must be empty and have no journal yet).
+    pub fn apply<E: Engine<Value = Value>>(
+        self,
+        keyspace: &Keyspace<E>,
+    ) -> Result<Loaded, LoadError> {
+        let Scanned {
+            dir,
+            manifest,
+            maps,
+            mut places,
+            max_version,
+            read_bytes,
+            active_bytes,
+            cut_bytes,
+            started,
+        } = self;
+        keyspace.engine().versions().observe(max_version);
+        let key = |place: &Place| (place.version, place.base);
+        if !places.windows(2).all(|pair| key(&pair[0]) <= key(&pair[1])) {
+            places.sort_by_key(key);
+        }
+        let total = places.len();
+        let mut inconsistent = 0u64;
+        let mut last_report = Instant::now();
+        let mut applied_since_report = 0usize;
+        let mut arguments = Vec::new();
+        for (done, place) in places.iter().enumerate() {
+            let bytes = maps[place.part as usize]
+                .as_deref()
+                .expect("a part with records is mapped");
+            // The first pass verified every checksum and the map is read-only, so this pass
+            // only walks the structure again.
+            let changed = || LoadError::Corrupt {
+                file: dir.join(&manifest.parts[place.part as usize].name),
+                offset: place.offset,
+                why: "the file changed while it was loading".to_string(),
+            };
+            let (found, _) =
+                record::decode_into(&bytes[place.offset as usize..], Checksum::Trust, arguments)
+                    .map_err(|_| changed())?;
+            let Ok(effect) = effect::decode(&found) else {
+                return Err(changed());
+            };
+            if keyspace.apply(&effect).is_err() {
+                inconsistent += 1;
+            }
+            arguments = found.arguments;
+            applied_since_report += 1;
+            // Reading the clock for every record would cost more than a few per cent of the
+            // load.
+            if applied_since_report.is_multiple_of(4096)
+                && last_report.elapsed() >= Duration::from_secs(1)
+            {
+                let rate = applied_since_report as f64 / last_report.elapsed().as_secs_f64();
+                tracing::info!(
+                    "Loading the append only file: {:.1}% ({} of {total} records, {:.0} records/s)",
+                    done as f64 * 100.0 / total as f64,
+                    done,
+                    rate
+                );
+                last_report = Instant::now();
+                applied_since_report = 0;
+            }
+        }
+        if inconsistent > 0 {
+            tracing::warn!(
+                "{inconsistent} records did not fit the state before them and were skipped"
+            );
+        }
+        Ok(Loaded {
+            manifest,
+            active_bytes,
+            records: total as u64,
+            bytes: read_bytes,
+            max_version,
+            cut_bytes,
+            inconsistent,
+            elapsed: started.elapsed(),
+        })
+    }
 }
