@@ -518,6 +518,11 @@ helper=(python3 "$work/helper.py")
 # The workingdb binary: built once, then copied, so a rebuild during the run cannot change
 # what is measured.
 # ------------------------------------------------------------------------------------------
+# Whether the measured binary is the commit's: checked before the build, since the tree may
+# change while the rounds run.
+changes=$(git status --porcelain -- src net engine persistence nvme Cargo.toml Cargo.lock \
+    2>/dev/null || true)
+git_dirty=$(if [[ -z "$changes" ]]; then echo no; else echo yes; fi)
 if [[ -n "${PERSIST_BENCH_BIN:-}" ]]; then
     echo "== using the prebuilt $PERSIST_BENCH_BIN"
     cp "$PERSIST_BENCH_BIN" "$work/workingdb"
@@ -900,9 +905,6 @@ for round in $(seq 1 "$rounds"); do
 done
 finished=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
-changes=$(git status --porcelain -- src net engine persistence Cargo.toml Cargo.lock \
-    2>/dev/null || true)
-git_dirty=$(if [[ -z "$changes" ]]; then echo no; else echo yes; fi)
 # Everything the page states about the run and the machine.
 {
     echo "command=$invocation"
