@@ -352,6 +352,11 @@ helper=(python3 "$work/helper.py")
 # The workingdb binary: built once, then copied, so a rebuild during the run cannot change
 # what is measured.
 # ------------------------------------------------------------------------------------------
+# Whether the measured binary is the commit's: checked before the build, since the tree may
+# change while the rounds run.
+changes=$(git status --porcelain -- src net engine persistence nvme Cargo.toml Cargo.lock \
+    2>/dev/null || true)
+git_dirty=$(if [[ -z "$changes" ]]; then echo no; else echo yes; fi)
 if [[ -n "${SERVER_BENCH_BIN:-}" ]]; then
     echo "== using the prebuilt $SERVER_BENCH_BIN"
     cp "$SERVER_BENCH_BIN" "$work/workingdb"
@@ -641,8 +646,6 @@ for round in $(seq 1 "$rounds"); do
 done
 finished=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
-changes=$(git status --porcelain -- src net engine Cargo.toml Cargo.lock 2>/dev/null || true)
-git_dirty=$(if [[ -z "$changes" ]]; then echo no; else echo yes; fi)
 # Everything the page states about the run and the machine.
 {
     echo "command=$invocation"

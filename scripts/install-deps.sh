@@ -2,6 +2,7 @@
 # The Debian packages the tests and benchmarks need, installed when missing:
 #   redis-server, redis-tools        the reference for the differential test; redis-benchmark
 #   memcached, libmemcached-tools     the memcached reference; memccapable and memcaslap
+#   fio                               the physical limit the nvme benchmark compares with
 # The services are not started: tests start their own servers on free ports. Run as root (CI
 # and our VMs are); otherwise it uses sudo when there is one.
 set -euo pipefail
@@ -11,6 +12,7 @@ command -v redis-server >/dev/null || needed+=(redis-server)
 command -v redis-benchmark >/dev/null || needed+=(redis-tools)
 command -v memcached >/dev/null || needed+=(memcached)
 command -v memccapable >/dev/null || needed+=(libmemcached-tools)
+command -v fio >/dev/null || needed+=(fio)
 if [[ ${#needed[@]} -eq 0 ]]; then
     exit 0
 fi

@@ -10,6 +10,7 @@ use engine::keyspace::{Keyspace, Value};
 use engine::sharded::Sharded;
 use engine::{Engine, LockFree};
 use net::{Config, Shared};
+use persistence::device::DeviceSegments;
 use persistence::log::{self, AppendLog, Io};
 use persistence::replay;
 use persistence::uring::UringStorage;
@@ -111,6 +112,18 @@ struct Flags {
     /// [default: 1].
     #[arg(long = "aof-pipeline-depth")]
     aof_pipeline_depth: Option<String>,
+    /// A block device, or a file (created and preallocated when it does not exist), that the
+    /// AOF's incremental segments are written to with O_DIRECT; the manifest and the bases
+    /// stay in the AOF directory [default: none].
+    #[arg(long = "aof-device")]
+    aof_device: Option<String>,
+    /// The size of the file --aof-device creates, a multiple of 4096 [default: 1gb].
+    #[arg(long = "aof-device-size")]
+    aof_device_size: Option<String>,
+    /// How a batch on --aof-device is made durable: dsync (each write RWF_DSYNC) or fdatasync
+    /// [default: dsync].
+    #[arg(long = "aof-device-sync")]
+    aof_device_sync: Option<String>,
 }
 
 impl Flags {
@@ -147,6 +160,9 @@ impl Flags {
             ("aof-load-truncate-corrupt", &self.aof_load_truncate_corrupt),
             ("aof-io", &self.aof_io),
             ("aof-pipeline-depth", &self.aof_pipeline_depth),
+            ("aof-device", &self.aof_device),
+            ("aof-device-size", &self.aof_device_size),
+            ("aof-device-sync", &self.aof_device_sync),
         ]
         .into_iter()
         .filter_map(|(name, value)| value.as_deref().map(|value| (name, value)))
@@ -198,6 +214,11 @@ struct Aof {
 /// at most. Past it the map grows as it does in service.
 const REPLAY_PRESIZE_KEYS_MAX: usize = 1 << 24;
 
+/// Writes in flight at once on an `--aof-device`, and the size of each: an `always` batch of
+/// up to 2 MiB goes out in one round (the AOF's batches are far smaller but for bulk loads).
+const AOF_DEVICE_QUEUE_DEPTH: usize = 8;
+const AOF_DEVICE_BUFFER_BYTES: usize = 256 * 1024;
+
 /// Opens and replays the AOF, creating the keyspace sized for what the log holds.
 fn open_aof<E: Engine<Value = Value>>(config: &Config) -> Result<(Arc<Keyspace<E>>, Aof), String> {
     let dir = std::path::Path::new(&config.dir).join(&config.appenddirname);
@@ -221,11 +242,32 @@ fn open_aof<E: Engine<Value = Value>>(config: &Config) -> Result<(Arc<Keyspace<E
         load_truncated: config.aof_load_truncated,
         truncate_corrupt: config.aof_load_truncate_corrupt,
     };
-    let scanned =
-        replay::scan(&dir, &config.appendfilename, options).map_err(|error| error.to_string())?;
+    let devices = if config.aof_device.is_empty() {
+        None
+    } else {
+        let sync = match config.aof_device_sync.as_str() {
+            "fdatasync" => nvme::Durability::Fdatasync,
+            _ => nvme::Durability::Dsync,
+        };
+        let device_options = nvme::DeviceOptions {
+            queue_depth: AOF_DEVICE_QUEUE_DEPTH,
+            buffer_bytes: AOF_DEVICE_BUFFER_BYTES,
+            sqpoll_idle_ms: None,
+            durability: sync,
+            file_bytes: Some(config.aof_device_size),
+        };
+        let path = std::path::Path::new(&config.aof_device);
+        Some(
+            DeviceSegments::open(path, device_options, &dir, &config.appendfilename)
+                .map_err(|error| format!("--aof-device {}: {error}", path.display()))?,
+        )
+    };
+    let scanned = replay::scan(&dir, &config.appendfilename, options, devices.as_deref())
+        .map_err(|error| error.to_string())?;
     let keyspace = Arc::new(Keyspace::new(E::with_capacity(
         scanned.records().min(REPLAY_PRESIZE_KEYS_MAX),
     )));
+    let active_on_device = scanned.active_is_stub();
     let loaded = scanned
         .apply(&keyspace)
         .map_err(|error| error.to_string())?;
@@ -256,7 +298,10 @@ fn open_aof<E: Engine<Value = Value>>(config: &Config) -> Result<(Arc<Keyspace<E
         options,
         loaded.manifest,
         loaded.active_bytes,
-        log::file_opener(io),
+        match &devices {
+            Some(devices) => devices.opener(log::file_opener(io)),
+            None => log::file_opener(io),
+        },
         snapshotter,
     )
     .map_err(|error| format!("cannot start the AOF writer: {error}"))?;
@@ -266,6 +311,11 @@ fn open_aof<E: Engine<Value = Value>>(config: &Config) -> Result<(Arc<Keyspace<E
         .is_err()
     {
         return Err("the keyspace already has a journal".into());
+    }
+    if devices.is_some() && !active_on_device {
+        // The log was written without the device until now: a rewrite moves it there.
+        tracing::info!("AOF: rewriting to move the active segment onto --aof-device");
+        let _ = log.rewrite();
     }
     tracing::info!(
         "AOF: {} (appendfsync {}, {})",
@@ -286,7 +336,10 @@ fn serve<E: Engine<Value = Value>>(config: Config) -> Result<(), String> {
     } else {
         (Arc::new(Keyspace::new(E::new())), None)
     };
-    let mut shared = Shared::new(Arc::clone(&keyspace), config.clone());
+    // SHUTDOWN takes the SIGTERM path below, so both stop the server the same way.
+    let mut shared = Shared::new(Arc::clone(&keyspace), config.clone()).with_shutdown(|| {
+        let _ = signal_hook::low_level::raise(signal_hook::consts::SIGTERM);
+    });
     if let Some(aof) = &aof {
         shared = shared.with_aof(Arc::clone(&aof.log));
     }

@@ -127,9 +127,15 @@ fn data_survives_a_restart_and_a_rewrite() {
 
 /// Starts the binary on `dir` (default AOF options), expects it to refuse, returns its stderr.
 fn refused_start(dir: &Path) -> String {
+    refused_start_with(dir, &[])
+}
+
+/// The same with `extra` flags.
+fn refused_start_with(dir: &Path, extra: &[&str]) -> String {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_workingdb"))
         .args(["--port", &common::free_port().to_string()])
         .args(["--memcache-port", "0", "--dir", &dir.display().to_string()])
+        .args(extra)
         .stderr(std::process::Stdio::piped())
         .output()
         .unwrap();
@@ -240,5 +246,203 @@ fn a_failing_disk_refuses_writes_with_misconf_and_serves_reads() {
     memcache.send(b"delete k noreply\r\n");
     assert!(memcache.line().starts_with("SERVER_ERROR"));
     drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A fresh path for an `--aof-device` file, or `None` (with the reason printed) where the
+/// device path cannot run: it needs io_uring. The file lives in the target directory, since
+/// /tmp may be a tmpfs elsewhere, which has no direct I/O.
+fn device_file(name: &str) -> Option<PathBuf> {
+    if std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled").is_ok_and(|v| v.trim() != "0")
+    {
+        println!("skipped: io_uring is disabled on this machine");
+        return None;
+    }
+    let path =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("aof-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    Some(path)
+}
+
+#[test]
+fn segments_on_an_aof_device_survive_rewrites_and_a_crash() {
+    let Some(device) = device_file("device") else {
+        return;
+    };
+    let dir = temp_dir("device");
+    let dir_flag = dir.display().to_string();
+    let device_flag = device.display().to_string();
+    let flags = [
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--dir",
+        &dir_flag,
+        "--aof-device",
+        &device_flag,
+        "--aof-device-size",
+        "16mb",
+    ];
+    // A log written without the device first: the start with it moves the active segment
+    // onto the device by a rewrite.
+    {
+        let server = start(&dir, "always");
+        let mut c = server.redis();
+        let _: () = c.set("before", "the device").unwrap();
+        server.terminate();
+    }
+    let incremental_stubs = || -> Vec<String> {
+        std::fs::read_dir(dir.join("appendonlydir"))
+            .unwrap()
+            .flatten()
+            .map(|entry| entry.path())
+            .filter(|path| path.to_string_lossy().ends_with(".incr.wdb"))
+            .map(|path| String::from_utf8_lossy(&std::fs::read(path).unwrap()).into_owned())
+            .filter(|text| text.starts_with("workingdb-device-segment 1\n"))
+            .collect()
+    };
+    assert!(incremental_stubs().is_empty());
+    let server = Server::start("lockfree", &flags);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while incremental_stubs().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the segment did not move to the device"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut c = server.redis();
+    let before: String = c.get("before").unwrap();
+    assert_eq!(before, "the device");
+    let mut memcache = server.raw_memcache();
+    for round in 0..3 {
+        for index in 0..200 {
+            let _: () = c
+                .set(format!("k{index}"), format!("v{round}-{index}"))
+                .unwrap();
+        }
+        let _: i64 = c.rpush("list", round).unwrap();
+        memcache.round_trip(
+            format!("set m{round} 7 0 2\r\nm{round}\r\n").as_bytes(),
+            b"STORED\r\n",
+        );
+        if round < 2 {
+            let before: i64 = info_field(&mut c, "aof_rewrites").parse().unwrap();
+            let _: String = redis::cmd("BGREWRITEAOF").query(&mut c).unwrap();
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while info_field(&mut c, "aof_rewrites").parse::<i64>().unwrap() == before {
+                assert!(Instant::now() < deadline, "the rewrite did not finish");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            assert_eq!(info_field(&mut c, "aof_last_bgrewrite_status"), "ok");
+        }
+    }
+    let _: i64 = c.del("k0").unwrap();
+    assert_eq!(
+        std::fs::metadata(&device).unwrap().len(),
+        16 << 20,
+        "the device file is created at its size"
+    );
+    // A crash: everything acknowledged under `always` is on the device.
+    server.kill();
+    let stubs = incremental_stubs();
+    assert_eq!(stubs.len(), 1, "one segment after the rewrites: {stubs:?}");
+    assert!(stubs[0].contains(&device_flag), "{}", stubs[0]);
+
+    let server = Server::start("lockfree", &flags);
+    let mut c = server.redis();
+    let value: Option<String> = c.get("k0").unwrap();
+    assert_eq!(value, None);
+    let value: String = c.get("k199").unwrap();
+    assert_eq!(value, "v2-199");
+    let before: String = c.get("before").unwrap();
+    assert_eq!(before, "the device");
+    let list: Vec<String> = c.lrange("list", 0, -1).unwrap();
+    assert_eq!(list, ["0", "1", "2"]);
+    let mut memcache = server.raw_memcache();
+    memcache.round_trip(b"get m1\r\n", b"VALUE m1 7 2\r\nm1\r\nEND\r\n");
+    drop(server);
+
+    // The segment is on the device: without it the start is refused by name.
+    let stderr = refused_start_with(&dir, &[]);
+    assert!(
+        stderr.contains("--aof-device") && stderr.contains(&device_flag),
+        "{stderr}"
+    );
+    // A wiped device: the segment the manifest names is not there, and the start says so.
+    let wiped = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&device)
+        .unwrap();
+    wiped.set_len(0).unwrap();
+    wiped.set_len(16 << 20).unwrap();
+    drop(wiped);
+    let stderr = refused_start_with(
+        &dir,
+        &["--aof-device", &device_flag, "--aof-device-size", "16mb"],
+    );
+    assert!(stderr.contains("does not hold the segment"), "{stderr}");
+    // A size that is not whole blocks, and a device on a memory file system.
+    let stderr = refused_start_with(
+        &dir,
+        &["--aof-device", &device_flag, "--aof-device-size", "1000"],
+    );
+    assert!(stderr.contains("multiple of 4096"), "{stderr}");
+    if Path::new("/dev/shm").is_dir() {
+        let shm = format!("/dev/shm/workingdb-aof-device-{}", std::process::id());
+        let stderr = refused_start_with(&dir, &["--aof-device", &shm]);
+        let _ = std::fs::remove_file(&shm);
+        assert!(
+            stderr.contains("direct I/O") || stderr.contains("memory file system"),
+            "{stderr}"
+        );
+    }
+    let _ = std::fs::remove_file(&device);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_new_log_with_an_aof_device_starts_its_first_segment_there() {
+    let Some(device) = device_file("device-fresh") else {
+        return;
+    };
+    let dir = temp_dir("device-fresh");
+    let dir_flag = dir.display().to_string();
+    let device_flag = device.display().to_string();
+    let flags = [
+        "--appendfsync",
+        "everysec",
+        "--appendonly",
+        "yes",
+        "--dir",
+        &dir_flag,
+        "--aof-device",
+        &device_flag,
+        "--aof-device-size",
+        "8mb",
+        "--aof-device-sync",
+        "fdatasync",
+    ];
+    let server = Server::start("lockfree", &flags);
+    let first = dir.join("appendonlydir").join("appendonly.aof.1.incr.wdb");
+    let stub = std::fs::read_to_string(&first).unwrap();
+    assert!(
+        stub.starts_with(&format!(
+            "workingdb-device-segment 1\ndevice {device_flag}\n"
+        )),
+        "{stub}"
+    );
+    assert!(stub.contains("slot 0"), "{stub}");
+    let mut c = server.redis();
+    let _: () = c.set("k", "v").unwrap();
+    // SIGTERM syncs what everysec had not.
+    assert!(server.terminate().success());
+    let server = Server::start("lockfree", &flags);
+    let mut c = server.redis();
+    let value: String = c.get("k").unwrap();
+    assert_eq!(value, "v");
+    drop(server);
+    let _ = std::fs::remove_file(&device);
     let _ = std::fs::remove_dir_all(&dir);
 }

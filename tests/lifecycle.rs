@@ -18,6 +18,48 @@ fn sigterm_shuts_down_cleanly() {
 }
 
 #[test]
+fn shutdown_stops_the_server_and_keeps_what_was_written() {
+    let dir = std::env::temp_dir().join(format!("workingdb-shutdown-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let dir_flag = dir.display().to_string();
+    let flags = [
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "everysec",
+        "--dir",
+        &dir_flag,
+    ];
+    let mut server = Server::start("lockfree", &flags);
+    let mut raw = server.raw();
+    // Bad forms are refused and the server goes on.
+    raw.round_trip(&resp(&[b"SHUTDOWN", b"LATER"]), b"-ERR syntax error\r\n");
+    raw.round_trip(
+        &resp(&[b"SHUTDOWN", b"SAVE", b"NOSAVE"]),
+        b"-ERR syntax error\r\n",
+    );
+    raw.round_trip(
+        &resp(&[b"SHUTDOWN", b"ABORT"]),
+        b"-ERR No shutdown in progress.\r\n",
+    );
+    raw.round_trip(&resp(&[b"SET", b"k", b"v"]), b"+OK\r\n");
+    // As from Redis: no reply, the connection closes and the process exits 0.
+    raw.send(&resp(&[b"SHUTDOWN", b"NOSAVE"]));
+    assert!(raw.closed(), "the connection outlived SHUTDOWN");
+    let status = server
+        .wait_exit(Duration::from_secs(20))
+        .expect("the server did not exit after SHUTDOWN");
+    assert!(status.success(), "exit status {status:?}");
+    // The write acknowledged under everysec was synced on the way out.
+    let server = Server::start("lockfree", &flags);
+    let mut c = server.redis();
+    let value: Option<String> = c.get("k").unwrap();
+    assert_eq!(value.as_deref(), Some("v"));
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn maxclients_refuses_with_redis_error() {
     let server = Server::start("lockfree", &["--maxclients", "3"]);
     // The harness's readiness probes are clients too until the server reads their EOF.

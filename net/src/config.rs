@@ -65,6 +65,15 @@ pub struct Config {
     pub aof_io: String,
     /// `aof-pipeline-depth` (ours): under `always` over io_uring, batches in flight at once.
     pub aof_pipeline_depth: usize,
+    /// `aof-device` (ours): a block device or file the incremental segments are written to
+    /// with O_DIRECT; empty for none.
+    pub aof_device: String,
+    /// `aof-device-size` (ours): the size of the file `aof-device` creates when it does not
+    /// exist.
+    pub aof_device_size: u64,
+    /// `aof-device-sync` (ours): how a batch on the device is made durable, `dsync`
+    /// (RWF_DSYNC writes) or `fdatasync`.
+    pub aof_device_sync: String,
 }
 
 impl Default for Config {
@@ -95,6 +104,9 @@ impl Default for Config {
             aof_load_truncate_corrupt: false,
             aof_io: "auto".into(),
             aof_pipeline_depth: 1,
+            aof_device: String::new(),
+            aof_device_size: 1024 * 1024 * 1024,
+            aof_device_sync: "dsync".into(),
         }
     }
 }
@@ -139,6 +151,9 @@ pub const OPTIONS: &[OptionSpec] = &[
     OptionSpec { name: "aof-load-truncate-corrupt", runtime: false, help: "start after cutting the log at a corrupt record, losing what follows: yes or no" },
     OptionSpec { name: "aof-io", runtime: false, help: "auto (io_uring when the kernel allows it), uring or sync" },
     OptionSpec { name: "aof-pipeline-depth", runtime: false, help: "under appendfsync always over io_uring: batches in flight at once (1-8)" },
+    OptionSpec { name: "aof-device", runtime: false, help: "a block device or file for the AOF's incremental segments, written with O_DIRECT (empty: none)" },
+    OptionSpec { name: "aof-device-size", runtime: false, help: "the size of the file aof-device creates when it does not exist" },
+    OptionSpec { name: "aof-device-sync", runtime: false, help: "how a batch on aof-device is made durable: dsync (RWF_DSYNC writes) or fdatasync" },
     OptionSpec { name: "databases", runtime: false, help: "(one database)" },
 ];
 
@@ -333,6 +348,23 @@ impl Config {
                 }
                 self.aof_pipeline_depth = depth;
             }
+            "aof-device" => self.aof_device = value.to_string(),
+            "aof-device-size" => {
+                let size = parse_memory(value)
+                    .ok_or_else(|| "argument must be a memory value".to_string())?
+                    as u64;
+                if size == 0 || !size.is_multiple_of(4096) {
+                    return Err("argument must be a positive multiple of 4096 bytes".into());
+                }
+                self.aof_device_size = size;
+            }
+            "aof-device-sync" => {
+                let sync = value.to_ascii_lowercase();
+                if !["dsync", "fdatasync"].contains(&sync.as_str()) {
+                    return Err("argument(s) must be one of the following: dsync, fdatasync".into());
+                }
+                self.aof_device_sync = sync;
+            }
             "save" | "databases" => {
                 return Err(format!("'{name}' is not supported by this server"));
             }
@@ -381,6 +413,9 @@ impl Config {
             "aof-load-truncate-corrupt" => yes_no(self.aof_load_truncate_corrupt),
             "aof-io" => self.aof_io.clone(),
             "aof-pipeline-depth" => self.aof_pipeline_depth.to_string(),
+            "aof-device" => self.aof_device.clone(),
+            "aof-device-size" => self.aof_device_size.to_string(),
+            "aof-device-sync" => self.aof_device_sync.clone(),
             "databases" => "1".into(),
             _ => return None,
         })

@@ -39,6 +39,9 @@ pub struct Shared<E: Engine<Value = Value>> {
     pub aof: Option<Arc<AppendLog>>,
     /// Unix time of the start (`LASTSAVE` without an append-only file).
     pub started_unix: u64,
+    /// Asks the process to shut down as SIGTERM does (`SHUTDOWN`); `None` where nothing can
+    /// (a server embedded in a test), and `SHUTDOWN` then fails as Redis's does.
+    pub shutdown: Option<Box<dyn Fn() + Send + Sync>>,
 }
 
 impl<E: Engine<Value = Value>> Shared<E> {
@@ -61,12 +64,19 @@ impl<E: Engine<Value = Value>> Shared<E> {
             config_generation: AtomicU64::new(0),
             aof: None,
             started_unix: (seed / 1_000_000_000) as u64,
+            shutdown: None,
         }
     }
 
     /// The same, writing to `aof`.
     pub fn with_aof(mut self, aof: Arc<AppendLog>) -> Self {
         self.aof = Some(aof);
+        self
+    }
+
+    /// The same, with `request` as the way `SHUTDOWN` stops the process.
+    pub fn with_shutdown(mut self, request: impl Fn() + Send + Sync + 'static) -> Self {
+        self.shutdown = Some(Box::new(request));
         self
     }
 

@@ -12,11 +12,14 @@
 //!   replaced manifest, as Redis 7's multi-part AOF;
 //! * [`log`]: the [`engine::keyspace::Journal`] the keyspace reports to, the writer thread's
 //!   group commit under `appendfsync always|everysec|no`, disk faults, and rewrites;
-//! * [`replay`]: loading the directory back, cutting a torn tail, refusing corruption.
+//! * [`replay`]: loading the directory back, cutting a torn tail, refusing corruption;
+//! * [`device`]: the incremental segments on an `--aof-device` (an [`nvme::BlockLog`] per
+//!   segment, a stub file in the directory naming its slot).
 
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod device;
 pub mod effect;
 pub mod log;
 pub mod manifest;

@@ -356,6 +356,7 @@ impl AppendLog {
             last_take: Instant::now(),
             pause: RETRY_PAUSE_MIN,
             rewrite_needed_from_synced: false,
+            last_flush_full: false,
             wake_reader,
             pipeline: None,
         };
@@ -576,6 +577,8 @@ struct Writer {
     pause: Duration,
     /// A sync failed: the page cache cannot be trusted, rewrite the whole tail.
     rewrite_needed_from_synced: bool,
+    /// The last flush failed because a fixed-size segment (on an `--aof-device`) is full.
+    last_flush_full: bool,
     /// The read end of the wake pipe, cloned into each pipeline.
     wake_reader: std::io::PipeReader,
     /// Under `always` with io_uring: the active segment's pipeline.
@@ -643,7 +646,10 @@ impl Writer {
                 Fsync::No => shutdown,
             };
             let mut healthy = self.flush(sync_due);
-            if healthy && rewrite {
+            if rewrite {
+                // Even when the flush failed: the switch flushes first and, if it still
+                // cannot, asks again later (or, on a full device segment, carries the tail
+                // into the new segment). Skipping it would leave the rewrite marked running.
                 healthy = self.switch_segment();
             }
             if shutdown {
@@ -660,6 +666,10 @@ impl Writer {
                 }
             }
             if !healthy {
+                if self.last_flush_full && !self.shared.rewriting.load(Ordering::Acquire) {
+                    // A full device segment empties only through a rewrite.
+                    lock(&self.shared.pending).rewrite_requested = true;
+                }
                 std::thread::sleep(self.pause);
                 self.pause = (self.pause * 2).min(RETRY_PAUSE_MAX);
             } else {
@@ -885,6 +895,7 @@ impl Writer {
         let shared = &self.shared;
         match result {
             Ok(()) => {
+                self.last_flush_full = false;
                 self.tail_written = self.tail.len();
                 self.rewrite_needed_from_synced = false;
                 let end_position = self.tail_start_position + self.tail.len() as u64;
@@ -903,7 +914,10 @@ impl Writer {
                 true
             }
             Err(error) => {
-                if sync {
+                // A segment of fixed size that is full: nothing of the batch was written.
+                self.last_flush_full =
+                    error.kind() == io::ErrorKind::StorageFull && self.storage.capacity().is_some();
+                if sync && !self.last_flush_full {
                     // After a failed sync the page cache cannot be trusted (module docs).
                     self.rewrite_needed_from_synced = true;
                 }
@@ -919,12 +933,16 @@ impl Writer {
         let shared = Arc::clone(&self.shared);
         // Everything before the switch must be durable in the old segment: a crash during the
         // rewrite replays old parts + the new segment, and must not lose a middle piece.
-        if !self.tail.is_empty() && !self.flush(true) {
+        let carry_tail = !self.tail.is_empty() && !self.flush(true);
+        if carry_tail && !self.last_flush_full {
             // Not now: the disk is failing. Ask again once it is back.
             shared.rewriting.store(false, Ordering::Release);
             lock(&shared.pending).rewrite_requested = true;
             return false;
         }
+        // Otherwise, when the flush failed, the old segment is a full device segment that
+        // took none of the tail: everything in it is durable, and the tail goes to the start
+        // of the new segment instead, in the same order.
         let mut manifest = lock(&shared.manifest);
         let seq = manifest.max_seq() + 1;
         let name = manifest::part_name(&shared.options.file_name, seq, Kind::Incremental);
@@ -962,8 +980,12 @@ impl Writer {
         self.storage = storage;
         self.open_pipeline();
         self.synced_offset = 0;
-        self.tail.clear();
+        if !carry_tail {
+            self.tail.clear();
+        }
         self.tail_written = 0;
+        self.rewrite_needed_from_synced = false;
+        self.last_flush_full = false;
         shared.active_bytes.store(0, Ordering::Relaxed);
         shared.rewriting.store(true, Ordering::Release);
         {
@@ -985,6 +1007,19 @@ impl Writer {
     }
 
     fn maybe_auto_rewrite(&mut self) {
+        if let Some(capacity) = self.storage.capacity() {
+            // A device segment has a fixed size: rewrite at half of it, whatever the
+            // percentage options say, so the new segment starts long before this one fills.
+            let active = self.shared.active_bytes.load(Ordering::Relaxed);
+            if active >= capacity / 2 && !self.shared.rewriting.load(Ordering::Acquire) {
+                tracing::info!(
+                    "Starting rewriting of AOF: the device segment holds {active} of its \
+                     {capacity} bytes"
+                );
+                lock(&self.shared.pending).rewrite_requested = true;
+                return;
+            }
+        }
         let options = &self.shared.options;
         if options.auto_rewrite_percentage == 0 || self.shared.rewriting.load(Ordering::Acquire) {
             return;

@@ -30,6 +30,7 @@
 //! The whole log is mapped, not read: the page cache holds it, and the index costs 24 bytes
 //! per record (16M records: 384 MiB).
 
+use crate::device::{DeviceSegments, Stub};
 use crate::effect;
 use crate::manifest::{self, Kind, Manifest, Part};
 use crate::record::{self, Checksum};
@@ -149,17 +150,36 @@ pub fn lock_dir(dir: &Path) -> io::Result<File> {
 
 /// Reads `dir`'s manifest, or creates a fresh log (directory, first segment, manifest).
 pub fn open_or_create(dir: &Path, file_name: &str) -> io::Result<Manifest> {
+    open_or_create_on(dir, file_name, None)
+}
+
+/// [`open_or_create`], with the first segment of a new log on `devices` when given.
+pub fn open_or_create_on(
+    dir: &Path,
+    file_name: &str,
+    devices: Option<&DeviceSegments>,
+) -> io::Result<Manifest> {
     fs::create_dir_all(dir)?;
     if let Some(manifest) = manifest::load(dir, file_name)? {
         return Ok(manifest);
     }
     let name = manifest::part_name(file_name, 1, Kind::Incremental);
-    OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(dir.join(&name))?
-        .sync_all()?;
+    let path = dir.join(&name);
+    match devices {
+        Some(devices) => {
+            // A stub left by a start that died before its manifest was stored names a slot
+            // nobody needs: start over.
+            let _ = fs::remove_file(&path);
+            devices.create_segment(&path)?;
+            manifest::sync_dir(dir)?;
+        }
+        None => OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)?
+            .sync_all()?,
+    }
     let manifest = Manifest {
         parts: vec![Part {
             name,
@@ -222,7 +242,38 @@ pub fn load<E: Engine<Value = Value>>(
     keyspace: &Keyspace<E>,
     options: LoadOptions,
 ) -> Result<Loaded, LoadError> {
-    scan(dir, file_name, options)?.apply(keyspace)
+    scan(dir, file_name, options, None)?.apply(keyspace)
+}
+
+/// The bytes of one part: mapped from its file, read from an `--aof-device`, or none.
+enum PartBytes {
+    Empty,
+    Mapped(memmap2::Mmap),
+    Read(Vec<u8>),
+}
+
+impl PartBytes {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            PartBytes::Empty => &[],
+            PartBytes::Mapped(map) => map,
+            PartBytes::Read(bytes) => bytes,
+        }
+    }
+}
+
+/// Maps the file at `path` (`Empty` when it has no bytes).
+fn map_file(path: &Path) -> io::Result<PartBytes> {
+    let file = File::open(path)
+        .map_err(|error| io::Error::new(error.kind(), format!("{}: {error}", path.display())))?;
+    if file.metadata()?.len() == 0 {
+        return Ok(PartBytes::Empty);
+    }
+    // SAFETY: the map is read-only and nothing else writes these files while we load: the
+    // writer starts after replay, and another server on this directory is refused by
+    // `lock_dir`, which the caller holds. (Someone editing the file by hand could change bytes
+    // under us; that cannot corrupt memory, only what we read.)
+    Ok(PartBytes::Mapped(unsafe { memmap2::Mmap::map(&file) }?))
 }
 
 /// A checked log, mapped and indexed, ready to apply. Its record count lets the caller size
@@ -230,8 +281,8 @@ pub fn load<E: Engine<Value = Value>>(
 pub struct Scanned {
     dir: PathBuf,
     manifest: Manifest,
-    /// One map per part (`None` for an empty part), alive while the index points into them.
-    maps: Vec<Option<memmap2::Mmap>>,
+    /// Each part's bytes, alive while the index points into them.
+    maps: Vec<PartBytes>,
     places: Vec<Place>,
     max_version: u64,
     read_bytes: u64,
@@ -242,11 +293,19 @@ pub struct Scanned {
 
 /// Steps 1 to 3 of the module docs: reads the manifest, checks every record of every part and
 /// cuts a defective tail where the options allow.
-pub fn scan(dir: &Path, file_name: &str, options: LoadOptions) -> Result<Scanned, LoadError> {
+///
+/// A part whose file is a device stub ([`crate::device`]) is read from `devices`; without
+/// one, such a part refuses the start with a message naming the device.
+pub fn scan(
+    dir: &Path,
+    file_name: &str,
+    options: LoadOptions,
+    devices: Option<&DeviceSegments>,
+) -> Result<Scanned, LoadError> {
     let started = Instant::now();
-    let manifest = open_or_create(dir, file_name)?;
+    let manifest = open_or_create_on(dir, file_name, devices)?;
     remove_orphans(dir, file_name, &manifest);
-    let mut maps: Vec<Option<memmap2::Mmap>> = Vec::with_capacity(manifest.parts.len());
+    let mut maps: Vec<PartBytes> = Vec::with_capacity(manifest.parts.len());
     let mut places: Vec<Place> = Vec::new();
     let mut max_version = 0u64;
     let mut read_bytes = 0u64;
@@ -255,20 +314,25 @@ pub fn scan(dir: &Path, file_name: &str, options: LoadOptions) -> Result<Scanned
     let last = manifest.parts.len() - 1;
     for (index, part) in manifest.parts.iter().enumerate() {
         let path = dir.join(&part.name);
-        let file = File::open(&path).map_err(|error| {
+        let stub = Stub::read(&path).map_err(|error| {
             io::Error::new(error.kind(), format!("{}: {error}", path.display()))
         })?;
-        let length = file.metadata()?.len();
-        let map = if length == 0 {
-            None
-        } else {
-            // SAFETY: the map is read-only and nothing else writes these files while we load:
-            // the writer starts after replay, and another server on this directory is refused
-            // by `lock_dir`, which the caller holds. (Someone editing the file by hand could
-            // change bytes under us; that cannot corrupt memory, only what we read.)
-            Some(unsafe { memmap2::Mmap::map(&file) }?)
+        let map = match (&stub, devices) {
+            (None, _) => map_file(&path)?,
+            (Some(stub), Some(devices)) => PartBytes::Read(devices.load(stub, &path)?),
+            (Some(stub), None) => {
+                return Err(LoadError::Io(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "{}: this segment is on the device {}: start with --aof-device {}",
+                        path.display(),
+                        stub.device.display(),
+                        stub.device.display()
+                    ),
+                )))
+            }
         };
-        let bytes: &[u8] = map.as_deref().unwrap_or(&[]);
+        let bytes: &[u8] = map.bytes();
         let mut offset = 0usize;
         let mut defect = None;
         let mut arguments = Vec::new();
@@ -336,19 +400,24 @@ pub fn scan(dir: &Path, file_name: &str, options: LoadOptions) -> Result<Scanned
                 path.display(),
             );
             cut_bytes = cut as u64;
-            drop(map);
-            let file = OpenOptions::new().write(true).open(&path)?;
-            file.set_len(offset as u64)?;
-            file.sync_all()?;
-            // Map what is left again.
-            let file = File::open(&path)?;
-            maps.push(if offset == 0 {
-                None
-            } else {
-                // SAFETY: read-only, and nothing else writes the file while we load (the
-                // writer starts after replay; `lock_dir` keeps other servers out).
-                Some(unsafe { memmap2::Mmap::map(&file) }?)
-            });
+            match (&stub, devices) {
+                (Some(stub), Some(devices)) => {
+                    devices.truncate(stub, offset as u64)?;
+                    let PartBytes::Read(mut bytes) = map else {
+                        unreachable!("a device segment is read, not mapped")
+                    };
+                    bytes.truncate(offset);
+                    maps.push(PartBytes::Read(bytes));
+                }
+                _ => {
+                    drop(map);
+                    let file = OpenOptions::new().write(true).open(&path)?;
+                    file.set_len(offset as u64)?;
+                    file.sync_all()?;
+                    // Map what is left again.
+                    maps.push(map_file(&path)?);
+                }
+            }
         } else {
             maps.push(map);
         }
@@ -371,6 +440,13 @@ pub fn scan(dir: &Path, file_name: &str, options: LoadOptions) -> Result<Scanned
 }
 
 impl Scanned {
+    /// Whether the active segment is on an `--aof-device` (its file is a stub).
+    pub fn active_is_stub(&self) -> bool {
+        self.manifest.parts.last().is_some_and(|part| {
+            Stub::read(&self.dir.join(&part.name)).is_ok_and(|stub| stub.is_some())
+        })
+    }
+
     /// How many records the log holds: an upper bound of the keys it describes (a base holds
     /// one record per key, or a few for a long list; each incremental record adds at most
     /// one key).
@@ -406,9 +482,7 @@ impl Scanned {
         let mut applied_since_report = 0usize;
         let mut arguments = Vec::new();
         for (done, place) in places.iter().enumerate() {
-            let bytes = maps[place.part as usize]
-                .as_deref()
-                .expect("a part with records is mapped");
+            let bytes = maps[place.part as usize].bytes();
             // The first pass verified every checksum and the map is read-only, so this pass
             // only walks the structure again.
             let changed = || LoadError::Corrupt {

@@ -64,6 +64,12 @@ pub trait Storage: Send {
         None
     }
 
+    /// The most bytes the store holds, for stores of a fixed size (a segment on an
+    /// `--aof-device`); `None` for files, which grow.
+    fn capacity(&self) -> Option<u64> {
+        None
+    }
+
     /// Writes all of `bytes` at `offset`, retrying short writes.
     fn write_all_at(&mut self, mut offset: u64, mut bytes: &[u8]) -> io::Result<()> {
         while !bytes.is_empty() {

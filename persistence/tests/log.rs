@@ -14,6 +14,7 @@ use engine::keyspace::{
 };
 use engine::sharded::Sharded;
 use engine::{Engine, LockFree};
+use persistence::device::DeviceSegments;
 use persistence::log::{self, AppendLog, Fsync, Io, Options, Snapshotter};
 use persistence::replay::{self, LoadOptions};
 use persistence::storage::{Faults, FaultyStorage, Storage};
@@ -155,26 +156,66 @@ fn options(dir: &Path, fsync: Fsync) -> Options {
     }
 }
 
-fn replayed<E: Engine<Value = Value>>(dir: &Path) -> Keyspace<E> {
+fn replayed<E: Engine<Value = Value>>(dir: &Path, device: Option<&Path>) -> Keyspace<E> {
     let keyspace = Keyspace::new(E::new());
-    replay::load(dir, FILE, &keyspace, LoadOptions::default()).expect("replay");
+    let devices = device.map(|path| open_device(path, dir));
+    replay::scan(dir, FILE, LoadOptions::default(), devices.as_deref())
+        .and_then(|scanned| scanned.apply(&keyspace))
+        .expect("replay");
     keyspace
 }
 
-/// Threads write at random through the log; halfway one of them asks for a rewrite; then the
-/// state replayed from the directory must be the live state.
-fn live_equals_replayed<E: Engine<Value = Value>>(fsync: Fsync, io: Io, seed: u64) {
+/// A device file for the segments, beside the AOF directory: 4 slots of 4 MiB.
+fn open_device(path: &Path, dir: &Path) -> Arc<DeviceSegments> {
+    let options = nvme::DeviceOptions {
+        queue_depth: 4,
+        buffer_bytes: 64 * 1024,
+        sqpoll_idle_ms: None,
+        durability: nvme::Durability::Dsync,
+        file_bytes: Some(16 << 20),
+    };
+    DeviceSegments::open(path, options, dir, FILE).expect("open the device")
+}
+
+/// Threads write at random through the log; along the way one of them asks for `rewrites`
+/// rewrites; then the state replayed from the directory (and the device, when the segments
+/// are on one) must be the live state.
+fn live_equals_replayed<E: Engine<Value = Value>>(
+    fsync: Fsync,
+    io: Io,
+    seed: u64,
+    on_device: bool,
+    rewrites: u64,
+) {
     const THREADS: u64 = 4;
     const WRITES: u64 = 2_000;
     let dir = TempDir::new("log-live");
-    let manifest = replay::open_or_create(&dir.0, FILE).unwrap();
+    let device_path = dir.0.with_extension("device");
+    let _ = std::fs::remove_file(&device_path);
     let keyspace = Arc::new(Keyspace::new(E::new()));
+    let (manifest, opener) = if on_device {
+        // Replay first, as the server does: it creates the new log's first segment on the
+        // device and hands it to the writer.
+        let devices = open_device(&device_path, &dir.0);
+        let loaded = replay::scan(&dir.0, FILE, LoadOptions::default(), Some(&devices))
+            .and_then(|scanned| scanned.apply(&keyspace))
+            .unwrap();
+        let first = dir.0.join(&loaded.manifest.parts[0].name);
+        assert!(
+            persistence::device::Stub::read(&first).unwrap().is_some(),
+            "the first segment is on the device"
+        );
+        (loaded.manifest, devices.opener(log::file_opener(io)))
+    } else {
+        let manifest = replay::open_or_create(&dir.0, FILE).unwrap();
+        (manifest, log::file_opener(io))
+    };
     let log = Arc::new(
         AppendLog::start(
             options(&dir.0, fsync),
             manifest,
             0,
-            log::file_opener(io),
+            opener,
             snapshotter(&keyspace),
         )
         .unwrap(),
@@ -190,8 +231,13 @@ fn live_equals_replayed<E: Engine<Value = Value>>(fsync: Fsync, io: Io, seed: u6
                 let mut rng = Rng(seed * 1000 + thread);
                 for write in 0..WRITES {
                     random_write(keyspace, &mut rng);
-                    if thread == 0 && write == WRITES / 2 {
-                        log.rewrite().unwrap();
+                    let step = WRITES / (rewrites + 1);
+                    let due = write > 0 && write % step == 0 && write / step <= rewrites;
+                    if thread == 0 && due {
+                        // One at a time: wait for the previous one to finish.
+                        while log.rewrite().is_err() {
+                            std::thread::sleep(Duration::from_millis(1));
+                        }
                     }
                 }
             });
@@ -208,7 +254,7 @@ fn live_equals_replayed<E: Engine<Value = Value>>(fsync: Fsync, io: Io, seed: u6
     log.shutdown();
     let info = log.info();
     let field = |name: &str| info.iter().find(|(k, _)| *k == name).unwrap().1.clone();
-    assert_eq!(field("aof_rewrites"), "1", "{info:?}");
+    assert_eq!(field("aof_rewrites"), rewrites.to_string(), "{info:?}");
     assert_eq!(field("aof_last_bgrewrite_status"), "ok");
     let manifest = persistence::manifest::load(&dir.0, FILE).unwrap().unwrap();
     assert_eq!(
@@ -219,13 +265,21 @@ fn live_equals_replayed<E: Engine<Value = Value>>(fsync: Fsync, io: Io, seed: u6
 
     let live = dump(&keyspace);
     assert!(!live.is_empty(), "the workload leaves keys");
-    let again = replayed::<E>(&dir.0);
+    drop(log);
+    let again = replayed::<E>(&dir.0, on_device.then_some(device_path.as_path()));
     assert_eq!(
         dump(&again),
         live,
-        "{} {fsync:?} {io:?} seed {seed}",
+        "{} {fsync:?} {io:?} seed {seed} device {on_device}",
         E::NAME
     );
+    if on_device {
+        // The segment's file is a stub; without the device the start is refused by name.
+        let keyspace = Keyspace::new(E::new());
+        let error = replay::load(&dir.0, FILE, &keyspace, LoadOptions::default()).unwrap_err();
+        assert!(error.to_string().contains("--aof-device"), "{error}");
+        let _ = std::fs::remove_file(&device_path);
+    }
 }
 
 #[test]
@@ -241,10 +295,25 @@ fn live_state_equals_replayed_state_on_every_engine_and_policy() {
             Io::Sync
         };
         let seed = index as u64 + 1;
-        live_equals_replayed::<LockFree<Value>>(fsync, io, seed);
-        live_equals_replayed::<Sharded<Value>>(fsync, io, seed + 10);
-        live_equals_replayed::<DashMapEngine<Value>>(fsync, io, seed + 20);
-        live_equals_replayed::<FlurryEngine<Value>>(fsync, io, seed + 30);
+        live_equals_replayed::<LockFree<Value>>(fsync, io, seed, false, 1);
+        live_equals_replayed::<Sharded<Value>>(fsync, io, seed + 10, false, 1);
+        live_equals_replayed::<DashMapEngine<Value>>(fsync, io, seed + 20, false, 1);
+        live_equals_replayed::<FlurryEngine<Value>>(fsync, io, seed + 30, false, 1);
+    }
+}
+
+#[test]
+fn live_state_equals_replayed_state_with_segments_on_a_device() {
+    if let Err(error) = persistence::uring::UringStorage::probe() {
+        println!("skipped: the device path needs io_uring: {error}");
+        return;
+    }
+    // Three rewrites: the third segment's slot is the first one's, reused.
+    for (index, fsync) in [Fsync::Always, Fsync::EverySec, Fsync::No]
+        .into_iter()
+        .enumerate()
+    {
+        live_equals_replayed::<LockFree<Value>>(fsync, Io::Uring, 40 + index as u64, true, 3);
     }
 }
 
@@ -358,7 +427,7 @@ fn the_writer_gets_through_eio_enospc_short_writes_and_failed_syncs() {
         );
         // Everything was acknowledged as durable, so a crash now loses nothing.
         crash_into(&dir.0, &storage);
-        let again = replayed::<LockFree<Value>>(&dir.0);
+        let again = replayed::<LockFree<Value>>(&dir.0, None);
         assert_eq!(dump(&again), dump(&keyspace), "seed {seed}");
     }
 }
@@ -399,7 +468,7 @@ fn a_crash_while_syncs_fail_keeps_every_acknowledged_write_and_a_prefix_of_the_r
         assert!(log.durable_position() < log.appended_position());
         // The process dies now; the writer is left behind (its storage is in memory).
         crash_into(&dir.0, &storage);
-        let again = replayed::<LockFree<Value>>(&dir.0);
+        let again = replayed::<LockFree<Value>>(&dir.0, None);
         let state = dump(&again);
         for index in 0..50 {
             assert!(

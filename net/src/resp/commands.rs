@@ -162,6 +162,20 @@ pub static COMMANDS: &[Command] = &[
     ),
     command("hello", -1, CONNECTION, (0, 0, 0), Server),
     command(
+        "shutdown",
+        -1,
+        &[
+            "admin",
+            "noscript",
+            "loading",
+            "stale",
+            "no_multi",
+            "allow_busy",
+        ],
+        (0, 0, 0),
+        Server,
+    ),
+    command(
         "client",
         -2,
         &["noscript", "loading", "stale"],

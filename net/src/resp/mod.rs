@@ -190,6 +190,15 @@ pub fn execute<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Arg
         session.ok();
         return Flow::Close;
     }
+    if command.name == "shutdown" {
+        return match server::shutdown(session, args) {
+            Ok(()) => Flow::Close,
+            Err(error) => {
+                session.error(&error.0);
+                Flow::Continue
+            }
+        };
+    }
     if let Err(error) = run(session, command, args) {
         session.error(&error.0);
     }

@@ -85,9 +85,46 @@ pub(super) fn run<E: Engine<Value = Value>>(
         }
         "hello" => hello(session, args)?,
         "client" => client(session, args)?,
+        "shutdown" => shutdown(session, args)?,
         other => unreachable!("{other} is not a server command"),
     }
     Ok(())
+}
+
+/// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]`. There is no RDB to save and no replica to
+/// wait for, so every accepted form stops the server at once, as SIGTERM does (the AOF is
+/// synced first); the client gets no reply, only the closed connection, as from Redis.
+/// `ABORT` finds no shutdown in progress.
+pub(super) fn shutdown<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    args: Args<'_>,
+) -> CommandResult {
+    let mut abort = false;
+    let mut other = false;
+    let (mut save, mut nosave) = (false, false);
+    for index in 1..args.len() {
+        match args.get(index).to_ascii_uppercase().as_slice() {
+            b"NOSAVE" => nosave = true,
+            b"SAVE" => save = true,
+            b"NOW" | b"FORCE" => other = true,
+            b"ABORT" => abort = true,
+            _ => return Err(errors::SYNTAX.into()),
+        }
+    }
+    if (save && nosave) || (abort && (save || nosave || other)) {
+        return Err(errors::SYNTAX.into());
+    }
+    if abort {
+        return Err("ERR No shutdown in progress.".into());
+    }
+    match &session.shared.shutdown {
+        Some(request) => {
+            tracing::warn!("User requested shutdown...");
+            request();
+            Ok(())
+        }
+        None => Err("ERR Errors trying to SHUTDOWN. Check logs.".into()),
+    }
 }
 
 fn unknown_subcommand(args: Args<'_>, command: &str) -> super::CommandError {
