@@ -389,6 +389,10 @@ fn segments_on_an_aof_device_survive_rewrites_and_a_crash() {
         &["--aof-device", &device_flag, "--aof-device-size", "1000"],
     );
     assert!(stderr.contains("multiple of 4096"), "{stderr}");
+    let small = format!("{device_flag}-small");
+    let stderr = refused_start_with(&dir, &["--aof-device", &small, "--aof-device-size", "64kb"]);
+    assert!(stderr.contains("too small"), "{stderr}");
+    assert!(!Path::new(&small).exists(), "a refused device file is not created");
     if Path::new("/dev/shm").is_dir() {
         let shm = format!("/dev/shm/workingdb-aof-device-{}", std::process::id());
         let stderr = refused_start_with(&dir, &["--aof-device", &shm]);
@@ -445,4 +449,18 @@ fn a_new_log_with_an_aof_device_starts_its_first_segment_there() {
     drop(server);
     let _ = std::fs::remove_file(&device);
     let _ = std::fs::remove_dir_all(&dir);
+
+    // A device that holds something else is refused and left as it was.
+    let other_dir = temp_dir("device-foreign");
+    let foreign = device_file("device-foreign-file").expect("io_uring was there a moment ago");
+    std::fs::write(&foreign, vec![0x5a; 8 << 20]).unwrap();
+    let foreign_flag = foreign.display().to_string();
+    let stderr = refused_start_with(
+        &other_dir,
+        &["--aof-device", &foreign_flag, "--aof-device-size", "8mb"],
+    );
+    assert!(stderr.contains("refusing to overwrite"), "{stderr}");
+    assert!(std::fs::read(&foreign).unwrap().iter().all(|&byte| byte == 0x5a));
+    let _ = std::fs::remove_file(&foreign);
+    let _ = std::fs::remove_dir_all(&other_dir);
 }

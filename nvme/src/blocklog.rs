@@ -596,7 +596,10 @@ impl BlockLog {
             ));
         }
         // Never leave more than half the recovery window written but unsynced: a power cut
-        // may keep any of it and lose any other part, and recovery clears only so far.
+        // may keep any of it and lose any other part, and recovery clears only so far. So a
+        // volatile append syncs first when the unsynced blocks would pass that, and one too
+        // large for it on its own is written durably, round by round.
+        let durable = durable || blocks > STALE_WINDOW_BLOCKS / 2;
         if !durable
             && self.end.tail_sequence + blocks > self.synced.tail_sequence + STALE_WINDOW_BLOCKS / 2
         {

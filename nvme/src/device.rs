@@ -97,6 +97,9 @@ pub struct Device {
     file: File,
     geometry: Geometry,
     options: DeviceOptions,
+    /// The ring failed outside any one request (an `io_uring_enter` error): requests may be
+    /// left in it, still using pool buffers, so the device refuses all further I/O.
+    broken: bool,
 }
 
 fn error(kind: io::ErrorKind, path: &Path, message: impl std::fmt::Display) -> io::Error {
@@ -227,6 +230,7 @@ impl Device {
             pool,
             ring,
             options,
+            broken: false,
         };
         let iovecs = device.pool.iovecs();
         // SAFETY: the iovecs describe the pool's buffers, which the device owns, never
@@ -334,6 +338,7 @@ impl Device {
 
     /// Makes every completed write durable (an fdatasync through the ring).
     pub fn sync(&mut self) -> io::Result<()> {
+        self.refuse_if_broken()?;
         let entry = opcode::Fsync::new(types::Fixed(0))
             .flags(types::FsyncFlags::DATASYNC)
             .build()
@@ -345,7 +350,14 @@ impl Device {
             match self.ring.submit_and_wait(1) {
                 Ok(_) => {}
                 Err(error) if error.raw_os_error() == Some(libc::EINTR) => continue,
-                Err(error) => return Err(error),
+                Err(failure) => {
+                    self.broken = true;
+                    return Err(error(
+                        failure.kind(),
+                        &self.path,
+                        format!("io_uring failed; the device is closed to further I/O: {failure}"),
+                    ));
+                }
             }
             if let Some(completion) = self.ring.completion().next() {
                 if completion.result() < 0 {
@@ -373,7 +385,19 @@ impl Device {
         );
     }
 
+    fn refuse_if_broken(&self) -> io::Result<()> {
+        if self.broken {
+            return Err(error(
+                io::ErrorKind::BrokenPipe,
+                &self.path,
+                "io_uring failed earlier; the device must be opened again",
+            ));
+        }
+        Ok(())
+    }
+
     fn submit(&mut self, batch: &[Write], durable: bool) -> io::Result<()> {
+        self.refuse_if_broken()?;
         assert!(
             batch.len() <= self.pool.len(),
             "a batch of {} writes",
@@ -424,7 +448,14 @@ impl Device {
             match self.ring.submit_and_wait(expected - completed) {
                 Ok(_) => {}
                 Err(error) if error.raw_os_error() == Some(libc::EINTR) => continue,
-                Err(error) => return Err(error),
+                Err(failure) => {
+                    self.broken = true;
+                    return Err(error(
+                        failure.kind(),
+                        &self.path,
+                        format!("io_uring failed; the device is closed to further I/O: {failure}"),
+                    ));
+                }
             }
             for completion in self.ring.completion() {
                 completed += 1;

@@ -28,6 +28,16 @@ impl Drop for TempDir {
     }
 }
 
+/// A temporary directory for one test, or `None` (with the reason printed) where io_uring
+/// cannot be set up: every device needs a ring.
+fn test_dir(name: &str) -> Option<TempDir> {
+    if let Err(error) = io_uring::IoUring::new(2) {
+        println!("skipped: io_uring is not available: {error}");
+        return None;
+    }
+    Some(TempDir::new(name))
+}
+
 const DEVICE_BYTES: u64 = 8 << 20;
 
 fn options(durability: Durability) -> DeviceOptions {
@@ -70,7 +80,9 @@ fn pattern(seed: u64, length: usize) -> Vec<u8> {
 
 #[test]
 fn a_new_file_is_preallocated_with_zeros_and_reports_its_geometry() {
-    let dir = TempDir::new("prealloc");
+    let Some(dir) = test_dir("prealloc") else {
+        return;
+    };
     let path = dir.0.join("log");
     let device = Device::open(&path, options(Durability::Dsync)).unwrap();
     let geometry = *device.geometry();
@@ -100,7 +112,9 @@ fn a_new_file_is_preallocated_with_zeros_and_reports_its_geometry() {
 #[test]
 fn appends_of_every_shape_read_back_after_reopening_under_both_durabilities() {
     for durability in [Durability::Dsync, Durability::Fdatasync] {
-        let dir = TempDir::new(&format!("roundtrip-{durability:?}"));
+        let Some(dir) = test_dir(&format!("roundtrip-{durability:?}")) else {
+        return;
+    };
         let path = dir.0.join("log");
         let (mut log, recovered) = open(&path, durability);
         assert!(recovered.formatted);
@@ -157,7 +171,9 @@ fn damage(path: &Path, offset: u64, bytes: &[u8]) {
 
 #[test]
 fn a_torn_tail_block_ends_the_log_before_it_and_the_log_goes_on_from_there() {
-    let dir = TempDir::new("torn");
+    let Some(dir) = test_dir("torn") else {
+        return;
+    };
     let path = dir.0.join("log");
     let (mut log, _) = open(&path, Durability::Dsync);
     let payload = 4096 - BLOCK_HEADER_BYTES;
@@ -185,7 +201,9 @@ fn a_torn_tail_block_ends_the_log_before_it_and_the_log_goes_on_from_there() {
 
 #[test]
 fn blocks_of_an_interrupted_append_past_the_end_are_cleared() {
-    let dir = TempDir::new("stale");
+    let Some(dir) = test_dir("stale") else {
+        return;
+    };
     let path = dir.0.join("log");
     let (mut log, _) = open(&path, Durability::Dsync);
     let payload = 4096 - BLOCK_HEADER_BYTES;
@@ -211,7 +229,9 @@ fn blocks_of_an_interrupted_append_past_the_end_are_cleared() {
 
 #[test]
 fn a_reset_starts_an_empty_log_and_older_blocks_stay_out() {
-    let dir = TempDir::new("reset");
+    let Some(dir) = test_dir("reset") else {
+        return;
+    };
     let path = dir.0.join("log");
     let (mut log, _) = open(&path, Durability::Fdatasync);
     log.append(&pattern(1, 50_000), true).unwrap();
@@ -230,7 +250,9 @@ fn a_reset_starts_an_empty_log_and_older_blocks_stay_out() {
 
 #[test]
 fn a_full_log_refuses_the_append_and_keeps_what_it_had() {
-    let dir = TempDir::new("full");
+    let Some(dir) = test_dir("full") else {
+        return;
+    };
     let path = dir.0.join("log");
     let (mut log, _) = open(&path, Durability::Dsync);
     let capacity = log.capacity() as usize;
@@ -248,7 +270,9 @@ fn a_full_log_refuses_the_append_and_keeps_what_it_had() {
 
 #[test]
 fn bad_targets_get_clear_errors_and_are_left_untouched() {
-    let dir = TempDir::new("bad");
+    let Some(dir) = test_dir("bad") else {
+        return;
+    };
     // A size that is not a whole number of blocks.
     let path = dir.0.join("misaligned");
     let mut misaligned = options(Durability::Dsync);
@@ -339,7 +363,9 @@ fn a_loop_device_holds_the_log() {
         println!("skipped: loop devices need root");
         return;
     }
-    let dir = TempDir::new("loop");
+    let Some(dir) = test_dir("loop") else {
+        return;
+    };
     let backing = dir.0.join("backing");
     fs::File::create(&backing)
         .unwrap()
@@ -416,7 +442,9 @@ fn a_loop_device_holds_the_log() {
 
 #[test]
 fn volatile_appends_sync_and_truncation_keep_the_stream_exact() {
-    let dir = TempDir::new("volatile");
+    let Some(dir) = test_dir("volatile") else {
+        return;
+    };
     let path = dir.0.join("log");
     let (mut log, _) = open(&path, Durability::Fdatasync);
     let payload = 4096 - BLOCK_HEADER_BYTES;
@@ -464,7 +492,9 @@ fn volatile_appends_sync_and_truncation_keep_the_stream_exact() {
 
 #[test]
 fn regions_of_one_device_hold_separate_logs() {
-    let dir = TempDir::new("regions");
+    let Some(dir) = test_dir("regions") else {
+        return;
+    };
     let path = dir.0.join("log");
     let device = Device::open(&path, options(Durability::Dsync)).unwrap();
     let regions = Region::split(&device, 3);
@@ -491,4 +521,29 @@ fn regions_of_one_device_hold_separate_logs() {
         assert!(recovered.bytes == expected, "region {index}");
         assert_eq!(recovered.stopped_at, None);
     }
+}
+
+#[test]
+fn a_ring_with_a_polling_kernel_thread_writes_the_same_log() {
+    let Some(dir) = test_dir("sqpoll") else {
+        return;
+    };
+    let path = dir.0.join("log");
+    let mut polled = options(Durability::Dsync);
+    polled.sqpoll_idle_ms = Some(50);
+    let device = match Device::open(&path, polled) {
+        Ok(device) => device,
+        Err(error) => {
+            println!("skipped: SQPOLL is not allowed here: {error}");
+            return;
+        }
+    };
+    let (mut log, _) = log_on(device);
+    let bytes = pattern(4, 70_000);
+    log.append(&bytes, true).unwrap();
+    log.append(&bytes[..10], false).unwrap();
+    log.sync().unwrap();
+    drop(log);
+    let (_, recovered) = open(&path, Durability::Dsync);
+    assert!(recovered.bytes == [&bytes[..], &bytes[..10]].concat());
 }

@@ -171,19 +171,29 @@ impl DeviceSegments {
         dir: &Path,
         file_name: &str,
     ) -> io::Result<Arc<DeviceSegments>> {
-        let device = Device::open(path, options)?;
-        let slots = Region::split(&device, SEGMENT_SLOTS);
         let minimum = 1 + nvme::blocklog::STREAM_BLOCKS_MIN;
-        if slots[0].blocks < minimum {
-            return Err(io::Error::new(
+        let too_small = |size: u64, block: usize| {
+            io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!(
-                    "{}: {} bytes is too small for the AOF: {SEGMENT_SLOTS} segments of at least \
-                     {minimum} blocks of {} bytes",
+                    "{}: {size} bytes is too small for the AOF: {SEGMENT_SLOTS} segments of at \
+                     least {minimum} blocks of {block} bytes",
                     path.display(),
-                    device.geometry().size_bytes,
-                    device.geometry().block_bytes()
                 ),
+            )
+        };
+        // Refuse a file too small before creating it (4096-byte blocks, the least we use).
+        if let Some(size) = options.file_bytes.filter(|_| !path.exists()) {
+            if size < SEGMENT_SLOTS * minimum * 4096 {
+                return Err(too_small(size, 4096));
+            }
+        }
+        let device = Device::open(path, options)?;
+        let slots = Region::split(&device, SEGMENT_SLOTS);
+        if slots[0].blocks < minimum {
+            return Err(too_small(
+                device.geometry().size_bytes,
+                device.geometry().block_bytes(),
             ));
         }
         tracing::info!(
