@@ -392,7 +392,10 @@ fn segments_on_an_aof_device_survive_rewrites_and_a_crash() {
     let small = format!("{device_flag}-small");
     let stderr = refused_start_with(&dir, &["--aof-device", &small, "--aof-device-size", "64kb"]);
     assert!(stderr.contains("too small"), "{stderr}");
-    assert!(!Path::new(&small).exists(), "a refused device file is not created");
+    assert!(
+        !Path::new(&small).exists(),
+        "a refused device file is not created"
+    );
     if Path::new("/dev/shm").is_dir() {
         let shm = format!("/dev/shm/workingdb-aof-device-{}", std::process::id());
         let stderr = refused_start_with(&dir, &["--aof-device", &shm]);
@@ -460,7 +463,10 @@ fn a_new_log_with_an_aof_device_starts_its_first_segment_there() {
         &["--aof-device", &foreign_flag, "--aof-device-size", "8mb"],
     );
     assert!(stderr.contains("refusing to overwrite"), "{stderr}");
-    assert!(std::fs::read(&foreign).unwrap().iter().all(|&byte| byte == 0x5a));
+    assert!(std::fs::read(&foreign)
+        .unwrap()
+        .iter()
+        .all(|&byte| byte == 0x5a));
     let _ = std::fs::remove_file(&foreign);
     let _ = std::fs::remove_dir_all(&other_dir);
 }

@@ -113,8 +113,8 @@ fn a_new_file_is_preallocated_with_zeros_and_reports_its_geometry() {
 fn appends_of_every_shape_read_back_after_reopening_under_both_durabilities() {
     for durability in [Durability::Dsync, Durability::Fdatasync] {
         let Some(dir) = test_dir(&format!("roundtrip-{durability:?}")) else {
-        return;
-    };
+            return;
+        };
         let path = dir.0.join("log");
         let (mut log, recovered) = open(&path, durability);
         assert!(recovered.formatted);
