@@ -45,6 +45,11 @@
 //! rewrite thread writes a base from [`engine::keyspace::Keyspace::snapshot`] and switches the
 //! manifest to "new base + new segment". The writer is never stopped for more than the segment
 //! switch (open a file, one fsync, one manifest store); the event loops never stop.
+//!
+//! A segment on an `--aof-device` ([`crate::device`]) has a fixed size: the writer asks for a
+//! rewrite when it is half full, and should it fill up anyway, the switch carries the tail
+//! that did not fit (none of it was written: the block log checks room before writing) to the
+//! start of the new segment, in the same order.
 
 use crate::effect;
 use crate::manifest::{self, Kind, Manifest, Part};
@@ -55,7 +60,7 @@ use std::fmt;
 use std::fs::{self, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -122,6 +127,16 @@ pub const RETRY_PAUSE_MAX: Duration = Duration::from_secs(1);
 /// Redis delays writes when its fsync falls behind). 64 MiB is a few hundred milliseconds of
 /// a fast disk, far more than any batch the writer takes under normal load.
 pub const PENDING_BYTES_MAX: usize = 64 * 1024 * 1024;
+
+/// The pending limit for a store of `capacity` bytes: a quarter of a segment of fixed size,
+/// so that the writer's tail (at most a quarter when it stops taking batches, plus one batch)
+/// always fits an empty segment and can be carried whole into the next one.
+fn pending_bytes_max_for(capacity: Option<u64>) -> usize {
+    match capacity {
+        Some(capacity) => PENDING_BYTES_MAX.min((capacity / 4) as usize).max(1),
+        None => PENDING_BYTES_MAX,
+    }
+}
 
 /// Opens the storage of a segment (a plain file, an io_uring file, or a test's fake).
 pub type Opener = Box<dyn FnMut(&Path) -> io::Result<Box<dyn Storage>> + Send>;
@@ -220,6 +235,9 @@ struct Shared {
     /// Wakes the writer when there is work; wakes appenders waiting for room.
     work: Condvar,
     room: Condvar,
+    /// Appenders wait while the pending buffer holds more than this: [`PENDING_BYTES_MAX`],
+    /// or less for a segment of fixed size (see [`pending_bytes_max_for`]).
+    pending_bytes_max: AtomicUsize,
     /// The log position durable on disk (under `no`: handed to the kernel).
     durable: AtomicU64,
     /// Bytes in the active segment (for INFO and automatic rewrites).
@@ -335,6 +353,7 @@ impl AppendLog {
             }),
             work: Condvar::new(),
             room: Condvar::new(),
+            pending_bytes_max: AtomicUsize::new(pending_bytes_max_for(storage.capacity())),
             durable: AtomicU64::new(0),
             active_bytes: AtomicU64::new(active_bytes),
             failing: AtomicBool::new(false),
@@ -525,7 +544,9 @@ impl Journal for AppendLog {
                 panic!("an effect too large for a record: {too_large:?}");
             }
             let mut pending = lock(&self.shared.pending);
-            while pending.bytes.len() > PENDING_BYTES_MAX && !pending.shutdown {
+            // Relaxed: a limit, read afresh on every append; nothing is published with it.
+            let limit = self.shared.pending_bytes_max.load(Ordering::Relaxed);
+            while pending.bytes.len() > limit && !pending.shutdown {
                 pending = self
                     .shared
                     .room
@@ -667,8 +688,19 @@ impl Writer {
             }
             if !healthy {
                 if self.last_flush_full && !self.shared.rewriting.load(Ordering::Acquire) {
-                    // A full device segment empties only through a rewrite.
-                    lock(&self.shared.pending).rewrite_requested = true;
+                    // A full device segment empties only through a rewrite, unless the tail is
+                    // larger than a whole segment: then no switch can help, and the error
+                    // (MISCONF) stays until the operator gives the device more room.
+                    let capacity = self.storage.capacity().unwrap_or(u64::MAX);
+                    if (self.tail.len() as u64) < capacity {
+                        lock(&self.shared.pending).rewrite_requested = true;
+                    } else {
+                        tracing::error!(
+                            "AOF: a batch of {} bytes is larger than a device segment ({capacity} \
+                             bytes); give --aof-device more room",
+                            self.tail.len()
+                        );
+                    }
                 }
                 std::thread::sleep(self.pause);
                 self.pause = (self.pause * 2).min(RETRY_PAUSE_MAX);
@@ -854,7 +886,19 @@ impl Writer {
             }
         }
         self.last_take = Instant::now();
-        let batch = std::mem::take(&mut pending.bytes);
+        // While a fixed-size segment is full, the tail stays what it was when it filled: it is
+        // carried whole into the next segment, so it must not outgrow one. New records wait in
+        // the pending buffer (and its backpressure) until the switch. For the same reason a
+        // tail that failing writes let grow to a quarter of a segment takes no more.
+        let tail_full = self
+            .storage
+            .capacity()
+            .is_some_and(|capacity| self.tail.len() as u64 >= capacity / 4);
+        let batch = if self.last_flush_full || tail_full {
+            Vec::new()
+        } else {
+            std::mem::take(&mut pending.bytes)
+        };
         let end = pending.end;
         // Taking the request marks the rewrite as running (until it ends or fails), so no
         // observer sees a moment where it is neither scheduled nor running.
@@ -940,9 +984,25 @@ impl Writer {
             lock(&shared.pending).rewrite_requested = true;
             return false;
         }
-        // Otherwise, when the flush failed, the old segment is a full device segment that
-        // took none of the tail: everything in it is durable, and the tail goes to the start
-        // of the new segment instead, in the same order.
+        // Otherwise, when the flush failed, the old segment is a full device segment. What of
+        // the tail it took (written, not yet synced, under everysec and no) is synced there
+        // and dropped from the tail; the rest, which it could not take, goes to the start of
+        // the new segment, in the same order. Carrying the written part too would log its
+        // records twice, and a list push applied twice is a different list.
+        if carry_tail && self.tail_written > 0 {
+            if self.rewrite_needed_from_synced || self.storage.sync().is_err() {
+                shared.rewriting.store(false, Ordering::Release);
+                lock(&shared.pending).rewrite_requested = true;
+                return false;
+            }
+            let written = self.tail_written;
+            self.synced_offset += written as u64;
+            self.tail_start_position += written as u64;
+            self.tail.drain(..written);
+            self.tail_written = 0;
+            self.last_sync = Instant::now();
+            shared.publish_durable(self.tail_start_position);
+        }
         let mut manifest = lock(&shared.manifest);
         let seq = manifest.max_seq() + 1;
         let name = manifest::part_name(&shared.options.file_name, seq, Kind::Incremental);
@@ -977,6 +1037,9 @@ impl Writer {
         *manifest = next.clone();
         drop(manifest);
         self.pipeline = None;
+        self.shared
+            .pending_bytes_max
+            .store(pending_bytes_max_for(storage.capacity()), Ordering::Relaxed);
         self.storage = storage;
         self.open_pipeline();
         self.synced_offset = 0;
@@ -985,7 +1048,9 @@ impl Writer {
         }
         self.tail_written = 0;
         self.rewrite_needed_from_synced = false;
-        self.last_flush_full = false;
+        // A carried tail keeps `last_flush_full` until it is written, so no new batch joins
+        // it before then (see `next_batch`).
+        self.last_flush_full = carry_tail;
         shared.active_bytes.store(0, Ordering::Relaxed);
         shared.rewriting.store(true, Ordering::Release);
         {

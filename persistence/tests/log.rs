@@ -158,7 +158,10 @@ fn options(dir: &Path, fsync: Fsync) -> Options {
 
 fn replayed<E: Engine<Value = Value>>(dir: &Path, device: Option<&Path>) -> Keyspace<E> {
     let keyspace = Keyspace::new(E::new());
-    let devices = device.map(|path| open_device(path, dir));
+    let devices = device.map(|path| {
+        let bytes = std::fs::metadata(path).expect("the device file").len();
+        open_device_of(path, dir, bytes)
+    });
     replay::scan(dir, FILE, LoadOptions::default(), devices.as_deref())
         .and_then(|scanned| scanned.apply(&keyspace))
         .expect("replay");
@@ -167,14 +170,117 @@ fn replayed<E: Engine<Value = Value>>(dir: &Path, device: Option<&Path>) -> Keys
 
 /// A device file for the segments, beside the AOF directory: 4 slots of 4 MiB.
 fn open_device(path: &Path, dir: &Path) -> Arc<DeviceSegments> {
+    open_device_of(path, dir, 16 << 20)
+}
+
+fn open_device_of(path: &Path, dir: &Path, bytes: u64) -> Arc<DeviceSegments> {
     let options = nvme::DeviceOptions {
         queue_depth: 4,
-        buffer_bytes: 64 * 1024,
+        buffer_bytes: 16 * 1024,
         sqpoll_idle_ms: None,
         durability: nvme::Durability::Dsync,
-        file_bytes: Some(16 << 20),
+        file_bytes: Some(bytes),
     };
     DeviceSegments::open(path, options, dir, FILE).expect("open the device")
+}
+
+/// Segments of 2 MiB under a write load of about 10 MB (random writes plus 8 KB values on a
+/// few keys): the writer must rewrite at half of a segment, and when a segment fills before
+/// the switch, carry what did not fit into the next one. Nothing may be lost or reordered.
+/// (A segment must hold the largest batch: about 1 MiB under the lazy policies.)
+#[test]
+fn small_device_segments_fill_and_rewrite_without_losing_writes_under_always() {
+    small_device_segments_fill(Fsync::Always);
+}
+
+/// KNOWN BUG, open in issue 5: under `everysec` this replays a state that differs from the
+/// live one in about one run of three (after about ten rewrites of full segments). Ignored so
+/// CI stays meaningful; run it with `--ignored` while fixing it.
+#[test]
+#[ignore = "known bug (issue 5): full device segments under everysec replay a different state"]
+fn small_device_segments_fill_and_rewrite_without_losing_writes_under_everysec() {
+    small_device_segments_fill(Fsync::EverySec);
+}
+
+fn small_device_segments_fill(fsync: Fsync) {
+    if let Err(error) = persistence::uring::UringStorage::probe() {
+        println!("skipped: the device path needs io_uring: {error}");
+        return;
+    }
+    {
+        let dir = TempDir::new("log-small-device");
+        let device_path = dir.0.with_extension("device");
+        let _ = std::fs::remove_file(&device_path);
+        let keyspace = Arc::new(Keyspace::new(LockFree::<Value>::new()));
+        let devices = open_device_of(&device_path, &dir.0, 8 << 20);
+        let loaded = replay::scan(&dir.0, FILE, LoadOptions::default(), Some(&devices))
+            .and_then(|scanned| scanned.apply(&keyspace))
+            .unwrap();
+        let log = Arc::new(
+            AppendLog::start(
+                options(&dir.0, fsync),
+                loaded.manifest,
+                0,
+                devices.opener(log::file_opener(Io::Uring)),
+                snapshotter(&keyspace),
+            )
+            .unwrap(),
+        );
+        assert!(keyspace
+            .set_journal(Arc::clone(&log) as Arc<dyn Journal>)
+            .is_ok());
+        std::thread::scope(|scope| {
+            for thread in 0..4u64 {
+                let keyspace = &keyspace;
+                scope.spawn(move || {
+                    let mut rng = Rng(900 + thread);
+                    for write in 0..3_000u64 {
+                        random_write(keyspace, &mut rng);
+                        if write % 8 == 0 {
+                            let key = format!("big{}", rng.below(4));
+                            let value = vec![b'a' + (write % 26) as u8; 8 * 1024];
+                            let _ = keyspace.set(
+                                key.as_bytes(),
+                                Str::copy_from(&value),
+                                SetOptions::default(),
+                            );
+                        }
+                    }
+                });
+            }
+        });
+        // Writes refused while a segment was full (MISCONF) are retried by the writer; wait
+        // until everything is written and no rewrite is running.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while log.rewriting() || log.write_error().is_some() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the log did not settle: {:?} {:?}",
+                log.write_error(),
+                log.info()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        log.shutdown();
+        let info = log.info();
+        let rewrites: u64 = info
+            .iter()
+            .find(|(k, _)| *k == "aof_rewrites")
+            .unwrap()
+            .1
+            .parse()
+            .unwrap();
+        assert!(
+            rewrites >= 2,
+            "segments filled and were rewritten: {info:?}"
+        );
+        let live = dump(&keyspace);
+        drop(log);
+        drop(devices);
+        let again = replayed::<LockFree<Value>>(&dir.0, Some(&device_path));
+        assert_eq!(dump(&again), live, "{fsync:?} after {rewrites} rewrites");
+        let _ = std::fs::remove_file(&device_path);
+    }
 }
 
 /// Threads write at random through the log; along the way one of them asks for `rewrites`
