@@ -661,9 +661,17 @@ impl Writer {
                 self.tail.extend_from_slice(&batch);
             }
             self.give_back(batch);
+            // A tail at its limit on a segment of fixed size holds back new batches until a
+            // sync clears it (see `next_batch`): sync now rather than at the next tick.
+            let tail_at_limit = self
+                .storage
+                .capacity()
+                .is_some_and(|capacity| self.tail.len() as u64 >= capacity / 4);
             let sync_due = match self.shared.options.fsync {
                 Fsync::Always => true,
-                Fsync::EverySec => self.last_sync.elapsed() >= EVERYSEC_INTERVAL || shutdown,
+                Fsync::EverySec => {
+                    self.last_sync.elapsed() >= EVERYSEC_INTERVAL || shutdown || tail_at_limit
+                }
                 Fsync::No => shutdown,
             };
             let mut healthy = self.flush(sync_due);
@@ -674,8 +682,13 @@ impl Writer {
                 healthy = self.switch_segment();
             }
             if shutdown {
-                if healthy {
+                // Done only when nothing is left behind: a tail held at its limit (segments of
+                // fixed size) leaves records in the pending buffer for the next turn.
+                if healthy && self.tail.is_empty() && lock(&self.shared.pending).bytes.is_empty() {
                     return;
+                }
+                if healthy {
+                    continue;
                 }
                 shutdown_attempts += 1;
                 if shutdown_attempts >= SHUTDOWN_ATTEMPTS_MAX {
