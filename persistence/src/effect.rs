@@ -10,8 +10,91 @@ use crate::record::{self, Argument, Opcode, Record, TooLarge};
 use engine::keyspace::{Effect, End, ListPosition};
 use engine::Meta;
 
-/// Appends the record of `effect` to `out`; returns its size.
+/// The most elements one list record carries: a record has at most
+/// [`record::ARGUMENTS_MAX`] arguments, two of which are the key and the end (or expiry).
+pub const LIST_ELEMENTS_PER_RECORD_MAX: usize = record::ARGUMENTS_MAX - 2;
+/// The most element bytes one list record carries, well under [`record::RECORD_BYTES_MAX`].
+const LIST_BYTES_PER_RECORD_MAX: usize = 64 * 1024 * 1024;
+
+/// How many of `elements` fit one record (at least one: a single element is at most 512 MiB,
+/// which a record holds).
+fn chunk_len(elements: &[&[u8]]) -> usize {
+    let mut bytes = 0usize;
+    let mut count = 0usize;
+    for element in elements.iter().take(LIST_ELEMENTS_PER_RECORD_MAX) {
+        bytes += element.len() + 4;
+        if count > 0 && bytes > LIST_BYTES_PER_RECORD_MAX {
+            break;
+        }
+        count += 1;
+    }
+    count
+}
+
+/// Appends the record of `effect` to `out` (several records for a list too long for one:
+/// a `PutList` or `ListPush` continues as `ListPush` records of the same version, which replay
+/// applies in file order); returns the bytes appended.
 pub fn encode(
+    out: &mut Vec<u8>,
+    version: u64,
+    timestamp_ms: u64,
+    effect: &Effect<'_>,
+) -> Result<usize, TooLarge> {
+    let (key, first_end, elements, put_meta) = match *effect {
+        Effect::ListPush { key, end, elements } => (key, end, elements, None),
+        Effect::PutList {
+            key,
+            meta,
+            elements,
+        } => (key, End::Right, elements, Some(meta)),
+        _ => return encode_one(out, version, timestamp_ms, effect),
+    };
+    let first = chunk_len(elements);
+    if first == elements.len() {
+        return encode_one(out, version, timestamp_ms, effect);
+    }
+    let mut size = match put_meta {
+        Some(meta) => encode_one(
+            out,
+            version,
+            timestamp_ms,
+            &Effect::PutList {
+                key,
+                meta,
+                elements: &elements[..first],
+            },
+        )?,
+        None => encode_one(
+            out,
+            version,
+            timestamp_ms,
+            &Effect::ListPush {
+                key,
+                end: first_end,
+                elements: &elements[..first],
+            },
+        )?,
+    };
+    let mut rest = &elements[first..];
+    while !rest.is_empty() {
+        let count = chunk_len(rest);
+        size += encode_one(
+            out,
+            version,
+            timestamp_ms,
+            &Effect::ListPush {
+                key,
+                end: first_end,
+                elements: &rest[..count],
+            },
+        )?;
+        rest = &rest[count..];
+    }
+    Ok(size)
+}
+
+/// Appends exactly one record of `effect` to `out`; returns its size.
+fn encode_one(
     out: &mut Vec<u8>,
     version: u64,
     timestamp_ms: u64,
@@ -279,6 +362,60 @@ mod tests {
             elements: &[],
         });
         round_trip(Effect::Flush);
+    }
+
+    #[test]
+    fn a_list_too_long_for_one_record_continues_in_pushes_of_the_same_version() {
+        let owned: Vec<Vec<u8>> = (0..LIST_ELEMENTS_PER_RECORD_MAX + 10)
+            .map(|index| index.to_string().into_bytes())
+            .collect();
+        let elements: Vec<&[u8]> = owned.iter().map(Vec::as_slice).collect();
+        for (effect, first_opcode) in [
+            (
+                Effect::PutList {
+                    key: b"l",
+                    meta: Meta::default(),
+                    elements: &elements,
+                },
+                Opcode::PutList,
+            ),
+            (
+                Effect::ListPush {
+                    key: b"l",
+                    end: End::Left,
+                    elements: &elements,
+                },
+                Opcode::ListPush,
+            ),
+        ] {
+            let mut out = Vec::new();
+            let size = encode(&mut out, 9, 1, &effect).unwrap();
+            assert_eq!(size, out.len());
+            let (first, read) = record::decode(&out).unwrap();
+            let (second, rest) = record::decode(&out[read..]).unwrap();
+            assert_eq!(read + rest, out.len(), "two records");
+            assert_eq!((first.opcode, first.version), (first_opcode, 9));
+            assert_eq!((second.opcode, second.version), (Opcode::ListPush, 9));
+            let mut all: Vec<&[u8]> = Vec::new();
+            for found in [&first, &second] {
+                match decode(found).unwrap() {
+                    Effect::PutList { elements, .. } => all.extend(elements),
+                    Effect::ListPush { end, elements, .. } => {
+                        assert_eq!(
+                            end,
+                            if first_opcode == Opcode::PutList {
+                                End::Right
+                            } else {
+                                End::Left
+                            }
+                        );
+                        all.extend(elements)
+                    }
+                    other => panic!("{other:?}"),
+                }
+            }
+            assert_eq!(all, elements);
+        }
     }
 
     #[test]

@@ -592,3 +592,56 @@ fn a_crash_while_syncs_fail_keeps_every_acknowledged_write_and_a_prefix_of_the_r
         log.shutdown();
     }
 }
+
+/// A list longer than one record holds (65,533 elements) is logged, rewritten into a base and
+/// replayed whole: the push and the base's `PutList` continue in records of the same version.
+#[test]
+fn a_list_longer_than_a_record_survives_logging_rewrite_and_replay() {
+    let dir = TempDir::new("log-long-list");
+    let manifest = replay::open_or_create(&dir.0, FILE).unwrap();
+    let keyspace = Arc::new(Keyspace::new(LockFree::<Value>::new()));
+    let log = Arc::new(
+        AppendLog::start(
+            options(&dir.0, Fsync::EverySec),
+            manifest,
+            0,
+            log::file_opener(Io::Sync),
+            snapshotter(&keyspace),
+        )
+        .unwrap(),
+    );
+    assert!(keyspace
+        .set_journal(Arc::clone(&log) as Arc<dyn Journal>)
+        .is_ok());
+    let owned: Vec<Vec<u8>> = (0..100_000).map(|i| format!("e{i}").into_bytes()).collect();
+    let elements: Vec<&[u8]> = owned.iter().map(Vec::as_slice).collect();
+    keyspace.push(b"long", End::Left, &elements).unwrap();
+    keyspace
+        .push(b"long", End::Right, &elements[..70_000])
+        .unwrap();
+    let rewrites = |log: &AppendLog| {
+        let info = log.info();
+        info.iter()
+            .find(|(k, _)| *k == "aof_rewrites")
+            .unwrap()
+            .1
+            .clone()
+    };
+    // The log of the pushes replays to the same list; then the same through a base.
+    log.rewrite().unwrap();
+    while log.rewriting()
+        || log
+            .info()
+            .iter()
+            .any(|(k, v)| *k == "aof_rewrite_scheduled" && v == "1")
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(rewrites(&log), "1", "the rewrite wrote its base");
+    keyspace.push(b"long", End::Left, &elements[..3]).unwrap();
+    log.shutdown();
+    let live = dump(&keyspace);
+    drop(log);
+    let again = replayed::<LockFree<Value>>(&dir.0, None);
+    assert!(dump(&again) == live, "the long list replays whole");
+}
