@@ -338,8 +338,20 @@ fn live_equals_replayed<E: Engine<Value = Value>>(
                     let step = WRITES / (rewrites + 1);
                     let due = write > 0 && write % step == 0 && write / step <= rewrites;
                     if thread == 0 && due {
-                        // One at a time: wait for the previous one to finish.
+                        // One at a time, each to its end: a request made while another is
+                        // only scheduled merges with it.
+                        let done = |log: &AppendLog| -> u64 {
+                            let info = log.info();
+                            let field = info.iter().find(|(k, _)| *k == "aof_rewrites");
+                            field.unwrap().1.parse().unwrap()
+                        };
+                        let target = write / step;
                         while log.rewrite().is_err() {
+                            std::thread::sleep(Duration::from_millis(1));
+                        }
+                        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+                        while done(log) < target {
+                            assert!(std::time::Instant::now() < deadline, "rewrite {target}");
                             std::thread::sleep(Duration::from_millis(1));
                         }
                     }
