@@ -222,6 +222,8 @@ struct Status {
     last_rewrite_ok: bool,
     rewrites: u64,
     rewrite_failures_in_a_row: u64,
+    /// When the last rewrite failed: automatic rewrites back off after repeated failures.
+    last_rewrite_failure: Option<Instant>,
     last_rewrite_unix: u64,
     base_bytes: u64,
     /// Bytes of every part before the active segment.
@@ -700,7 +702,17 @@ impl Writer {
                 }
             }
             if !healthy {
-                if self.last_flush_full && !self.shared.rewriting.load(Ordering::Acquire) {
+                let backing_off = {
+                    let status = lock(&self.shared.status);
+                    let backoff = rewrite_backoff(status.rewrite_failures_in_a_row);
+                    status
+                        .last_rewrite_failure
+                        .is_some_and(|at| at.elapsed() < backoff)
+                };
+                if self.last_flush_full
+                    && !backing_off
+                    && !self.shared.rewriting.load(Ordering::Acquire)
+                {
                     // A full device segment empties only through a rewrite, unless the tail is
                     // larger than a whole segment: then no switch can help, and the error
                     // (MISCONF) stays until the operator gives the device more room.
@@ -1085,6 +1097,16 @@ impl Writer {
     }
 
     fn maybe_auto_rewrite(&mut self) {
+        {
+            let status = lock(&self.shared.status);
+            let backoff = rewrite_backoff(status.rewrite_failures_in_a_row);
+            if status
+                .last_rewrite_failure
+                .is_some_and(|at| at.elapsed() < backoff)
+            {
+                return;
+            }
+        }
         if let Some(capacity) = self.storage.capacity() {
             // A device segment has a fixed size: rewrite at half of it, whatever the
             // percentage options say, so the new segment starts long before this one fills.
@@ -1125,8 +1147,23 @@ fn rewrite_failed(shared: &Shared, base: &Path, why: &str) {
     let mut status = lock(&shared.status);
     status.last_rewrite_ok = false;
     status.rewrite_failures_in_a_row += 1;
+    status.last_rewrite_failure = Some(Instant::now());
     shared.rewriting.store(false, Ordering::Release);
 }
+
+/// How long automatic rewrites wait after `failures` failed in a row, as Redis 7 does: none
+/// for the first [`REWRITE_FAILURES_FREE`], then 1, 2, 4, ... minutes, at most an hour. Each
+/// attempt starts a segment, so retrying at once would pile segments up while the cause lasts.
+fn rewrite_backoff(failures: u64) -> Duration {
+    if failures < REWRITE_FAILURES_FREE {
+        return Duration::ZERO;
+    }
+    let minutes = 1u64 << (failures - REWRITE_FAILURES_FREE).min(6);
+    Duration::from_secs(60 * minutes.min(60))
+}
+
+/// Failed rewrites in a row before automatic rewrites back off (Redis: 3).
+const REWRITE_FAILURES_FREE: u64 = 3;
 
 /// The rewrite thread: writes base `seq` from a snapshot, then makes the manifest "new base +
 /// segment `seq`" and removes the parts it replaces.
@@ -1223,4 +1260,14 @@ fn write_base(shared: &Shared, seq: u64) {
         "Background AOF rewrite finished successfully ({base_bytes} bytes of base in {:?})",
         started.elapsed()
     );
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn automatic_rewrites_back_off_after_three_failures_as_redis_does() {
+        let minutes = |failures| super::rewrite_backoff(failures).as_secs() / 60;
+        assert_eq!([0, 1, 2].map(minutes), [0, 0, 0]);
+        assert_eq!([3, 4, 5, 8, 9, 40].map(minutes), [1, 2, 4, 32, 60, 60]);
+    }
 }
