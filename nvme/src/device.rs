@@ -347,18 +347,7 @@ impl Device {
         // room.
         unsafe { self.ring.submission().push(&entry) }.expect("room in the submission queue");
         loop {
-            match self.ring.submit_and_wait(1) {
-                Ok(_) => {}
-                Err(error) if error.raw_os_error() == Some(libc::EINTR) => continue,
-                Err(failure) => {
-                    self.broken = true;
-                    return Err(error(
-                        failure.kind(),
-                        &self.path,
-                        format!("io_uring failed; the device is closed to further I/O: {failure}"),
-                    ));
-                }
-            }
+            self.submit_and_wait(1)?;
             if let Some(completion) = self.ring.completion().next() {
                 if completion.result() < 0 {
                     let os = io::Error::from_raw_os_error(-completion.result());
@@ -383,6 +372,25 @@ impl Device {
             write.offset + write.bytes as u64 <= self.geometry.size_bytes,
             "a write past the end of the device: {write:?}"
         );
+    }
+
+    /// Submits what is queued and waits for `want` completions, retrying on EINTR. Any other
+    /// failure of the ring itself marks the device broken (requests may still be in it).
+    fn submit_and_wait(&mut self, want: usize) -> io::Result<()> {
+        loop {
+            match self.ring.submit_and_wait(want) {
+                Ok(_) => return Ok(()),
+                Err(failure) if failure.raw_os_error() == Some(libc::EINTR) => continue,
+                Err(failure) => {
+                    self.broken = true;
+                    return Err(error(
+                        failure.kind(),
+                        &self.path,
+                        format!("io_uring failed; the device is closed to further I/O: {failure}"),
+                    ));
+                }
+            }
+        }
     }
 
     fn refuse_if_broken(&self) -> io::Result<()> {
@@ -445,18 +453,7 @@ impl Device {
         let mut completed = 0;
         let mut failure: Option<io::Error> = None;
         while completed < expected {
-            match self.ring.submit_and_wait(expected - completed) {
-                Ok(_) => {}
-                Err(error) if error.raw_os_error() == Some(libc::EINTR) => continue,
-                Err(failure) => {
-                    self.broken = true;
-                    return Err(error(
-                        failure.kind(),
-                        &self.path,
-                        format!("io_uring failed; the device is closed to further I/O: {failure}"),
-                    ));
-                }
-            }
+            self.submit_and_wait(expected - completed)?;
             for completion in self.ring.completion() {
                 completed += 1;
                 let result = completion.result();

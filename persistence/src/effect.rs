@@ -49,46 +49,31 @@ pub fn encode(
         } => (key, End::Right, elements, Some(meta)),
         _ => return encode_one(out, version, timestamp_ms, effect),
     };
-    let first = chunk_len(elements);
-    if first == elements.len() {
+    if chunk_len(elements) == elements.len() {
         return encode_one(out, version, timestamp_ms, effect);
     }
-    let mut size = match put_meta {
-        Some(meta) => encode_one(
-            out,
-            version,
-            timestamp_ms,
-            &Effect::PutList {
-                key,
-                meta,
-                elements: &elements[..first],
-            },
-        )?,
-        None => encode_one(
-            out,
-            version,
-            timestamp_ms,
-            &Effect::ListPush {
-                key,
-                end: first_end,
-                elements: &elements[..first],
-            },
-        )?,
-    };
-    let mut rest = &elements[first..];
+    let mut size = 0;
+    let mut rest = elements;
+    let mut first = true;
     while !rest.is_empty() {
         let count = chunk_len(rest);
-        size += encode_one(
-            out,
-            version,
-            timestamp_ms,
-            &Effect::ListPush {
+        let chunk = &rest[..count];
+        let part = match put_meta {
+            // The first record of a long list replaces the key; the rest push onto it.
+            Some(meta) if first => Effect::PutList {
+                key,
+                meta,
+                elements: chunk,
+            },
+            _ => Effect::ListPush {
                 key,
                 end: first_end,
-                elements: &rest[..count],
+                elements: chunk,
             },
-        )?;
+        };
+        size += encode_one(out, version, timestamp_ms, &part)?;
         rest = &rest[count..];
+        first = false;
     }
     Ok(size)
 }

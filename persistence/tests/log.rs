@@ -156,6 +156,30 @@ fn options(dir: &Path, fsync: Fsync) -> Options {
     }
 }
 
+/// Starts a writer over `manifest` with `opener` and attaches it to `keyspace` as its journal.
+fn start_log<E: Engine<Value = Value>>(
+    keyspace: &Arc<Keyspace<E>>,
+    dir: &Path,
+    fsync: Fsync,
+    manifest: persistence::manifest::Manifest,
+    opener: log::Opener,
+) -> Arc<AppendLog> {
+    let log = Arc::new(
+        AppendLog::start(
+            options(dir, fsync),
+            manifest,
+            0,
+            opener,
+            snapshotter(keyspace),
+        )
+        .unwrap(),
+    );
+    assert!(keyspace
+        .set_journal(Arc::clone(&log) as Arc<dyn Journal>)
+        .is_ok());
+    log
+}
+
 fn replayed<E: Engine<Value = Value>>(dir: &Path, device: Option<&Path>) -> Keyspace<E> {
     let keyspace = Keyspace::new(E::new());
     let devices = device.map(|path| {
@@ -214,19 +238,13 @@ fn small_device_segments_fill(fsync: Fsync) {
         let loaded = replay::scan(&dir.0, FILE, LoadOptions::default(), Some(&devices))
             .and_then(|scanned| scanned.apply(&keyspace))
             .unwrap();
-        let log = Arc::new(
-            AppendLog::start(
-                options(&dir.0, fsync),
-                loaded.manifest,
-                0,
-                devices.opener(log::file_opener(Io::Uring)),
-                snapshotter(&keyspace),
-            )
-            .unwrap(),
+        let log = start_log(
+            &keyspace,
+            &dir.0,
+            fsync,
+            loaded.manifest,
+            devices.opener(log::file_opener(Io::Uring)),
         );
-        assert!(keyspace
-            .set_journal(Arc::clone(&log) as Arc<dyn Journal>)
-            .is_ok());
         std::thread::scope(|scope| {
             for thread in 0..4u64 {
                 let keyspace = &keyspace;
@@ -314,19 +332,7 @@ fn live_equals_replayed<E: Engine<Value = Value>>(
         let manifest = replay::open_or_create(&dir.0, FILE).unwrap();
         (manifest, log::file_opener(io))
     };
-    let log = Arc::new(
-        AppendLog::start(
-            options(&dir.0, fsync),
-            manifest,
-            0,
-            opener,
-            snapshotter(&keyspace),
-        )
-        .unwrap(),
-    );
-    assert!(keyspace
-        .set_journal(Arc::clone(&log) as Arc<dyn Journal>)
-        .is_ok());
+    let log = start_log(&keyspace, &dir.0, fsync, manifest, opener);
     std::thread::scope(|scope| {
         for thread in 0..THREADS {
             let keyspace = &keyspace;
@@ -471,20 +477,7 @@ fn faulty_log<E: Engine<Value = Value>>(
     let manifest = replay::open_or_create(dir, FILE).unwrap();
     let handle = storage.clone();
     let opener: log::Opener = Box::new(move |_| Ok(Box::new(handle.clone()) as Box<dyn Storage>));
-    let log = Arc::new(
-        AppendLog::start(
-            options(dir, fsync),
-            manifest,
-            0,
-            opener,
-            snapshotter(keyspace),
-        )
-        .unwrap(),
-    );
-    assert!(keyspace
-        .set_journal(Arc::clone(&log) as Arc<dyn Journal>)
-        .is_ok());
-    log
+    start_log(keyspace, dir, fsync, manifest, opener)
 }
 
 /// Puts what a crash left of `storage` where replay reads the active segment.
@@ -612,19 +605,13 @@ fn a_list_longer_than_a_record_survives_logging_rewrite_and_replay() {
     let dir = TempDir::new("log-long-list");
     let manifest = replay::open_or_create(&dir.0, FILE).unwrap();
     let keyspace = Arc::new(Keyspace::new(LockFree::<Value>::new()));
-    let log = Arc::new(
-        AppendLog::start(
-            options(&dir.0, Fsync::EverySec),
-            manifest,
-            0,
-            log::file_opener(Io::Sync),
-            snapshotter(&keyspace),
-        )
-        .unwrap(),
+    let log = start_log(
+        &keyspace,
+        &dir.0,
+        Fsync::EverySec,
+        manifest,
+        log::file_opener(Io::Sync),
     );
-    assert!(keyspace
-        .set_journal(Arc::clone(&log) as Arc<dyn Journal>)
-        .is_ok());
     let owned: Vec<Vec<u8>> = (0..100_000).map(|i| format!("e{i}").into_bytes()).collect();
     let elements: Vec<&[u8]> = owned.iter().map(Vec::as_slice).collect();
     keyspace.push(b"long", End::Left, &elements).unwrap();
