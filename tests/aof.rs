@@ -121,6 +121,9 @@ fn data_survives_a_restart_and_a_rewrite() {
         );
         let keys: i64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
         assert_eq!(keys, 6);
+        // Replay counted the one key with an expiry.
+        let info: String = redis::cmd("INFO").arg("keyspace").query(&mut c).unwrap();
+        assert!(info.contains("db0:keys=6,expires=1,"), "{info}");
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

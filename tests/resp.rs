@@ -319,6 +319,104 @@ fn keys_scan_rename_and_server_commands() {
     }
 }
 
+/// `db0:keys=..,expires=..,avg_ttl=..` of `INFO keyspace`, as numbers.
+fn keyspace_line(c: &mut redis::Connection) -> Option<(u64, u64, u64)> {
+    let info: String = redis::cmd("INFO").arg("keyspace").query(c).unwrap();
+    let line = info.lines().find_map(|line| line.strip_prefix("db0:"))?;
+    let field = |name: &str| -> u64 {
+        line.split(',')
+            .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+            .unwrap_or_else(|| panic!("no {name} in {line}"))
+            .parse()
+            .unwrap()
+    };
+    Some((field("keys"), field("expires"), field("avg_ttl")))
+}
+
+#[test]
+fn info_keyspace_counts_keys_with_an_expiry() {
+    for engine in ENGINES {
+        let server = Server::start(engine, &[]);
+        let mut c = server.redis();
+        assert_eq!(
+            keyspace_line(&mut c),
+            None,
+            "{engine}: an empty keyspace has no line"
+        );
+        for i in 0..20 {
+            let _: () = c.set(format!("plain:{i}"), i).unwrap();
+        }
+        for i in 0..10 {
+            let _: () = c.set_ex(format!("ex:{i}"), i, 1000).unwrap();
+        }
+        let _: () = redis::cmd("SET")
+            .arg("px")
+            .arg(1)
+            .arg("PX")
+            .arg(500_000)
+            .query(&mut c)
+            .unwrap();
+        // Over memcached too: one keyspace.
+        let mut memcache = server.raw_memcache();
+        memcache.round_trip(b"set mc 0 2000 1\r\nx\r\n", b"STORED\r\n");
+        memcache.round_trip(b"set mc0 0 0 1\r\nx\r\n", b"STORED\r\n");
+        // Keys that gain, lose or keep an expiry.
+        let _: bool = c.expire("plain:0", 100).unwrap();
+        let _: bool = c.persist("ex:0").unwrap();
+        let _: () = c.set("ex:1", "overwritten").unwrap();
+        let _: () = redis::cmd("SET")
+            .arg("ex:2")
+            .arg("kept")
+            .arg("KEEPTTL")
+            .query(&mut c)
+            .unwrap();
+        let _: () = c.rename("ex:3", "renamed").unwrap();
+        let _: i64 = c.del("ex:4").unwrap();
+        // 20 + 10 + 1 + 2 - 1 (DEL) keys; 10 + 1 + 1 + 1 (EXPIRE) - 1 (PERSIST) - 1 (SET)
+        // - 1 (DEL) with an expiry.
+        let (keys, expires, _) = keyspace_line(&mut c).unwrap();
+        assert_eq!((keys, expires), (32, 10), "{engine}");
+        // The sweeper runs every 100 ms and estimates the average TTL from what it samples:
+        // between the shortest (100 s) and the longest (2000 s) set above.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let avg_ttl = loop {
+            let (_, _, avg_ttl) = keyspace_line(&mut c).unwrap();
+            if avg_ttl != 0 {
+                break avg_ttl;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{engine}: avg_ttl stayed 0"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(
+            (90_000..=2_000_000).contains(&avg_ttl),
+            "{engine}: {avg_ttl}"
+        );
+        // Keys that expire leave the count (here removed by the sweeper, nobody reads them).
+        let _: () = redis::cmd("SET")
+            .arg("short")
+            .arg(1)
+            .arg("PX")
+            .arg(50)
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(keyspace_line(&mut c).unwrap().1, 11, "{engine}");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while keyspace_line(&mut c).unwrap().1 != 10 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{engine}: never swept"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _: () = redis::cmd("FLUSHALL").query(&mut c).unwrap();
+        let _: () = c.set("after", 1).unwrap();
+        assert_eq!(keyspace_line(&mut c), Some((1, 0, 0)), "{engine}");
+    }
+}
+
 #[test]
 fn mset_is_never_seen_half_done() {
     let server = Server::start("lockfree", &[]);

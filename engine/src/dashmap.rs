@@ -38,7 +38,7 @@
 //! hashbrown 0.14 `RawTable`s whose iterator is an `unsafe fn`; [`DashMapEngine::scan`] holds
 //! the one `unsafe` block of this module, justified there.
 
-use crate::{Decision, Engine, Entry, Meta, Updated, VersionClock};
+use crate::{Decision, Engine, Entry, Inserted, Meta, Updated, VersionClock};
 use ::dashmap::mapref::entry::Entry as MapEntry;
 use ::dashmap::DashMap;
 use foldhash::fast::RandomState;
@@ -167,14 +167,15 @@ impl<V: Send + Sync + 'static> Engine for DashMapEngine<V> {
         updated
     }
 
-    fn insert(&self, key: &[u8], value: V, meta: Meta) -> u64 {
+    fn insert(&self, key: &[u8], value: V, meta: Meta) -> Inserted {
         // Present key: replace in place under the write lock `get_mut` holds, no key allocation.
         if let Some(mut current) = self.map.get_mut(key) {
             let version = self.versions.next();
             let old = std::mem::replace(&mut *current, Entry::new(version, meta, value));
             drop(current);
+            let replaced = Some(old.meta);
             drop(old);
-            return version;
+            return Inserted { version, replaced };
         }
         // Absent a moment ago: `entry` handles both outcomes under one write lock.
         let (version, replaced) = match self.map.entry(Box::from(key)) {
@@ -192,8 +193,10 @@ impl<V: Send + Sync + 'static> Engine for DashMapEngine<V> {
             }
         };
         // The entry, and with it the lock, was dropped at the end of its match arm.
-        drop(replaced);
-        version
+        Inserted {
+            version,
+            replaced: replaced.map(|old| old.meta),
+        }
     }
 
     fn scan(&self, cursor: u64, count: usize, mut visit: impl FnMut(&[u8], &Entry<V>)) -> u64 {
@@ -303,7 +306,7 @@ mod tests {
         assert_eq!(map.update(b"k", |_| (Decision::Remove, ())).version, None);
         assert!(map.is_empty());
 
-        let first = map.insert(b"k", 1, Meta::default());
+        let first = map.insert(b"k", 1, Meta::default()).version;
         let mut calls = 0;
         let second = map
             .update(b"k", |current| {
@@ -326,6 +329,8 @@ mod tests {
             Some((2, second))
         );
         let third = map.insert(b"k", 3, Meta::default());
+        assert_eq!(third.replaced, Some(Meta::default()));
+        let third = third.version;
         assert!(third > second);
         assert!(map.remove(b"k").unwrap() > third);
         assert_eq!(map.get(b"k", |_| ()), None);

@@ -55,7 +55,7 @@
 //! one call costs a walk of the whole keyspace: a server on this back-end answers SCAN with all
 //! keys at once, so it should not be used with keyspaces too large for that.
 
-use crate::{AccessClock, Decision, Engine, Entry, Meta, Updated, VersionClock};
+use crate::{AccessClock, Decision, Engine, Entry, Inserted, Meta, Updated, VersionClock};
 use foldhash::fast::RandomState;
 
 /// What the flurry map stores for a key.
@@ -165,9 +165,17 @@ impl<V: Clone + Send + Sync + 'static> Engine for FlurryEngine<V> {
         self.update_once(key, decide)
     }
 
-    fn insert(&self, key: &[u8], value: V, meta: Meta) -> u64 {
-        let updated = self.update_once(key, |_| (Decision::Replace { value, meta }, ()));
-        updated.version.expect("a Replace always installs")
+    fn insert(&self, key: &[u8], value: V, meta: Meta) -> Inserted {
+        let updated = self.update_once(key, |current| {
+            (
+                Decision::Replace { value, meta },
+                current.map(|entry| entry.meta),
+            )
+        });
+        Inserted {
+            version: updated.version.expect("a Replace always installs"),
+            replaced: updated.output,
+        }
     }
 
     fn scan(&self, _cursor: u64, _count: usize, mut visit: impl FnMut(&[u8], &Entry<V>)) -> u64 {
@@ -266,7 +274,7 @@ mod tests {
             expire_at_ms: 5,
             flags: 9,
         };
-        let version = map.insert(b"k", "v".to_owned(), meta);
+        let version = map.insert(b"k", "v".to_owned(), meta).version;
         map.get(b"k", |entry| entry.access.set(42));
         let mut calls = 0;
         let keep = map.update(b"k", |current| {

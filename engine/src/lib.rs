@@ -163,6 +163,17 @@ pub struct Updated<R> {
     pub version: Option<u64>,
 }
 
+/// The result of an [`Engine::insert`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Inserted {
+    /// The version of the installed entry.
+    pub version: u64,
+    /// The metadata of the live entry the insert replaced; `None` when the key was absent.
+    /// The keyspace counts keys with an expiry from it, as it does from the entry an
+    /// [`Engine::update`] closure sees.
+    pub replaced: Option<Meta>,
+}
+
 /// The one counter every version of an engine is drawn from.
 ///
 /// Cache-padded because every write of every thread increments it.
@@ -237,10 +248,10 @@ pub trait Engine: Send + Sync + Sized + 'static {
     }
 
     /// Inserts or replaces the key without looking at what was there; returns the version
-    /// installed. A required method (not a default over `update`) because a blind write needs
+    /// installed and the metadata of the entry replaced. A required method (not a default over `update`) because a blind write needs
     /// no closure and the lock-free table can then retry its compare-and-swap with the same
     /// allocation.
-    fn insert(&self, key: &[u8], value: Self::Value, meta: Meta) -> u64;
+    fn insert(&self, key: &[u8], value: Self::Value, meta: Meta) -> Inserted;
 
     /// One step of a resumable scan.
     ///

@@ -41,7 +41,7 @@
 //! and a call always visits at least one shard even when `count` is zero, so every call makes
 //! progress.
 
-use crate::{Decision, Engine, Entry, Meta, Updated, VersionClock};
+use crate::{Decision, Engine, Entry, Inserted, Meta, Updated, VersionClock};
 use crossbeam_utils::CachePadded;
 use foldhash::fast::RandomState;
 use hashbrown::hash_table::{Entry as TableEntry, HashTable};
@@ -217,7 +217,7 @@ impl<V: Send + Sync + 'static> Engine for Sharded<V> {
         updated
     }
 
-    fn insert(&self, key: &[u8], value: V, meta: Meta) -> u64 {
+    fn insert(&self, key: &[u8], value: V, meta: Meta) -> Inserted {
         let hash = self.hash(key);
         let (version, replaced) = {
             let mut table = write(self.shard(hash));
@@ -235,8 +235,10 @@ impl<V: Send + Sync + 'static> Engine for Sharded<V> {
                 }
             }
         };
-        drop(replaced);
-        version
+        Inserted {
+            version,
+            replaced: replaced.map(|old| old.meta),
+        }
     }
 
     fn scan(&self, cursor: u64, count: usize, mut visit: impl FnMut(&[u8], &Entry<V>)) -> u64 {
@@ -358,7 +360,7 @@ mod tests {
         assert_eq!(map.update(b"k", |_| (Decision::Remove, ())).version, None);
         assert_eq!(map.len(), 0);
 
-        let first = map.insert(b"k", 1, Meta::default());
+        let first = map.insert(b"k", 1, Meta::default()).version;
         let second = map
             .update(b"k", |current| {
                 let value = current.unwrap().value + 1;

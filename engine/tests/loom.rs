@@ -25,7 +25,7 @@
 #![cfg(loom)]
 
 use engine::lockfree::LockFree;
-use engine::{Decision, Engine, Meta};
+use engine::{Decision, Engine, Inserted, Meta};
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use std::hash::{BuildHasher, Hasher};
@@ -83,15 +83,24 @@ fn new_map() -> Arc<Map> {
     Arc::new(LockFree::with_capacity_and_hasher(0, ByteIsHash))
 }
 
-fn put(map: &Map, key: u8, number: u64, drops: &Arc<AtomicUsize>) -> u64 {
+/// Inserts `number` under `key`, with the number as the entry's flags too, so the metadata an
+/// insert reports as replaced names the entry it replaced.
+fn put(map: &Map, key: u8, number: u64, drops: &Arc<AtomicUsize>) -> Inserted {
     map.insert(
         &[key],
         Tracked {
             number,
             drops: drops.clone(),
         },
-        Meta::default(),
+        meta_of(number),
     )
+}
+
+fn meta_of(number: u64) -> Meta {
+    Meta {
+        expire_at_ms: 0,
+        flags: u32::try_from(number).unwrap(),
+    }
 }
 
 fn read(map: &Map, key: u8) -> Option<(u64, u64)> {
@@ -170,7 +179,9 @@ fn get_races_insert() {
         };
         // Absent, or the whole entry: never a torn or foreign one.
         let seen = read(&map, 1);
-        let version = writer.join().unwrap();
+        let inserted = writer.join().unwrap();
+        assert_eq!(inserted.replaced, None);
+        let version = inserted.version;
         assert!(seen.is_none() || seen == Some((10, version)), "{seen:?}");
         assert_eq!(read(&map, 1), Some((10, version)));
         assert_all_dropped(map, &drops, 1);
@@ -188,6 +199,15 @@ fn insert_races_insert_on_one_key() {
         };
         let mine = put(&map, 2, 10, &drops);
         let theirs = other.join().unwrap();
+        // The first insert found the key absent; the second replaced exactly the first.
+        let (first, second, first_number) = if mine.version < theirs.version {
+            (mine, theirs, 10)
+        } else {
+            (theirs, mine, 20)
+        };
+        assert_eq!(first.replaced, None);
+        assert_eq!(second.replaced, Some(meta_of(first_number)));
+        let (mine, theirs) = (mine.version, theirs.version);
         assert_ne!(mine, theirs);
         // The later version wins, and there is exactly one copy of the key.
         let expected = if mine > theirs {
@@ -206,7 +226,7 @@ fn remove_races_get() {
     model(2, || {
         let map = new_map();
         let drops = Arc::new(AtomicUsize::new(0));
-        let version = put(&map, 3, 30, &drops);
+        let version = put(&map, 3, 30, &drops).version;
         let remover = {
             let map = map.clone();
             spawn(move || map.remove(&[3]))
@@ -294,6 +314,18 @@ fn insert_races_a_migration() {
     racing_a_migration(|map, drops| {
         put(map, 5, 5, drops);
         assert_eq!(read(map, 5).map(|(n, _)| n), Some(5));
+        1
+    });
+}
+
+#[test]
+fn replacing_insert_races_a_migration() {
+    racing_a_migration(|map, drops| {
+        // Whether key 1 is still in the old table, frozen, or already copied, the insert
+        // replaces that entry and reports its metadata.
+        let inserted = put(map, 1, 11, drops);
+        assert_eq!(inserted.replaced, Some(meta_of(1)));
+        assert_eq!(read(map, 1).map(|(n, _)| n), Some(11));
         1
     });
 }

@@ -151,11 +151,17 @@ fn run<E: Engine<Value = Value>>(operations: &[Operation]) -> Result<(), TestCas
         match operation {
             Operation::Insert { key, value, meta } => {
                 let key = KEYS[*key];
-                let version = engine.insert(key, value.clone(), *meta);
-                model.record(&engine, key, version)?;
-                model
+                let inserted = engine.insert(key, value.clone(), *meta);
+                model.record(&engine, key, inserted.version)?;
+                let replaced = model
                     .entries
-                    .insert(key.to_vec(), (version, *meta, value.clone()));
+                    .insert(key.to_vec(), (inserted.version, *meta, value.clone()));
+                prop_assert_eq!(
+                    inserted.replaced,
+                    replaced.map(|(_, meta, _)| meta),
+                    "step {}: the replaced entry's metadata",
+                    step
+                );
             }
             Operation::Remove { key } => {
                 let key = KEYS[*key];

@@ -355,7 +355,9 @@ fn versions_never_go_backwards<E: Engine<Value = Value>>() {
                         for (key, last_version) in keys.iter().zip(&mut last_versions) {
                             // Alternate blind inserts and read-modify-writes.
                             let version = if sequence % 2 == 0 {
-                                engine.insert(key, counter_value(sequence), Meta::default())
+                                engine
+                                    .insert(key, counter_value(sequence), Meta::default())
+                                    .version
                             } else {
                                 engine
                                     .update(key, |_| {

@@ -64,6 +64,8 @@ fn get_insert_remove_len<E: Engine<Value = Value>>() {
         assert_eq!(engine.remove(b"a"), None);
 
         let a1 = engine.insert(b"a", b"one".to_vec(), Meta::default());
+        assert_eq!(a1.replaced, None, "insert of an absent key");
+        let a1 = a1.version;
         assert_fresh(&engine, a1, 0, "insert");
         assert_eq!(engine.len(), 1);
         assert!(!engine.is_empty());
@@ -74,12 +76,18 @@ fn get_insert_remove_len<E: Engine<Value = Value>>() {
         // `get` hands back whatever the closure returns.
         assert_eq!(engine.get(b"a", |entry| entry.value.len()), Some(3));
 
-        let b1 = engine.insert(b"b", b"two".to_vec(), SOME_META);
+        let b1 = engine.insert(b"b", b"two".to_vec(), SOME_META).version;
         assert_fresh(&engine, b1, a1, "insert");
         assert_eq!(engine.len(), 2);
 
         // A blind insert over a present key replaces it with a newer version.
         let a2 = engine.insert(b"a", b"three".to_vec(), SOME_META);
+        assert_eq!(
+            a2.replaced,
+            Some(Meta::default()),
+            "a replacing insert reports the replaced entry's metadata"
+        );
+        let a2 = a2.version;
         assert_fresh(&engine, a2, b1, "replacing insert");
         assert_eq!(engine.len(), 2);
         assert_eq!(
@@ -106,6 +114,8 @@ fn get_insert_remove_len<E: Engine<Value = Value>>() {
 
         // A removed key can come back, with a version above its removal's.
         let a3 = engine.insert(b"a", b"four".to_vec(), Meta::default());
+        assert_eq!(a3.replaced, None, "insert after remove");
+        let a3 = a3.version;
         assert_fresh(&engine, a3, removed, "insert after remove");
         assert_eq!(
             snapshot(&engine, b"a"),
@@ -183,7 +193,7 @@ fn update_on_absent_key<E: Engine<Value = Value>>() {
 for_each_engine!(update_on_present_key, update_on_present_key);
 fn update_on_present_key<E: Engine<Value = Value>>() {
     let engine = E::new();
-    let inserted = engine.insert(b"k", b"old".to_vec(), SOME_META);
+    let inserted = engine.insert(b"k", b"old".to_vec(), SOME_META).version;
     engine.insert(b"other", b"untouched".to_vec(), Meta::default());
     let clock = engine.versions().current();
 
@@ -262,7 +272,7 @@ fn versions_from_the_clock<E: Engine<Value = Value>>() {
         let key = key(round % 7);
         let before = engine.versions().current();
         let version = match round % 4 {
-            0 => Some(engine.insert(&key, value(round), Meta::default())),
+            0 => Some(engine.insert(&key, value(round), Meta::default()).version),
             1 => {
                 engine
                     .update(&key, |_| {
@@ -649,7 +659,9 @@ fn clear_empties_and_map_stays_usable<E: Engine<Value = Value>>() {
         }
         assert!(full_scan(&engine, 100).is_empty());
         // The clock is not reset: later writes are still above everything before.
-        let version = engine.insert(b"after", value(round), Meta::default());
+        let version = engine
+            .insert(b"after", value(round), Meta::default())
+            .version;
         assert!(
             version > before,
             "{}: a write after clear reused an old version",
@@ -765,12 +777,12 @@ for_each_engine!(
 );
 fn observed_versions_bound_later_writes<E: Engine<Value = Value>>() {
     let engine = E::new();
-    let first = engine.insert(b"k", value(0), Meta::default());
+    let first = engine.insert(b"k", value(0), Meta::default()).version;
     // Replay observes versions far above anything drawn so far.
     let replayed = first + 1_000_000;
     engine.versions().observe(replayed);
     assert_eq!(engine.versions().current(), replayed);
-    let inserted = engine.insert(b"k", value(1), Meta::default());
+    let inserted = engine.insert(b"k", value(1), Meta::default()).version;
     assert!(inserted > replayed);
     let updated = engine
         .update(b"j", |_| {
@@ -789,5 +801,5 @@ fn observed_versions_bound_later_writes<E: Engine<Value = Value>>() {
     assert!(removed > updated);
     // An older observation changes nothing.
     engine.versions().observe(first);
-    assert!(engine.insert(b"k", value(3), Meta::default()) > removed);
+    assert!(engine.insert(b"k", value(3), Meta::default()).version > removed);
 }

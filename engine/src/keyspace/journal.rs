@@ -267,13 +267,12 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
         match *effect {
             Effect::PutString { key, value, meta } => {
                 let _shared = self.shared();
-                self.map
-                    .insert(key, Value::Str(Str::copy_from(value)), meta);
+                self.counted_insert(key, Value::Str(Str::copy_from(value)), meta);
                 Ok(())
             }
             Effect::SetMeta { key, meta } => {
                 let _shared = self.shared();
-                let updated = self.map.update(key, |current| match current {
+                let updated = self.counted_update(key, |current| match current {
                     Some(entry) => (
                         crate::Decision::Replace {
                             value: entry.value.clone(),
@@ -291,7 +290,7 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
             }
             Effect::Delete { key } => {
                 let _shared = self.shared();
-                self.map.remove(key);
+                self.counted_remove(key);
                 Ok(())
             }
             Effect::ListPush { key, end, elements } => {
@@ -327,16 +326,15 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
                 let items: VecDeque<Box<[u8]>> =
                     elements.iter().map(|element| Box::from(*element)).collect();
                 if items.is_empty() {
-                    self.map.remove(key);
+                    self.counted_remove(key);
                 } else {
-                    self.map
-                        .insert(key, Value::List(Arc::new(List::new(items))), meta);
+                    self.counted_insert(key, Value::List(Arc::new(List::new(items))), meta);
                 }
                 Ok(())
             }
             Effect::Flush => {
-                let _exclusive = self.exclusive();
-                self.map.clear();
+                let exclusive = self.exclusive();
+                self.counted_clear(&exclusive);
                 Ok(())
             }
         }

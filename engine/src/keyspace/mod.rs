@@ -39,10 +39,16 @@
 //! removes it (lazy expiry), every write treats it as absent. An active sweeper
 //! ([`Keyspace::active_expire_cycle`], run by a background thread from
 //! [`Keyspace::spawn_sweeper`]) removes keys nobody reads, with Redis's adaptive rule: look at a
-//! bounded batch, and look at another while more than a tenth of the batch had expired and the
-//! cycle's time budget lasts. Unlike Redis we keep no separate dictionary of keys with a TTL
-//! (it would cost memory on every such key), so the sweeper walks the whole keyspace with a
-//! resumable [`Engine::scan`] cursor; the cost is that keys without a TTL are looked at too.
+//! bounded batch, and look at another while more than a tenth of the batch's keys with an expiry
+//! had expired and the cycle's time budget lasts. Unlike Redis we keep no separate dictionary
+//! of keys with a TTL (it would cost memory on every such key), so the sweeper walks the whole
+//! keyspace with a resumable [`Engine::scan`] cursor; the cost is that keys without a TTL are
+//! looked at too. To bound that cost the keyspace counts the entries that have an expiry
+//! (exactly: every write to the engine goes through helpers that compare the replaced entry's
+//! metadata with the new one, see `counted_update`). The sweeper sizes its batches from that
+//! count, so that one holds about as many keys with an expiry as Redis's sample, and does not
+//! walk at all while the count is zero. The count is `INFO`'s `expires`; the sweeper's samples
+//! give `avg_ttl`, averaged as Redis does.
 
 mod glob;
 mod journal;
@@ -73,12 +79,23 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// `SETRANGE` and `INCRBYFLOAT` results may not grow past it.
 pub const STRING_BYTES_MAX: usize = 512 * 1024 * 1024;
 
-/// Keys looked at per sweeper batch (Redis's `ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP` is 20 keys of
-/// its expires dictionary; we scan the whole keyspace, so a batch is larger).
-pub const SWEEP_BATCH_KEYS: usize = 64;
+/// Keys with an expiry the sweeper aims to look at per batch (Redis's
+/// `ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP`). We scan the whole keyspace, not a dictionary of
+/// keys with an expiry, so a batch looks at this many times `len / expires` keys, between
+/// [`SWEEP_BATCH_KEYS_MIN`] and [`SWEEP_BATCH_KEYS_MAX`].
+pub const SWEEP_BATCH_EXPIRING_KEYS: usize = 20;
 
-/// A batch with more than this percentage of expired keys is followed by another batch in the
-/// same cycle (Redis's `ACTIVE_EXPIRE_CYCLE_ACCEPTABLE_STALE` is 10%).
+/// The fewest keys a sweeper batch looks at.
+pub const SWEEP_BATCH_KEYS_MIN: usize = 64;
+
+/// The most keys a sweeper batch looks at: about 100 µs of scanning, so a keyspace where few
+/// keys expire is still walked at some tens of thousands of keys per cycle at most, within
+/// the cycle's budget.
+pub const SWEEP_BATCH_KEYS_MAX: usize = 4096;
+
+/// A batch in which more than this percentage of the keys with an expiry had expired is
+/// followed by another batch in the same cycle (Redis's `ACTIVE_EXPIRE_CYCLE_ACCEPTABLE_STALE`
+/// is 10%).
 pub const SWEEP_STALE_PERCENT_MAX: usize = 10;
 
 /// The time budget of one sweeper cycle: 25% of a 100 ms tick, as Redis's slow cycle at hz 10.
@@ -262,6 +279,11 @@ pub struct Stats {
     pub expired: StripedCounter,
 }
 
+/// Whether an entry with this metadata has an expiry (counts in `INFO`'s `expires`).
+fn has_expiry(meta: &Meta) -> bool {
+    meta.expire_at_ms != 0
+}
+
 /// Whether `entry` has expired at `now_ms`.
 pub(crate) fn is_expired(meta: &Meta, now_ms: u64) -> bool {
     meta.expire_at_ms != 0 && meta.expire_at_ms <= now_ms
@@ -269,7 +291,14 @@ pub(crate) fn is_expired(meta: &Meta, now_ms: u64) -> bool {
 
 /// The keyspace over the engine `E`. See the module docs.
 pub struct Keyspace<E: Engine<Value = Value>> {
+    /// The engine. Every write to it goes through the `counted_*` helpers, which keep
+    /// `expiring` exact.
     map: E,
+    /// Entries in `map` with an expiry, expired or not (Redis's `dictSize(db->expires)`).
+    expiring: StripedCounter,
+    /// The sweeper's running estimate of the time to live of keys with an expiry, in
+    /// milliseconds (Redis's `avg_ttl`); 0 when no key has an expiry.
+    avg_ttl_ms: AtomicU64,
     clock: Box<dyn Clock>,
     multi: ShardedLock<()>,
     stats: Stats,
@@ -299,6 +328,8 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
     pub fn with_clock(map: E, clock: impl Clock) -> Self {
         Self {
             map,
+            expiring: StripedCounter::default(),
+            avg_ttl_ms: AtomicU64::new(0),
             clock: Box::new(clock),
             multi: ShardedLock::new(()),
             stats: Stats::default(),
@@ -330,6 +361,81 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
     /// Whether there are no keys.
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
+    }
+
+    /// The number of keys with an expiry, counting expired keys not yet removed (`INFO`
+    /// keyspace's `expires`). Exact when no write is in flight.
+    pub fn expiring_len(&self) -> usize {
+        self.expiring.sum()
+    }
+
+    /// The sweeper's estimate of the average time to live of keys with an expiry, in
+    /// milliseconds (`INFO` keyspace's `avg_ttl`): a moving average over the keys its cycles
+    /// look at, as Redis keeps it; 0 when no key has an expiry.
+    pub fn avg_ttl_ms(&self) -> u64 {
+        // Relaxed: a statistic; nothing is published with it.
+        self.avg_ttl_ms.load(Ordering::Relaxed)
+    }
+
+    /// Counts a write that changed a key from `before` to `after` (each: whether the entry
+    /// had an expiry).
+    fn count_expiry_change(&self, before: bool, after: bool) {
+        match (before, after) {
+            (false, true) => self.expiring.add(1),
+            (true, false) => self.expiring.sub(1),
+            _ => {}
+        }
+    }
+
+    /// [`Engine::update`], counting keys with an expiry. `decide` sees the raw entry
+    /// (expired or not).
+    fn counted_update<R>(
+        &self,
+        key: &[u8],
+        mut decide: impl FnMut(Option<&Entry<Value>>) -> (Decision<Value>, R),
+    ) -> Updated<R> {
+        let updated = self.map.update(key, |current| {
+            let before = current.is_some_and(|entry| has_expiry(&entry.meta));
+            let (decision, output) = decide(current);
+            let after = match &decision {
+                Decision::Keep => before,
+                Decision::Replace { meta, .. } => has_expiry(meta),
+                Decision::Remove => false,
+            };
+            (decision, (output, before, after))
+        });
+        let (output, before, after) = updated.output;
+        // Only the call whose decision was installed returns, so `before` describes the very
+        // entry that was replaced; no version means nothing changed.
+        if updated.version.is_some() {
+            self.count_expiry_change(before, after);
+        }
+        Updated {
+            output,
+            version: updated.version,
+        }
+    }
+
+    /// [`Engine::insert`], counting keys with an expiry.
+    fn counted_insert(&self, key: &[u8], value: Value, meta: Meta) -> u64 {
+        let inserted = self.map.insert(key, value, meta);
+        let before = inserted.replaced.is_some_and(|old| has_expiry(&old));
+        self.count_expiry_change(before, has_expiry(&meta));
+        inserted.version
+    }
+
+    /// [`Engine::remove`], counting keys with an expiry.
+    fn counted_remove(&self, key: &[u8]) -> Option<u64> {
+        self.counted_update(key, |_| (Decision::Remove, ())).version
+    }
+
+    /// [`Engine::clear`], under the exclusive lock (so no write races it and the map is empty
+    /// afterwards). Resets `avg_ttl` too, as Redis's flush does.
+    fn counted_clear(&self, _exclusive: &ShardedLockWriteGuard<'_, ()>) {
+        self.map.clear();
+        self.expiring.reset();
+        // Relaxed: a statistic.
+        self.avg_ttl_ms.store(0, Ordering::Relaxed);
     }
 
     /// The shared side of the multi-key lock: every single-key operation holds it.
@@ -375,8 +481,7 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
     /// reported to the journal like any delete.
     fn remove_if_expired(&self, key: &[u8], now: u64) -> bool {
         let version = self
-            .map
-            .update(key, |current| match current {
+            .counted_update(key, |current| match current {
                 Some(entry) if is_expired(&entry.meta, now) => (Decision::Remove, ()),
                 _ => (Decision::Keep, ()),
             })
@@ -423,7 +528,7 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
         mut decide: impl FnMut(Option<&Entry<Value>>) -> (Decision<Value>, R),
     ) -> Updated<R> {
         let now = self.clock.now_ms();
-        self.map.update(key, |current| {
+        self.counted_update(key, |current| {
             decide(current.filter(|entry| !is_expired(&entry.meta, now)))
         })
     }
@@ -432,10 +537,10 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
     /// can reach yet (or the caller holds the exclusive lock).
     fn insert_locked(&self, key: &[u8], value: Value, meta: Meta) -> u64 {
         match self.journal() {
-            None => self.map.insert(key, value, meta),
+            None => self.counted_insert(key, value, meta),
             Some(journal) => {
                 let reported = value.clone();
-                let version = self.map.insert(key, value, meta);
+                let version = self.counted_insert(key, value, meta);
                 journal::report_value(journal, version, key, &reported, meta);
                 version
             }
@@ -444,7 +549,7 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
 
     /// A removal, reported to the journal; the version, or `None` if the key was absent.
     fn remove_locked(&self, key: &[u8]) -> Option<u64> {
-        let version = self.map.remove(key)?;
+        let version = self.counted_remove(key)?;
         if let Some(journal) = self.journal() {
             journal.record(version, &Effect::Delete { key });
         }
@@ -453,8 +558,8 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
 
     /// Removes every key (`FLUSHALL`, `FLUSHDB`, memcached `flush_all`).
     pub fn flush(&self) {
-        let _exclusive = self.exclusive();
-        self.map.clear();
+        let exclusive = self.exclusive();
+        self.counted_clear(&exclusive);
         if let Some(journal) = self.journal() {
             // Under the exclusive lock no write is in flight: every earlier write has a lower
             // version and every later one a higher one.
@@ -471,9 +576,11 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
     }
 
     /// One cycle of active expiry, starting at `cursor` and returning the cursor to resume
-    /// from. Looks at batches of [`SWEEP_BATCH_KEYS`] keys, and at another batch while more
-    /// than [`SWEEP_STALE_PERCENT_MAX`] percent of the last one had expired and `budget` is not
-    /// spent. Also carries out a due `flush_all <delay>`. Returns the keys removed.
+    /// from. Looks at batches of keys sized to hold about [`SWEEP_BATCH_EXPIRING_KEYS`] keys
+    /// with an expiry, and at another batch while more than [`SWEEP_STALE_PERCENT_MAX`]
+    /// percent of those had expired and `budget` is not spent. Does nothing while no key has
+    /// an expiry. Updates the `avg_ttl` estimate from the keys it looks at, and carries out a
+    /// due `flush_all <delay>`. Returns the keys removed.
     pub fn active_expire_cycle(&self, cursor: &mut u64, budget: Duration) -> usize {
         let started = Instant::now();
         let now = self.clock.now_ms();
@@ -488,14 +595,31 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
         let mut removed_total = 0;
         let mut expired_keys: Vec<Vec<u8>> = Vec::new();
         loop {
+            let expiring = self.expiring.sum();
+            if expiring == 0 {
+                // As Redis does for a database whose expires dictionary is empty. Relaxed: a
+                // statistic.
+                self.avg_ttl_ms.store(0, Ordering::Relaxed);
+                return removed_total;
+            }
+            let batch = (SWEEP_BATCH_EXPIRING_KEYS.saturating_mul(self.map.len()) / expiring)
+                .clamp(SWEEP_BATCH_KEYS_MIN, SWEEP_BATCH_KEYS_MAX);
             expired_keys.clear();
             let mut looked_at = 0;
+            let mut ttl_sum: u128 = 0;
+            let mut ttl_samples: u128 = 0;
             {
                 let _shared = self.shared();
-                *cursor = self.map.scan(*cursor, SWEEP_BATCH_KEYS, |key, entry| {
+                *cursor = self.map.scan(*cursor, batch, |key, entry| {
+                    if !has_expiry(&entry.meta) {
+                        return;
+                    }
                     looked_at += 1;
                     if is_expired(&entry.meta, now) {
                         expired_keys.push(key.to_vec());
+                    } else {
+                        ttl_sum += u128::from(entry.meta.expire_at_ms - now);
+                        ttl_samples += 1;
                     }
                 });
                 for key in &expired_keys {
@@ -504,11 +628,28 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
                     }
                 }
             }
+            if let Some(batch_avg) = ttl_sum.checked_div(ttl_samples) {
+                self.fold_avg_ttl(u64::try_from(batch_avg).unwrap_or(u64::MAX));
+            }
             let stale = expired_keys.len() * 100 > looked_at * SWEEP_STALE_PERCENT_MAX;
             if *cursor == 0 || !stale || started.elapsed() >= budget {
                 return removed_total;
             }
         }
+    }
+
+    /// Folds one batch's average time to live into the estimate, with Redis's weights: the
+    /// first batch sets it, later ones move it by a fiftieth of the difference.
+    fn fold_avg_ttl(&self, batch_avg: u64) {
+        // Relaxed: a statistic. Only the sweeper thread folds; a flush racing this fold may
+        // be undone by it until the next cycle sees no key with an expiry.
+        let old = self.avg_ttl_ms.load(Ordering::Relaxed);
+        let new = if old == 0 {
+            batch_avg
+        } else {
+            (old / 50) * 49 + batch_avg / 50
+        };
+        self.avg_ttl_ms.store(new, Ordering::Relaxed);
     }
 
     /// Starts the background thread that runs [`Keyspace::active_expire_cycle`] every

@@ -101,7 +101,7 @@ use self::node::{Node, SlotWord};
 use self::table::{Probe, Table, CAPACITY_MIN};
 use crate::counter::StripedCounter;
 use crate::sync::{AtomicPtr, Ordering};
-use crate::{Decision, Engine, Entry, Meta, Updated, VersionClock};
+use crate::{Decision, Engine, Entry, Inserted, Meta, Updated, VersionClock};
 use crossbeam_epoch::{self as epoch, Guard};
 use std::hash::BuildHasher;
 use std::ptr::NonNull;
@@ -583,7 +583,7 @@ impl<V: Send + Sync + 'static, S: BuildHasher + Default + Send + Sync + 'static>
         }
     }
 
-    fn insert(&self, key: &[u8], value: V, meta: Meta) -> u64 {
+    fn insert(&self, key: &[u8], value: V, meta: Meta) -> Inserted {
         let hash = self.hash(key);
         // One allocation for the whole call: the node is ours until the CAS publishes it, so
         // a lost race only re-stamps its version.
@@ -637,12 +637,23 @@ impl<V: Send + Sync + 'static, S: BuildHasher + Default + Send + Sync + 'static>
                 if current.node().is_none() {
                     table.claimed.add(1);
                 }
-                if current.node().is_none() || current.is_dead() {
-                    self.live.add(1);
-                }
+                let replaced = match current.node() {
+                    Some(node) if !current.is_dead() => {
+                        // SAFETY: loaded from the root under `guard`, which still holds it
+                        // alive: `retire` below only defers its release.
+                        unsafe { node.as_ref() }
+                            .entry
+                            .as_ref()
+                            .map(|entry| entry.meta)
+                    }
+                    _ => {
+                        self.live.add(1);
+                        None
+                    }
+                };
                 // SAFETY: our CAS unlinked `current` (if it was a node) from the root.
                 unsafe { self.retire(current, &guard) };
-                return version;
+                return Inserted { version, replaced };
             }
         }
     }

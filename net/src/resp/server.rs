@@ -545,9 +545,17 @@ fn info<E: Engine<Value = Value>>(session: &Session<'_, E>, args: Args<'_>) -> S
     }
     if include("keyspace") {
         text.push_str("# Keyspace\r\n");
-        let keys = session.keyspace().len();
+        let keyspace = session.keyspace();
+        let keys = keyspace.len();
         if keys > 0 {
-            let _ = write!(text, "db0:keys={keys},expires=0,avg_ttl=0\r\n");
+            // Both read without a lock, so a write in flight can make `expires` exceed `keys`
+            // for a moment; Redis never shows that.
+            let expires = keyspace.expiring_len().min(keys);
+            let avg_ttl = keyspace.avg_ttl_ms();
+            let _ = write!(
+                text,
+                "db0:keys={keys},expires={expires},avg_ttl={avg_ttl}\r\n"
+            );
         }
         text.push_str("\r\n");
     }
