@@ -156,7 +156,7 @@ impl Pending {
             Decision::Remove => Pending::Delete,
             Decision::Replace { value, meta } => {
                 let same_value = match (current.map(|entry| &entry.value), value) {
-                    (Some(Value::Str(old)), Value::Str(new)) => Arc::ptr_eq(&old.0, &new.0),
+                    (Some(Value::Str(old)), Value::Str(new)) => old.is_same(new),
                     (Some(Value::List(old)), Value::List(new)) => Arc::ptr_eq(old, new),
                     _ => false,
                 };

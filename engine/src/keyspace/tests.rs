@@ -779,3 +779,42 @@ fn sweeper_batches_grow_when_few_keys_expire() {
         assert_eq!(ks.len(), 5000);
     });
 }
+
+#[test]
+fn short_strings_are_inline_and_long_ones_shared() {
+    // The inline form fills a 40-byte `Str`, and `Value` keeps its tag in a niche of it.
+    assert_eq!(std::mem::size_of::<Str>(), 40);
+    assert_eq!(std::mem::size_of::<Value>(), 40);
+    for len in [
+        0,
+        1,
+        STR_INLINE_BYTES - 1,
+        STR_INLINE_BYTES,
+        STR_INLINE_BYTES + 1,
+        300,
+    ] {
+        let bytes: Vec<u8> = (0..len).map(|i| i as u8).collect();
+        let copied = Str::copy_from(&bytes);
+        let moved = Str::from(bytes.clone());
+        assert_eq!(copied.as_bytes(), &bytes[..], "{len}");
+        assert_eq!(moved.as_bytes(), &bytes[..], "{len}");
+        assert_eq!(copied.len(), len);
+        assert_eq!(copied.is_empty(), len == 0);
+        assert_eq!(copied, moved);
+        assert_eq!(
+            matches!(copied.0, Repr::Inline { .. }),
+            len <= STR_INLINE_BYTES,
+            "{len}"
+        );
+        // A clone is the same value; an equal copy is the same value only when inline (a
+        // shared one is another allocation, which the journal must log as a new value).
+        assert!(copied.is_same(&copied.clone()));
+        assert_eq!(copied.is_same(&moved), len <= STR_INLINE_BYTES, "{len}");
+    }
+    let a = Str::copy_from(b"a");
+    let long = Str::copy_from(&[b'b'; 100]);
+    assert!(a < long && long > a);
+    assert_ne!(a, long);
+    assert!(!a.is_same(&long));
+    assert_eq!(Str::default(), Str::copy_from(b""));
+}
