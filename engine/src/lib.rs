@@ -77,7 +77,13 @@ pub const BACKEND_NAMES: [&str; 4] = ["sharded", "dashmap", "flurry", "lockfree"
 /// The keyspace's per-key metadata, stored inline in every entry.
 ///
 /// It is a plain `Copy` struct so a [`Decision::Replace`] can carry it along with the value.
+///
+/// Packed to 12 bytes (4-byte alignment) so that it and the entry's 4-byte [`AccessClock`] fill
+/// 16 bytes together: an [`Entry`] of the keyspace is then 64 bytes instead of 72, and a node of
+/// the lock-free table with a 16-byte key fits mimalloc's 96-byte size class instead of 112.
+/// The price is that its fields cannot be borrowed, only copied.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[repr(C, packed(4))]
 pub struct Meta {
     /// Absolute expiry time in milliseconds since the Unix epoch; `0` means "never expires".
     pub expire_at_ms: u64,

@@ -785,6 +785,9 @@ fn short_strings_are_inline_and_long_ones_shared() {
     // The inline form fills a 40-byte `Str`, and `Value` keeps its tag in a niche of it.
     assert_eq!(std::mem::size_of::<Str>(), 40);
     assert_eq!(std::mem::size_of::<Value>(), 40);
+    // And the packed metadata with the access clock keeps an entry at one cache line's size.
+    assert_eq!(std::mem::size_of::<Meta>(), 12);
+    assert_eq!(std::mem::size_of::<Entry<Value>>(), 64);
     for len in [
         0,
         1,
