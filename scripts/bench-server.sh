@@ -24,7 +24,9 @@
 # Environment (all optional):
 #   SERVER_BENCH_ROUNDS     rounds (default 5; --quick: 1)
 #   SERVER_BENCH_ENGINES    workingdb engines, comma-separated, in run order
-#                           (default lockfree,sharded,dashmap,flurry)
+#                           (default lockfree,lockfree@1,sharded,dashmap,flurry); `<engine>@<n>` runs
+#                           that engine with --threads <n> instead of SERVER_BENCH_THREADS
+#                           (e.g. lockfree@1: one event loop, leaving a core to the client)
 #   SERVER_BENCH_SECTIONS   measurements to run, comma-separated, in run order
 #                           (default p1,p16,c1000,memcaslap,idle,memory)
 #   SERVER_BENCH_THREADS    workingdb --threads and memcached -t (default 2)
@@ -43,10 +45,11 @@
 #   SERVER_BENCH_OUT        where the page, CSV and SVG go (default bench-results)
 #   CARGO_TARGET_DIR        as for cargo; the raw runs go to $CARGO_TARGET_DIR/server-bench
 #
-# Time on our 2-core VMs: a full round is about 6 minutes (about 19 s of redis-benchmark per
-# system at -P 1, about 13 s at -P 16 and 6 s at -c 1000, 10 s of memcaslap, 5 s for the
-# idle connections and 5 s for the memory load, each with a server start and stop), so the
-# default five rounds take about 30 minutes, plus a fat-LTO build after a change. --quick
+# Time on our 2-core VMs: a full round of the six default systems is about 6.5 minutes (about
+# 19 s of redis-benchmark per system at -P 1, about 13 s at -P 16 and 6 s at -c 1000, 10 s of
+# memcaslap, 5 s for the idle connections and 5 s for the memory load, each with a server
+# start and stop), so the default five rounds take about 33 minutes, plus a fat-LTO build
+# after a change. --quick
 # takes about 2 minutes after the build. The machine must be otherwise idle: the clients run
 # on the same cores as the servers.
 set -euo pipefail
@@ -89,7 +92,7 @@ else
     n_c1000=${SERVER_BENCH_N_C1000:-200000}
     memcaslap_time=${SERVER_BENCH_MEMCASLAP_TIME:-10s}
 fi
-IFS=, read -r -a engines <<<"${SERVER_BENCH_ENGINES:-lockfree,sharded,dashmap,flurry}"
+IFS=, read -r -a engines <<<"${SERVER_BENCH_ENGINES:-lockfree,lockfree@1,sharded,dashmap,flurry}"
 IFS=, read -r -a sections <<<"${SERVER_BENCH_SECTIONS:-p1,p16,c1000,memcaslap,idle,memory}"
 threads=${SERVER_BENCH_THREADS:-2}
 idle_conns=${SERVER_BENCH_IDLE_CONNS:-10000}
@@ -106,6 +109,7 @@ maxclients=$((idle_conns + 100))
 for engine in "${engines[@]}"; do
     case "$engine" in
         lockfree | sharded | dashmap | flurry) ;;
+        lockfree@[1-9] | sharded@[1-9] | dashmap@[1-9] | flurry@[1-9]) ;;
         *) echo "bench-server.sh: unknown engine '$engine' in SERVER_BENCH_ENGINES" >&2; exit 2 ;;
     esac
 done
@@ -457,8 +461,10 @@ start_server() {
             resp_port=""
             ;;
         wdb-*)
-            "$workingdb" --port "$resp_port" --memcache-port "$mc_port" --threads "$threads" \
-                --engine "${system#wdb-}" --maxclients "$maxclients" --loglevel warning \
+            local spec=${system#wdb-} loops=$threads
+            [[ $spec == *@* ]] && loops=${spec#*@}
+            "$workingdb" --port "$resp_port" --memcache-port "$mc_port" --threads "$loops" \
+                --engine "${spec%@*}" --maxclients "$maxclients" --loglevel warning \
                 --appendonly no --dir "$work/wdb-data" \
                 >"$log" 2>&1 &
             server_pid=$!

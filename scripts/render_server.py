@@ -54,6 +54,7 @@ COLORS = {
     "wdb-sharded": "#7f7f7f",
     "wdb-dashmap": "#1f77b4",
     "wdb-flurry": "#9467bd",
+    "wdb-lockfree@1": "#ff9896",
 }
 IDLE_LIMIT_MB = 50.0
 HUMAN_PLACEHOLDER = (
@@ -83,8 +84,9 @@ def read_key_values(path):
 def system_rank(system):
     if system in ("redis", "memcached"):
         return (0, system)
-    engine = system[len("wdb-"):]
-    return (1, ENGINE_ORDER.index(engine) if engine in ENGINE_ORDER else 99, engine)
+    engine, _, loops = system[len("wdb-"):].partition("@")
+    rank = ENGINE_ORDER.index(engine) if engine in ENGINE_ORDER else 99
+    return (1, rank, loops, engine)
 
 
 def label(system, bold=True):
@@ -92,12 +94,15 @@ def label(system, bold=True):
         return "redis-server"
     if system == "memcached":
         return "memcached"
-    name = "workingdb " + system[len("wdb-"):]
+    name = "workingdb " + short(system)
     return f"**{name}**" if bold and system == SUBJECT else name
 
 
 def short(system):
-    return {"redis": "redis-server", "memcached": "memcached"}.get(system, system[len("wdb-"):])
+    if system in ("redis", "memcached"):
+        return {"redis": "redis-server", "memcached": "memcached"}[system]
+    engine, _, loops = system[len("wdb-"):].partition("@")
+    return f"{engine}, {loops} loop{'s' if loops != '1' else ''}" if loops else engine
 
 
 def as_float(value):
@@ -450,8 +455,10 @@ def header_section(meta, results, repo_root):
         f"{meta.get('redis_benchmark_version', '?')}; {meta.get('memcached_version', '?')}; "
         f"{meta.get('memcaslap_version', '?')}.",
         f"- **Threads:** workingdb runs {threads} event loops (`--threads {threads}`, one per "
-        "core here); redis-server is single-threaded (one event loop; its background threads "
-        f"do no request work); memcached runs `-t {threads}` worker threads.",
+        "core here, the default) except where a system is named with its loops (`lockfree, 1 "
+        "loop`: `--threads 1`); redis-server is single-threaded (one event loop; its "
+        f"background threads do no request work); memcached runs `-t {threads}` worker "
+        "threads.",
         "- **The client shares the cores:** redis-benchmark and memcaslap run on the same "
         f"{meta.get('nproc', '?')} cores as the server, so a server that saturates one core "
         "leaves the client and any second event loop to share the other. The CPU split table "
