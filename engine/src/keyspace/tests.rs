@@ -816,7 +816,8 @@ fn short_strings_are_inline_and_long_ones_shared() {
     }
     let a = Str::copy_from(b"a");
     let long = Str::copy_from(&[b'b'; 100]);
-    assert!(a < long && long > a);
+    assert_eq!(a.cmp(&long), std::cmp::Ordering::Less);
+    assert_eq!(long.partial_cmp(&a), Some(std::cmp::Ordering::Greater));
     assert_ne!(a, long);
     assert!(!a.is_same(&long));
     assert_eq!(Str::default(), Str::copy_from(b""));
