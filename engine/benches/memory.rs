@@ -16,6 +16,10 @@
 //!
 //! Every map grows from empty (`new()`), as the keyspace of a server does, so the figures
 //! include the slack of the last doubling: 1M entries sit in tables sized for 2^20 or 2^21.
+//! `keyspace-lockfree` is the server's keyspace over `lockfree`, filled with `SET`s: what the
+//! server really stores per key (a short value inline in the entry, the keyspace's
+//! bookkeeping), so its figures can be set beside the server's RSS per key on the server page.
+//!
 //! Our back-ends also keep a version, metadata and an access clock per entry (the `Engine`
 //! contract); the anchors store only the key and the value.
 //!
@@ -32,6 +36,7 @@
 
 use engine::dashmap::DashMapEngine;
 use engine::flurry::FlurryEngine;
+use engine::keyspace::{Keyspace, SetOptions, Str, Value};
 use engine::sharded::Sharded;
 use engine::{Engine, LockFree, Meta};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -53,11 +58,12 @@ const VALUE_BYTES: usize = 32;
 const FLUSHES_MAX: usize = 256;
 
 /// The maps, in the order the page lists them.
-const MAPS: [&str; 7] = [
+const MAPS: [&str; 8] = [
     "sharded",
     "dashmap",
     "flurry",
     "lockfree",
+    "keyspace-lockfree",
     "papaya",
     "scc",
     "hashbrown",
@@ -183,6 +189,24 @@ impl<E: Engine<Value = Box<[u8]>>> MemoryMap for Ours<E> {
     }
 }
 
+/// The server's keyspace over `lockfree`: what a `SET` of a short string really stores (the
+/// value inline in the entry, see `keyspace::Str`), with the keyspace's own bookkeeping.
+struct KeyspaceOver<E: Engine<Value = Value>>(Keyspace<E>);
+
+impl<E: Engine<Value = Value>> MemoryMap for KeyspaceOver<E> {
+    fn new() -> Self {
+        Self(Keyspace::new(E::new()))
+    }
+    fn insert(&mut self, key: &[u8], value: Box<[u8]>) {
+        self.0
+            .set(key, Str::copy_from(&value), SetOptions::default())
+            .expect("a SET of a string cannot fail");
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
 struct Papaya(papaya::HashMap<Box<[u8]>, Box<[u8]>, FoldHash>);
 
 impl MemoryMap for Papaya {
@@ -288,6 +312,7 @@ fn measure_by_name(name: &str, entries: usize) {
         "dashmap" => measure::<Ours<DashMapEngine<Box<[u8]>>>>(name, entries),
         "flurry" => measure::<Ours<FlurryEngine<Box<[u8]>>>>(name, entries),
         "lockfree" => measure::<Ours<LockFree<Box<[u8]>>>>(name, entries),
+        "keyspace-lockfree" => measure::<KeyspaceOver<LockFree<Value>>>(name, entries),
         "papaya" => measure::<Papaya>(name, entries),
         "scc" => measure::<Scc>(name, entries),
         "hashbrown" => measure::<Hashbrown>(name, entries),
