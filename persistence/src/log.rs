@@ -665,10 +665,7 @@ impl Writer {
             self.give_back(batch);
             // A tail at its limit on a segment of fixed size holds back new batches until a
             // sync clears it (see `next_batch`): sync now rather than at the next tick.
-            let tail_at_limit = self
-                .storage
-                .capacity()
-                .is_some_and(|capacity| self.tail.len() as u64 >= capacity / 4);
+            let tail_at_limit = self.tail_at_limit();
             let sync_due = match self.shared.options.fsync {
                 Fsync::Always => true,
                 Fsync::EverySec => {
@@ -702,15 +699,8 @@ impl Writer {
                 }
             }
             if !healthy {
-                let backing_off = {
-                    let status = lock(&self.shared.status);
-                    let backoff = rewrite_backoff(status.rewrite_failures_in_a_row);
-                    status
-                        .last_rewrite_failure
-                        .is_some_and(|at| at.elapsed() < backoff)
-                };
                 if self.last_flush_full
-                    && !backing_off
+                    && !lock(&self.shared.status).rewrites_backing_off()
                     && !self.shared.rewriting.load(Ordering::Acquire)
                 {
                     // A full device segment empties only through a rewrite, unless the tail is
@@ -859,6 +849,15 @@ impl Writer {
         self.pipeline = Some(pipeline);
     }
 
+    /// Whether the tail has reached a quarter of a segment of fixed size: it then takes no
+    /// new batch (see `next_batch`), so that it can always be carried whole into an empty
+    /// segment (the same bound as [`pending_bytes_max_for`]).
+    fn tail_at_limit(&self) -> bool {
+        self.storage
+            .capacity()
+            .is_some_and(|capacity| self.tail.len() as u64 >= capacity / 4)
+    }
+
     /// Waits for work and takes it: the pending bytes, the position after them, whether a
     /// rewrite was asked for, whether to shut down.
     fn next_batch(&mut self) -> (Vec<u8>, u64, bool, bool) {
@@ -915,11 +914,7 @@ impl Writer {
         // carried whole into the next segment, so it must not outgrow one. New records wait in
         // the pending buffer (and its backpressure) until the switch. For the same reason a
         // tail that failing writes let grow to a quarter of a segment takes no more.
-        let tail_full = self
-            .storage
-            .capacity()
-            .is_some_and(|capacity| self.tail.len() as u64 >= capacity / 4);
-        let batch = if self.last_flush_full || tail_full {
+        let batch = if self.last_flush_full || self.tail_at_limit() {
             Vec::new()
         } else {
             std::mem::take(&mut pending.bytes)
@@ -1097,15 +1092,8 @@ impl Writer {
     }
 
     fn maybe_auto_rewrite(&mut self) {
-        {
-            let status = lock(&self.shared.status);
-            let backoff = rewrite_backoff(status.rewrite_failures_in_a_row);
-            if status
-                .last_rewrite_failure
-                .is_some_and(|at| at.elapsed() < backoff)
-            {
-                return;
-            }
+        if lock(&self.shared.status).rewrites_backing_off() {
+            return;
         }
         if let Some(capacity) = self.storage.capacity() {
             // A device segment has a fixed size: rewrite at half of it, whatever the
@@ -1149,6 +1137,15 @@ fn rewrite_failed(shared: &Shared, base: &Path, why: &str) {
     status.rewrite_failures_in_a_row += 1;
     status.last_rewrite_failure = Some(Instant::now());
     shared.rewriting.store(false, Ordering::Release);
+}
+
+impl Status {
+    /// Whether automatic rewrites are waiting out [`rewrite_backoff`] after failures.
+    fn rewrites_backing_off(&self) -> bool {
+        let backoff = rewrite_backoff(self.rewrite_failures_in_a_row);
+        self.last_rewrite_failure
+            .is_some_and(|at| at.elapsed() < backoff)
+    }
 }
 
 /// How long automatic rewrites wait after `failures` failed in a row, as Redis 7 does: none

@@ -193,6 +193,27 @@ fn replayed<E: Engine<Value = Value>>(dir: &Path, device: Option<&Path>) -> Keys
 }
 
 /// A device file for the segments, beside the AOF directory: 4 slots of 4 MiB.
+/// One field of the log's `INFO persistence` text.
+fn info_field(log: &AppendLog, name: &str) -> String {
+    let info = log.info();
+    match info.iter().find(|(key, _)| *key == name) {
+        Some((_, value)) => value.clone(),
+        None => panic!("no {name} in {info:?}"),
+    }
+}
+
+/// The number of rewrites the log has completed.
+fn rewrites_done(log: &AppendLog) -> u64 {
+    info_field(log, "aof_rewrites").parse().unwrap()
+}
+
+/// Waits until no rewrite is running or scheduled.
+fn wait_for_rewrites(log: &AppendLog) {
+    while log.rewriting() || info_field(log, "aof_rewrite_scheduled") == "1" {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 fn open_device(path: &Path, dir: &Path) -> Arc<DeviceSegments> {
     open_device_of(path, dir, 16 << 20)
 }
@@ -278,17 +299,11 @@ fn small_device_segments_fill(fsync: Fsync) {
             std::thread::sleep(Duration::from_millis(5));
         }
         log.shutdown();
-        let info = log.info();
-        let rewrites: u64 = info
-            .iter()
-            .find(|(k, _)| *k == "aof_rewrites")
-            .unwrap()
-            .1
-            .parse()
-            .unwrap();
+        let rewrites = rewrites_done(&log);
         assert!(
             rewrites >= 2,
-            "segments filled and were rewritten: {info:?}"
+            "segments filled and were rewritten: {:?}",
+            log.info()
         );
         let live = dump(&keyspace);
         drop(log);
@@ -346,17 +361,12 @@ fn live_equals_replayed<E: Engine<Value = Value>>(
                     if thread == 0 && due {
                         // One at a time, each to its end: a request made while another is
                         // only scheduled merges with it.
-                        let done = |log: &AppendLog| -> u64 {
-                            let info = log.info();
-                            let field = info.iter().find(|(k, _)| *k == "aof_rewrites");
-                            field.unwrap().1.parse().unwrap()
-                        };
                         let target = write / step;
                         while log.rewrite().is_err() {
                             std::thread::sleep(Duration::from_millis(1));
                         }
                         let deadline = std::time::Instant::now() + Duration::from_secs(30);
-                        while done(log) < target {
+                        while rewrites_done(log) < target {
                             assert!(std::time::Instant::now() < deadline, "rewrite {target}");
                             std::thread::sleep(Duration::from_millis(1));
                         }
@@ -365,19 +375,10 @@ fn live_equals_replayed<E: Engine<Value = Value>>(
             });
         }
     });
-    while log.rewriting()
-        || log
-            .info()
-            .iter()
-            .any(|(k, v)| *k == "aof_rewrite_scheduled" && v == "1")
-    {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_for_rewrites(&log);
     log.shutdown();
-    let info = log.info();
-    let field = |name: &str| info.iter().find(|(k, _)| *k == name).unwrap().1.clone();
-    assert_eq!(field("aof_rewrites"), rewrites.to_string(), "{info:?}");
-    assert_eq!(field("aof_last_bgrewrite_status"), "ok");
+    assert_eq!(rewrites_done(&log), rewrites, "{:?}", log.info());
+    assert_eq!(info_field(&log, "aof_last_bgrewrite_status"), "ok");
     let manifest = persistence::manifest::load(&dir.0, FILE).unwrap().unwrap();
     assert_eq!(
         manifest.parts.len(),
@@ -618,25 +619,10 @@ fn a_list_longer_than_a_record_survives_logging_rewrite_and_replay() {
     keyspace
         .push(b"long", End::Right, &elements[..70_000])
         .unwrap();
-    let rewrites = |log: &AppendLog| {
-        let info = log.info();
-        info.iter()
-            .find(|(k, _)| *k == "aof_rewrites")
-            .unwrap()
-            .1
-            .clone()
-    };
     // The log of the pushes replays to the same list; then the same through a base.
     log.rewrite().unwrap();
-    while log.rewriting()
-        || log
-            .info()
-            .iter()
-            .any(|(k, v)| *k == "aof_rewrite_scheduled" && v == "1")
-    {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    assert_eq!(rewrites(&log), "1", "the rewrite wrote its base");
+    wait_for_rewrites(&log);
+    assert_eq!(rewrites_done(&log), 1, "the rewrite wrote its base");
     keyspace.push(b"long", End::Left, &elements[..3]).unwrap();
     log.shutdown();
     let live = dump(&keyspace);

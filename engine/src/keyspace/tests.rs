@@ -27,6 +27,14 @@ fn s(bytes: &str) -> Str {
     Str::copy_from(bytes.as_bytes())
 }
 
+/// `SET` options that make the key expire at `at_ms`.
+fn expiring_at(at_ms: u64) -> SetOptions {
+    SetOptions {
+        expire: ExpireOption::At(at_ms),
+        ..SetOptions::default()
+    }
+}
+
 #[test]
 fn set_get_and_options() {
     for_each_backend!(|ks, clock| {
@@ -558,14 +566,7 @@ fn random_operation<E: Engine<Value = Value>>(
     let later = clock.now_ms() + 1 + random(200);
     match random(22) {
         0 => drop(ks.set(&key, s("v"), SetOptions::default())),
-        1 => drop(ks.set(
-            &key,
-            s("v"),
-            SetOptions {
-                expire: ExpireOption::At(later),
-                ..SetOptions::default()
-            },
-        )),
+        1 => drop(ks.set(&key, s("v"), expiring_at(later))),
         2 => drop(ks.set(
             &key,
             s("w"),
@@ -718,16 +719,8 @@ fn avg_ttl_follows_the_sweeper_as_in_redis() {
             "the sweeper walked a keyspace where nothing expires"
         );
         for i in 0..10 {
-            let expire = ExpireOption::At(clock.now_ms() + 10_000);
-            ks.set(
-                format!("t{i}").as_bytes(),
-                s("v"),
-                SetOptions {
-                    expire,
-                    ..SetOptions::default()
-                },
-            )
-            .unwrap();
+            let options = expiring_at(clock.now_ms() + 10_000);
+            ks.set(format!("t{i}").as_bytes(), s("v"), options).unwrap();
         }
         // The first batch sets the estimate: all ten keys in one batch of at least 64.
         ks.active_expire_cycle(&mut cursor, Duration::from_secs(1));
@@ -757,16 +750,8 @@ fn sweeper_batches_grow_when_few_keys_expire() {
                 .unwrap();
         }
         for i in 0..50 {
-            let expire = ExpireOption::At(clock.now_ms() + 10);
-            ks.set(
-                format!("e{i}").as_bytes(),
-                s("v"),
-                SetOptions {
-                    expire,
-                    ..SetOptions::default()
-                },
-            )
-            .unwrap();
+            let options = expiring_at(clock.now_ms() + 10);
+            ks.set(format!("e{i}").as_bytes(), s("v"), options).unwrap();
         }
         clock.advance(10);
         let mut cursor = 0;
