@@ -38,12 +38,18 @@ struct Flags {
     /// Addresses to listen on, space-separated [default: 127.0.0.1].
     #[arg(long)]
     bind: Option<String>,
-    /// RESP port; every protocol is accepted on it too (0: off) [default: 6379].
-    #[arg(long)]
+    /// RESP port; every protocol is accepted on it too (0: off, -1: any free port)
+    /// [default: 6379].
+    #[arg(long, allow_hyphen_values = true)]
     port: Option<String>,
-    /// memcached port; every protocol is accepted on it too (0: off) [default: 11211].
-    #[arg(long = "memcache-port")]
+    /// memcached port; every protocol is accepted on it too (0: off, -1: any free port)
+    /// [default: 11211].
+    #[arg(long = "memcache-port", allow_hyphen_values = true)]
     memcache_port: Option<String>,
+    /// Once every port listens, write the ports bound to this file, as `port N` and
+    /// `memcache-port N` lines (for `-1` ports) [default: none].
+    #[arg(long = "ready-file", value_name = "FILE")]
+    ready_file: Option<String>,
     /// Event-loop threads (0: one per core) [default: 0].
     #[arg(long)]
     threads: Option<String>,
@@ -133,6 +139,7 @@ impl Flags {
             ("bind", &self.bind),
             ("port", &self.port),
             ("memcache-port", &self.memcache_port),
+            ("ready-file", &self.ready_file),
             ("threads", &self.threads),
             ("engine", &self.engine),
             ("maxclients", &self.maxclients),
@@ -364,6 +371,10 @@ fn serve<E: Engine<Value = Value>>(config: Config) -> Result<(), String> {
         config.loop_count(),
         E::NAME
     );
+    if !config.ready_file.is_empty() {
+        write_ready_file(&config.ready_file, running.resp_port, running.memcache_port)
+            .map_err(|error| format!("ready-file {}: {error}", config.ready_file))?;
+    }
     if let Some(signal) = signals.forever().next() {
         let name = if signal == signal_hook::consts::SIGINT {
             "SIGINT"
@@ -381,6 +392,18 @@ fn serve<E: Engine<Value = Value>>(config: Config) -> Result<(), String> {
     }
     tracing::info!("bye");
     Ok(())
+}
+
+/// Writes the bound ports to `path` (`port N` and `memcache-port N` lines, 0 for a port that
+/// is off). The text goes to a temporary file renamed over `path`, so a reader polling for
+/// the file never sees half of it.
+fn write_ready_file(path: &str, resp_port: u16, memcache_port: u16) -> std::io::Result<()> {
+    let temporary = format!("{path}.tmp{}", std::process::id());
+    std::fs::write(
+        &temporary,
+        format!("port {resp_port}\nmemcache-port {memcache_port}\n"),
+    )?;
+    std::fs::rename(&temporary, path)
 }
 
 fn main() -> ExitCode {

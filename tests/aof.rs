@@ -136,7 +136,7 @@ fn refused_start(dir: &Path) -> String {
 /// The same with `extra` flags.
 fn refused_start_with(dir: &Path, extra: &[&str]) -> String {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_workingdb"))
-        .args(["--port", &common::free_port().to_string()])
+        .args(["--port", "-1"])
         .args(["--memcache-port", "0", "--dir", &dir.display().to_string()])
         .args(extra)
         .stderr(std::process::Stdio::piped())

@@ -235,3 +235,46 @@ fn a_second_server_on_a_taken_port_refuses_to_start() {
     let _: () = c.set("k", "v").unwrap();
     assert_eq!(c.get::<_, String>("k").unwrap(), "v");
 }
+
+#[test]
+fn ports_set_to_minus_one_are_picked_by_the_kernel_and_reported() {
+    // The harness starts every server with `--port -1 --memcache-port -1` and reads the ready
+    // file; here the ports it read are checked against what the server itself reports.
+    let server = Server::start("lockfree", &[]);
+    assert_ne!(server.port, 0);
+    assert_ne!(server.memcache_port, 0);
+    assert_ne!(server.port, server.memcache_port);
+    let mut c = server.redis();
+    let info: String = redis::cmd("INFO").arg("server").query(&mut c).unwrap();
+    assert!(
+        info.contains(&format!("tcp_port:{}\r\n", server.port)),
+        "{info}"
+    );
+    assert!(
+        info.contains(&format!("memcache_port:{}\r\n", server.memcache_port)),
+        "{info}"
+    );
+    let port: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("port")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(port, ["port".to_string(), server.port.to_string()]);
+    // Both ports serve: memcached on its own.
+    let mut raw = server.raw_memcache();
+    raw.round_trip(b"set k 0 0 1\r\nv\r\n", b"STORED\r\n");
+    // A port that is off is reported as 0.
+    let ready = common::unique_temp_path("ready-off");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_workingdb"))
+        .args(["--port", "-1", "--memcache-port", "0", "--appendonly", "no"])
+        .args(["--ready-file", &ready.display().to_string()])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (resp_port, memcache_port) = common::wait_ready_file(&mut child, &ready);
+    assert_ne!(resp_port, 0);
+    assert_eq!(memcache_port, 0);
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_file(&ready);
+}

@@ -8,16 +8,58 @@
 use persistence::log::Fsync;
 use std::fmt::Write as _;
 
+/// A listening port as configured.
+///
+/// `0` turns a port off, as in Redis and memcached. `-1` asks for any free port, chosen by the
+/// kernel when the server binds it (memcached's test suite uses `-p -1` the same way): a test
+/// harness that picked a free port itself and passed it on would release it before the server
+/// bound it, and any outgoing connection on a busy machine can take it in between. The ports
+/// bound are written to the `ready-file` and shown by `INFO server`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Port {
+    /// Not listened on.
+    Off,
+    /// Any free port the kernel picks.
+    Any,
+    /// This port.
+    Fixed(u16),
+}
+
+impl Port {
+    /// Parses `-1`, `0` or a port number.
+    pub fn parse(value: &str) -> Result<Port, String> {
+        match value.trim().parse::<i32>() {
+            Ok(-1) => Ok(Port::Any),
+            Ok(0) => Ok(Port::Off),
+            Ok(port) if (1..=65535).contains(&port) => Ok(Port::Fixed(port as u16)),
+            _ => Err("argument must be between -1 and 65535 inclusive".into()),
+        }
+    }
+}
+
+impl std::fmt::Display for Port {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Port::Off => formatter.write_str("0"),
+            Port::Any => formatter.write_str("-1"),
+            Port::Fixed(port) => write!(formatter, "{port}"),
+        }
+    }
+}
+
 /// The defaults and the current values.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// `bind`: addresses to listen on.
     pub bind: Vec<String>,
-    /// `port`: the RESP port (every protocol is accepted on it); 0 turns it off. The server
-    /// refuses to start when both ports are 0.
-    pub port: u16,
-    /// `memcache-port`: the memcached port (every protocol is accepted on it); 0 turns it off.
-    pub memcache_port: u16,
+    /// `port`: the RESP port (every protocol is accepted on it). The server refuses to start
+    /// when both ports are off.
+    pub port: Port,
+    /// `memcache-port`: the memcached port (every protocol is accepted on it).
+    pub memcache_port: Port,
+    /// `ready-file` (ours): once every port listens, the server writes the ports it bound to
+    /// this file (empty: none), so whoever started it with `-1` ports learns them.
+    pub ready_file: String,
     /// `threads`: event loops; 0 means one per core.
     pub threads: usize,
     /// `engine`: the map back-end.
@@ -80,8 +122,9 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             bind: vec!["127.0.0.1".into()],
-            port: 6379,
-            memcache_port: 11211,
+            port: Port::Fixed(6379),
+            memcache_port: Port::Fixed(11211),
+            ready_file: String::new(),
             threads: 0,
             engine: "lockfree".into(),
             maxclients: 10_000,
@@ -127,8 +170,9 @@ pub struct OptionSpec {
 /// cannot be set.
 pub const OPTIONS: &[OptionSpec] = &[
     OptionSpec { name: "bind", runtime: false, help: "addresses to listen on, space-separated" },
-    OptionSpec { name: "port", runtime: false, help: "RESP port (0: off)" },
-    OptionSpec { name: "memcache-port", runtime: false, help: "memcached port (0: off)" },
+    OptionSpec { name: "port", runtime: false, help: "RESP port (0: off, -1: any free port)" },
+    OptionSpec { name: "memcache-port", runtime: false, help: "memcached port (0: off, -1: any free port)" },
+    OptionSpec { name: "ready-file", runtime: false, help: "once listening, write the bound ports here (empty: none)" },
     OptionSpec { name: "threads", runtime: false, help: "event loops (0: one per core)" },
     OptionSpec { name: "engine", runtime: false, help: "sharded, dashmap, flurry or lockfree" },
     OptionSpec { name: "maxclients", runtime: true, help: "most connections at once" },
@@ -212,8 +256,9 @@ impl Config {
                 }
                 self.bind = addresses;
             }
-            "port" => self.port = parse_number(&name, value)?,
-            "memcache-port" => self.memcache_port = parse_number(&name, value)?,
+            "port" => self.port = Port::parse(value)?,
+            "memcache-port" => self.memcache_port = Port::parse(value)?,
+            "ready-file" => self.ready_file = value.to_string(),
             "threads" => {
                 let threads: usize = parse_number(&name, value)?;
                 if threads > 1024 {
@@ -383,6 +428,7 @@ impl Config {
             "bind" => self.bind.join(" "),
             "port" => self.port.to_string(),
             "memcache-port" => self.memcache_port.to_string(),
+            "ready-file" => self.ready_file.clone(),
             "threads" => self.threads.to_string(),
             "engine" => self.engine.clone(),
             "maxclients" => self.maxclients.to_string(),
@@ -462,6 +508,26 @@ mod tests {
     }
 
     #[test]
+    fn ports_are_off_any_or_a_number() {
+        let mut config = Config::default();
+        for (text, port) in [
+            ("0", Port::Off),
+            ("-1", Port::Any),
+            ("1", Port::Fixed(1)),
+            ("65535", Port::Fixed(65535)),
+        ] {
+            config.set("port", text).unwrap();
+            assert_eq!(config.port, port);
+            assert_eq!(config.get("port").unwrap(), text);
+        }
+        for bad in ["-2", "65536", "x", ""] {
+            let error = config.set("memcache-port", bad).unwrap_err();
+            assert_eq!(error, "argument must be between -1 and 65535 inclusive");
+        }
+        assert_eq!(config.memcache_port, Port::Fixed(11211));
+    }
+
+    #[test]
     fn set_get_and_files() {
         let mut config = Config::default();
         config.set("MaxClients", "5").unwrap();
@@ -483,7 +549,7 @@ mod tests {
         config
             .apply_file("# comment\nport 7000\n\nbind \"0.0.0.0 ::1\"\nengine dashmap\n")
             .unwrap();
-        assert_eq!(config.port, 7000);
+        assert_eq!(config.port, Port::Fixed(7000));
         assert_eq!(config.bind, vec!["0.0.0.0", "::1"]);
         assert_eq!(config.engine, "dashmap");
         let error = config.apply_file("port 1\nport x\n").unwrap_err();

@@ -37,6 +37,7 @@
 //! so either the writer sees the flag or the loop sees the new position: no wake-up is lost.
 
 use crate::buffer::{Input, Output, Pool};
+use crate::config::{Config, Port};
 use crate::protocol::{detect, Processed, Protocol};
 use crate::resp::parse::Request;
 use crate::session::{ClientInfo, RuntimeLimits, Session, Shared};
@@ -119,6 +120,65 @@ fn check_port_free(address: SocketAddr) -> io::Result<()> {
     probe.bind(&address.into())
 }
 
+/// Binds one listener per loop on every address of every port that is not off, and returns
+/// them with the ports bound (RESP, memcached; 0 when off).
+///
+/// A fixed port is first checked free on every address ([`check_port_free`]). A port set to
+/// `-1` is bound as port 0 by the first loop's listener on the first address, so the kernel
+/// picks a free one; every other listener of that port then joins the port picked. The port is
+/// never released between being picked and being listened on, so nothing can take it.
+fn bind_all(config: &Config, loops: usize) -> io::Result<(Vec<Vec<TcpListener>>, [u16; 2])> {
+    let settings = [config.port, config.memcache_port];
+    if settings.iter().all(|port| *port == Port::Off) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "both ports are 0: nothing to listen on",
+        ));
+    }
+    let resolve = |host: &str, port: u16| -> io::Result<Vec<SocketAddr>> {
+        (host, port)
+            .to_socket_addrs()
+            .map(Iterator::collect)
+            .map_err(|error| io::Error::new(error.kind(), format!("bind {host}:{port}: {error}")))
+    };
+    let in_use = |address: SocketAddr| {
+        move |error: io::Error| {
+            io::Error::new(error.kind(), format!("listen on {address}: {error}"))
+        }
+    };
+    for setting in settings {
+        let Port::Fixed(port) = setting else { continue };
+        for host in &config.bind {
+            for address in resolve(host, port)? {
+                check_port_free(address).map_err(in_use(address))?;
+            }
+        }
+    }
+    let mut per_loop: Vec<Vec<TcpListener>> = (0..loops).map(|_| Vec::new()).collect();
+    let mut bound = [0u16; 2];
+    for (slot, setting) in settings.into_iter().enumerate() {
+        if setting == Port::Off {
+            continue;
+        }
+        if let Port::Fixed(port) = setting {
+            bound[slot] = port;
+        }
+        for host in &config.bind {
+            for address in resolve(host, bound[slot])? {
+                for listeners in &mut per_loop {
+                    let address = SocketAddr::new(address.ip(), bound[slot]);
+                    let listener = listen(address, config.tcp_backlog).map_err(in_use(address))?;
+                    if bound[slot] == 0 {
+                        bound[slot] = listener.local_addr()?.port();
+                    }
+                    listeners.push(listener);
+                }
+            }
+        }
+    }
+    Ok((per_loop, bound))
+}
+
 /// A listening socket with `SO_REUSEPORT`, so every loop can have its own on the same port.
 fn listen(address: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
     let domain = socket2::Domain::for_address(address);
@@ -138,43 +198,24 @@ fn listen(address: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
 pub fn start<E: Engine<Value = Value>>(shared: Arc<Shared<E>>) -> io::Result<Running> {
     let config = shared.config();
     let loops = config.loop_count();
-    let ports: Vec<u16> = [config.port, config.memcache_port]
-        .into_iter()
-        .filter(|&port| port != 0)
-        .collect();
-    if ports.is_empty() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "both ports are 0: nothing to listen on",
-        ));
-    }
-    let mut addresses = Vec::new();
-    for host in &config.bind {
-        for &port in &ports {
-            let resolved = (host.as_str(), port).to_socket_addrs().map_err(|error| {
-                io::Error::new(error.kind(), format!("bind {host}:{port}: {error}"))
-            })?;
-            addresses.extend(resolved);
+    let (per_loop, bound) = bind_all(&config, loops)?;
+    if bound[0] != 0 || bound[1] != 0 {
+        // `-1` ports now have a number: CONFIG GET and INFO report the ports really bound.
+        let mut resolved = config.clone();
+        for (setting, port) in [&mut resolved.port, &mut resolved.memcache_port]
+            .into_iter()
+            .zip(bound)
+        {
+            if port != 0 {
+                *setting = Port::Fixed(port);
+            }
         }
-    }
-    for address in &addresses {
-        check_port_free(*address).map_err(|error| {
-            io::Error::new(error.kind(), format!("listen on {address}: {error}"))
-        })?;
-    }
-    let mut per_loop: Vec<Vec<TcpListener>> = (0..loops).map(|_| Vec::new()).collect();
-    for address in &addresses {
-        for listeners in &mut per_loop {
-            let listener = listen(*address, config.tcp_backlog).map_err(|error| {
-                io::Error::new(error.kind(), format!("listen on {address}: {error}"))
-            })?;
-            listeners.push(listener);
-        }
+        shared.set_config(resolved);
     }
     *shared
         .ports
         .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) = (config.port, config.memcache_port);
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = (bound[0], bound[1]);
     let stop = Arc::new(AtomicBool::new(false));
     let mut wakers = Vec::new();
     let mut threads = Vec::new();
@@ -212,8 +253,8 @@ pub fn start<E: Engine<Value = Value>>(shared: Arc<Shared<E>>) -> io::Result<Run
         threads.push(thread);
     }
     Ok(Running {
-        resp_port: config.port,
-        memcache_port: config.memcache_port,
+        resp_port: bound[0],
+        memcache_port: bound[1],
         stop,
         wakers,
         threads,

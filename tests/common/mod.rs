@@ -6,17 +6,32 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// The engines every server test runs against.
 pub const ENGINES: [&str; 4] = ["sharded", "dashmap", "flurry", "lockfree"];
 
-/// A free TCP port on 127.0.0.1 (the kernel's pick; released before the server binds it).
+/// A TCP port that was free on 127.0.0.1 a moment ago (the kernel's pick, released again).
+///
+/// Only for reference servers that cannot report the port they bound (`redis-server`): the
+/// port can be taken before they bind it, so whoever uses this must retry on a failed start
+/// (see `differential.rs`). Our own server binds `-1` ports and reports them instead.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|address| address.port())
         .expect("no free port")
+}
+
+/// A path in the temporary directory that no other server of any test process uses.
+pub fn unique_temp_path(what: &str) -> std::path::PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let serial = NEXT.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!(
+        "workingdb-test-{}-{serial}-{what}",
+        std::process::id()
+    ))
 }
 
 /// A running server process.
@@ -29,28 +44,29 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts the binary with `--engine engine` and `extra` flags, and waits until both ports
-    /// accept connections.
+    /// Starts the binary with `--engine engine` and `extra` flags on ports the kernel picks
+    /// (`-1`), and waits until it reports them in its ready file, which it writes once both
+    /// ports listen. No port is ever released between being picked and being listened on, so
+    /// a busy machine cannot take it in between (issue 21).
     ///
     /// Without `--appendonly` in `extra` the server keeps no append-only file (these tests
     /// are about the protocols); without `--dir` it gets a fresh temporary directory, so no
     /// test ever writes into the working directory.
     pub fn start(engine: &str, extra: &[&str]) -> Server {
-        let port = free_port();
-        let memcache_port = free_port();
+        let ready_file = unique_temp_path("ready");
+        let _ = std::fs::remove_file(&ready_file);
         let mut defaults: Vec<String> = Vec::new();
         if !extra.contains(&"--appendonly") {
             defaults.extend(["--appendonly".into(), "no".into()]);
         }
         if !extra.contains(&"--dir") {
-            let dir =
-                std::env::temp_dir().join(format!("workingdb-test-{}-{port}", std::process::id()));
+            let dir = unique_temp_path("dir");
             defaults.extend(["--dir".into(), dir.display().to_string()]);
         }
-        let child = Command::new(env!("CARGO_BIN_EXE_workingdb"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_workingdb"))
             .args(&defaults)
-            .args(["--port", &port.to_string()])
-            .args(["--memcache-port", &memcache_port.to_string()])
+            .args(["--port", "-1", "--memcache-port", "-1"])
+            .args(["--ready-file", &ready_file.display().to_string()])
             .args([
                 "--engine",
                 engine,
@@ -65,25 +81,13 @@ impl Server {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("cannot start workingdb");
-        let server = Server {
+        let (port, memcache_port) = wait_ready_file(&mut child, &ready_file);
+        let _ = std::fs::remove_file(&ready_file);
+        Server {
             child,
             port,
             memcache_port,
-        };
-        server.wait_ready(port);
-        server.wait_ready(memcache_port);
-        server
-    }
-
-    fn wait_ready(&self, port: u16) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("workingdb did not listen on port {port} within 20 s");
     }
 
     /// A `redis` crate connection.
@@ -138,6 +142,31 @@ impl Server {
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         self.child.try_wait().expect("wait").is_none()
+    }
+}
+
+/// Waits up to 20 s for `child` to write its ready file and returns the ports in it (RESP,
+/// memcached). Panics, with the exit status, if the process ends first.
+pub fn wait_ready_file(child: &mut Child, path: &std::path::Path) -> (u16, u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            let port_of = |name: &str| -> u16 {
+                text.lines()
+                    .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+                    .unwrap_or_else(|| panic!("no '{name}' line in the ready file: {text:?}"))
+            };
+            return (port_of("port"), port_of("memcache-port"));
+        }
+        if let Some(status) = child.try_wait().expect("wait") {
+            panic!("workingdb exited at start-up with {status}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "workingdb did not write its ready file {} within 20 s",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
