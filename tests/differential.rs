@@ -23,13 +23,12 @@
 
 mod common;
 
-use common::{free_port, resp, Server};
+use common::{resp, RedisServer, Server};
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The seeds of the long run against the lock-free engine.
 const SEEDS: [u64; 16] = [
@@ -58,100 +57,6 @@ const SHORT_SEEDS: [u64; 2] = [101, 202];
 const SHORT_COMMANDS_PER_SEED: usize = 1000;
 /// How many of the commands before a mismatch its report shows.
 const HISTORY_SHOWN: usize = 12;
-
-/// A `redis-server` child process on a free port, killed when dropped.
-struct Redis {
-    child: Child,
-    port: u16,
-}
-
-impl Redis {
-    /// Starts `redis-server` on a port that was free a moment ago. redis-server cannot bind a
-    /// port the kernel picks and report it, so the port may be taken before it binds it: a
-    /// start that fails is retried on another port (issue 21), and the server that answers is
-    /// checked to be our child by its `process_id`, in case another process got the port.
-    fn start() -> Redis {
-        const ATTEMPTS: usize = 10;
-        for attempt in 1..=ATTEMPTS {
-            let port = free_port();
-            let child = Command::new("redis-server")
-                .args(["--port", &port.to_string()])
-                .args(["--bind", "127.0.0.1"])
-                .args(["--save", "", "--appendonly", "no"])
-                .args(["--daemonize", "no", "--loglevel", "warning"])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .unwrap_or_else(|error| {
-                    panic!(
-                        "cannot start redis-server ({error}); the differential test needs it: \
-                         run scripts/install-deps.sh"
-                    )
-                });
-            let mut redis = Redis { child, port };
-            if redis.wait_ready() {
-                return redis;
-            }
-            eprintln!("redis-server did not start on port {port} (attempt {attempt}); retrying");
-        }
-        panic!("redis-server did not start in {ATTEMPTS} attempts");
-    }
-
-    /// Waits until our child answers on its port; false if it exited (its port was taken) or
-    /// another process answers there.
-    fn wait_ready(&mut self) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(_status) = self.child.try_wait().expect("wait") {
-                return false;
-            }
-            match server_process_id(self.port) {
-                Some(pid) if pid == self.child.id() => return true,
-                Some(_) => {
-                    let _ = self.child.kill();
-                    let _ = self.child.wait();
-                    return false;
-                }
-                None => {}
-            }
-            assert!(
-                Instant::now() < deadline,
-                "redis-server did not start within 20 s"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-/// The `process_id` that the Redis server on `port` reports in `INFO server`, or `None` while
-/// nothing answers (or it answers `-LOADING`).
-fn server_process_id(port: u16) -> Option<u32> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    stream.write_all(&resp(&[b"INFO", b"server"])).ok()?;
-    let mut reply = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let text = String::from_utf8_lossy(&reply);
-        if let Some(rest) = text.split("process_id:").nth(1) {
-            if let Some((digits, _)) = rest.split_once("\r\n") {
-                return digits.parse().ok();
-            }
-        }
-        match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => return None,
-            Ok(count) => reply.extend_from_slice(&chunk[..count]),
-        }
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// splitmix64: a small, good-enough PRNG whose stream is fixed by its seed.
 struct Rng(u64);
@@ -1262,7 +1167,7 @@ const GENERATED_COMMANDS: [&str; 56] = [
 
 #[test]
 fn lockfree_answers_like_redis() {
-    let redis = Redis::start();
+    let redis = RedisServer::start();
     let ours = Server::start("lockfree", &[]);
     let coverage = run_streams(redis.port, ours.port, "lockfree", &SEEDS, COMMANDS_PER_SEED);
     // The streams must exercise every command, not only its error paths.
@@ -1287,7 +1192,7 @@ fn lockfree_answers_like_redis() {
 
 #[test]
 fn other_engines_answer_like_redis() {
-    let redis = Redis::start();
+    let redis = RedisServer::start();
     for engine in ["sharded", "dashmap", "flurry"] {
         let ours = Server::start(engine, &[]);
         run_streams(
@@ -1306,7 +1211,7 @@ fn other_engines_answer_like_redis() {
 /// Redis checks its arguments.
 #[test]
 fn edge_cases_answer_like_redis() {
-    let redis = Redis::start();
+    let redis = RedisServer::start();
     let ours = Server::start("lockfree", &[]);
     let mut cases: Vec<(Vec<Vec<u8>>, Compare)> = Vec::new();
     // INCRBYFLOAT: each stored value, then each increment onto a fresh copy of it.
@@ -1494,7 +1399,7 @@ fn edge_cases_answer_like_redis() {
 /// Redis quotes an unknown command's arguments into its error byte for byte, up to a NUL.
 #[test]
 fn unknown_command_with_binary_arguments() {
-    let redis = Redis::start();
+    let redis = RedisServer::start();
     let ours = Server::start("lockfree", &[]);
     let cases = [
         vec![b"FOO".to_vec(), b"\xb9\xce\xea".to_vec(), b"x".to_vec()],

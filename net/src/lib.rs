@@ -12,6 +12,8 @@
 //! * [`protocol`]: detection on a connection's first bytes, and the report every codec gives
 //!   after a batch of requests.
 //! * [`resp`] and [`memcache`]: the codecs, one file per command family, calling the keyspace.
+//! * [`client`]: a connection's own state, the view other loops have of it, and each loop's
+//!   inbox, through which any loop can act on any connection.
 //! * [`session`]: what a command sees (shared state, its client, its output) and the RESP reply
 //!   encoders; [`config`]: the options under Redis's names; [`stats`]: the counters.
 //!
@@ -22,6 +24,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod buffer;
+pub mod client;
 pub mod config;
 pub mod memcache;
 pub mod protocol;

@@ -141,13 +141,13 @@ mod tests {
                 ..Config::default()
             };
             let shared = Shared::new(keyspace, config.clone());
-            let client = shared.register_client(None, None);
+            let mut client = crate::client::Client::new(shared.register_client(None, None, -1, 0));
             let mut pool = Pool::new();
             for codec in 0..3 {
                 let mut output = Output::default();
                 let mut session = Session {
                     shared: &shared,
-                    client: &client,
+                    client: &mut client,
                     output: &mut output,
                     pool: &mut pool,
                     limits: RuntimeLimits::from_config(&config),

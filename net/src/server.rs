@@ -37,10 +37,11 @@
 //! so either the writer sees the flag or the loop sees the new position: no wake-up is lost.
 
 use crate::buffer::{Input, Output, Pool};
+use crate::client::{Client, Inbox, Message};
 use crate::config::{Config, Port};
 use crate::protocol::{detect, Processed, Protocol};
 use crate::resp::parse::Request;
-use crate::session::{ClientInfo, RuntimeLimits, Session, Shared};
+use crate::session::{RuntimeLimits, Session, Shared};
 use crate::{memcache, resp};
 use engine::keyspace::Value;
 use engine::Engine;
@@ -218,7 +219,7 @@ pub fn start<E: Engine<Value = Value>>(shared: Arc<Shared<E>>) -> io::Result<Run
         .unwrap_or_else(std::sync::PoisonError::into_inner) = (bound[0], bound[1]);
     let stop = Arc::new(AtomicBool::new(false));
     let mut wakers = Vec::new();
-    let mut threads = Vec::new();
+    let mut loops_to_run = Vec::new();
     for (index, listeners) in per_loop.into_iter().enumerate() {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
@@ -236,13 +237,28 @@ pub fn start<E: Engine<Value = Value>>(shared: Arc<Shared<E>>) -> io::Result<Run
                 }
             }));
         }
-        let mut event_loop = EventLoop::new(
+        let inbox = Arc::new(Inbox::new(Arc::clone(&waker)));
+        let event_loop = EventLoop::new(
             poll,
             listeners,
             Arc::clone(&shared),
             Arc::clone(&stop),
             waiting_for_disk,
+            index,
+            inbox,
         )?;
+        loops_to_run.push(event_loop);
+    }
+    // Every inbox is known before any loop runs, so no message can miss its loop.
+    let inboxes = loops_to_run
+        .iter()
+        .map(|event_loop| Arc::clone(&event_loop.inbox))
+        .collect();
+    if shared.inboxes.set(inboxes).is_err() {
+        return Err(io::Error::other("the server was started twice"));
+    }
+    let mut threads = Vec::new();
+    for (index, mut event_loop) in loops_to_run.into_iter().enumerate() {
         let thread = std::thread::Builder::new()
             .name(format!("loop-{index}"))
             .spawn(move || {
@@ -281,7 +297,8 @@ struct Connection {
     hold_until: u64,
     /// On the loop's held list.
     held: bool,
-    info: Arc<ClientInfo>,
+    /// The connection's own state (selected db, flags, names...).
+    client: Client,
     last_active: Instant,
 }
 
@@ -313,6 +330,10 @@ struct EventLoop<E: Engine<Value = Value>> {
     held: Vec<usize>,
     /// Set while `held` is not empty: the log's listener wakes the loop only then.
     waiting_for_disk: Arc<AtomicBool>,
+    /// This loop's position among the loops (clients record it, to find its inbox).
+    index: usize,
+    /// Messages other loops post for this loop's connections.
+    inbox: Arc<Inbox>,
 }
 
 impl<E: Engine<Value = Value>> EventLoop<E> {
@@ -322,6 +343,8 @@ impl<E: Engine<Value = Value>> EventLoop<E> {
         shared: Arc<Shared<E>>,
         stop: Arc<AtomicBool>,
         waiting_for_disk: Arc<AtomicBool>,
+        index: usize,
+        inbox: Arc<Inbox>,
     ) -> io::Result<Self> {
         for (index, listener) in listeners.iter_mut().enumerate() {
             poll.registry().register(
@@ -343,6 +366,8 @@ impl<E: Engine<Value = Value>> EventLoop<E> {
             ready: Vec::new(),
             held: Vec::new(),
             waiting_for_disk,
+            index,
+            inbox,
         })
     }
 
@@ -372,7 +397,7 @@ impl<E: Engine<Value = Value>> EventLoop<E> {
             }
             for event in events.iter() {
                 match event.token() {
-                    WAKER => {}
+                    WAKER => self.read_inbox(),
                     Token(token) if token < self.first_connection_token() => {
                         self.accept(token - FIRST_LISTENER);
                     }
@@ -391,6 +416,24 @@ impl<E: Engine<Value = Value>> EventLoop<E> {
             if last_housekeeping.elapsed() >= HOUSEKEEPING_INTERVAL {
                 last_housekeeping = Instant::now();
                 self.housekeeping();
+            }
+        }
+    }
+
+    /// Carries out what other loops (or this one) posted for our connections.
+    fn read_inbox(&mut self) {
+        for message in self.inbox.take() {
+            match message {
+                Message::Kill { client_id } => {
+                    let key = self
+                        .connections
+                        .iter()
+                        .find(|(_, connection)| connection.client.id() == client_id)
+                        .map(|(key, _)| key);
+                    if let Some(key) = key {
+                        self.close(key);
+                    }
+                }
             }
         }
     }
@@ -464,7 +507,10 @@ impl<E: Engine<Value = Value>> EventLoop<E> {
             }
             let _ = stream.set_nodelay(true);
             let local = stream.local_addr().ok();
-            let info = self.shared.register_client(Some(peer), local);
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
+            let info = self
+                .shared
+                .register_client(Some(peer), local, fd, self.index);
             let entry = self.connections.vacant_entry();
             let token = Token(FIRST_LISTENER + self.listeners.len() + entry.key());
             if let Err(error) = self.poll.registry().register(
@@ -488,7 +534,7 @@ impl<E: Engine<Value = Value>> EventLoop<E> {
                 closing: false,
                 hold_until: 0,
                 held: false,
-                info,
+                client: Client::new(info),
                 last_active: Instant::now(),
             });
         }
@@ -499,7 +545,7 @@ impl<E: Engine<Value = Value>> EventLoop<E> {
             let _ = self.poll.registry().deregister(&mut connection.stream);
             connection.input.release(&mut self.pool);
             connection.output.release(&mut self.pool);
-            self.shared.unregister_client(connection.info.id);
+            self.shared.unregister_client(connection.client.id());
         }
     }
 
@@ -546,7 +592,7 @@ fn run_input<E: Engine<Value = Value>>(
         input,
         output,
         protocol,
-        info,
+        client,
         request,
         ..
     } = connection;
@@ -564,7 +610,7 @@ fn run_input<E: Engine<Value = Value>>(
     };
     let mut session = Session {
         shared,
-        client: info,
+        client,
         output,
         pool,
         limits: *limits,
@@ -585,7 +631,7 @@ fn run_input<E: Engine<Value = Value>>(
         Err(_) => {
             tracing::error!(
                 "a command handler panicked; closing client {} (a bug: please report the request)",
-                info.id
+                connection.client.id()
             );
             connection.closing = true;
             connection.output.release(pool);
@@ -694,8 +740,9 @@ fn drive<E: Engine<Value = Value>>(
                 shared.stats.net_input_bytes.add(read);
                 let now = Instant::now();
                 connection.last_active = now;
-                connection.info.last_command.store(
-                    now.duration_since(connection.info.connected).as_millis() as u64,
+                let info = &connection.client.info;
+                info.last_command.store(
+                    now.duration_since(info.connected).as_millis() as u64,
                     Ordering::Relaxed,
                 );
                 if connection.input.filled().len() > limits.query_buffer_bytes {

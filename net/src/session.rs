@@ -2,8 +2,10 @@
 //! connection's output with the loop's buffer pool, plus the encoders for RESP replies.
 
 use crate::buffer::{Output, Pool};
+use crate::client::{Client, ClientInfo, Inbox, Message};
 use crate::config::Config;
 use crate::resp::parse::Limits;
+use crate::resp::table::Table;
 use crate::stats::ServerStats;
 use engine::keyspace::{Keyspace, Str, Value};
 use engine::Engine;
@@ -11,7 +13,7 @@ use persistence::log::AppendLog;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::{Instant, SystemTime};
 
 /// State every loop shares.
@@ -24,6 +26,10 @@ pub struct Shared<E: Engine<Value = Value>> {
     pub stats: ServerStats,
     /// Every connected client, for `CLIENT LIST` and `INFO clients`.
     pub clients: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
+    /// The RESP command table.
+    pub commands: Table<E>,
+    /// Each event loop's inbox, in loop order (set once the loops start).
+    pub inboxes: OnceLock<Vec<Arc<Inbox>>>,
     /// When the server started.
     pub started: Instant,
     /// A random id for this run (`INFO server run_id`).
@@ -56,6 +62,8 @@ impl<E: Engine<Value = Value>> Shared<E> {
             config: RwLock::new(config),
             stats: ServerStats::default(),
             clients: Mutex::new(BTreeMap::new()),
+            commands: crate::resp::table(),
+            inboxes: OnceLock::new(),
             started: Instant::now(),
             run_id: run_id[run_id.len() - 40..].to_string(),
             ports: Mutex::new((0, 0)),
@@ -111,22 +119,17 @@ impl<E: Engine<Value = Value>> Shared<E> {
         (RuntimeLimits::from_config(&config), generation)
     }
 
-    /// Registers a new client and returns its record.
+    /// Registers a new client of loop `loop_index` and returns its record.
     pub fn register_client(
         &self,
         peer: Option<SocketAddr>,
         local: Option<SocketAddr>,
+        fd: i32,
+        loop_index: usize,
     ) -> Arc<ClientInfo> {
         // Relaxed: ids only need to be unique.
         let id = self.next_client_id.fetch_add(1, Ordering::Relaxed);
-        let info = Arc::new(ClientInfo {
-            id,
-            peer,
-            local,
-            connected: Instant::now(),
-            last_command: AtomicU64::new(0),
-            name: Mutex::new(Vec::new()),
-        });
+        let info = Arc::new(ClientInfo::new(id, peer, local, fd, loop_index));
         self.clients
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -134,6 +137,31 @@ impl<E: Engine<Value = Value>> Shared<E> {
         // Relaxed: a count for maxclients and INFO, not a synchronisation point.
         self.connected.fetch_add(1, Ordering::Relaxed);
         info
+    }
+
+    /// A snapshot of the registered clients, in id order.
+    pub fn client_list(&self) -> Vec<Arc<ClientInfo>> {
+        self.clients
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Posts `message` to loop `loop_index`'s inbox; false when the loops are not running.
+    pub fn post(&self, loop_index: usize, message: Message) -> bool {
+        match self
+            .inboxes
+            .get()
+            .and_then(|inboxes| inboxes.get(loop_index))
+        {
+            Some(inbox) => {
+                inbox.post(message);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Forgets a client.
@@ -156,29 +184,12 @@ impl<E: Engine<Value = Value>> Shared<E> {
     }
 }
 
-/// What `CLIENT LIST` knows of a client.
-#[derive(Debug)]
-pub struct ClientInfo {
-    /// `CLIENT ID`.
-    pub id: u64,
-    /// The peer's address.
-    pub peer: Option<SocketAddr>,
-    /// Our address on this connection.
-    pub local: Option<SocketAddr>,
-    /// When it connected.
-    pub connected: Instant,
-    /// Milliseconds after `connected` of its last command.
-    pub last_command: AtomicU64,
-    /// `CLIENT SETNAME`.
-    pub name: Mutex<Vec<u8>>,
-}
-
 /// A command's view of the server and its connection.
 pub struct Session<'a, E: Engine<Value = Value>> {
     /// Shared server state.
     pub shared: &'a Shared<E>,
-    /// This client.
-    pub client: &'a ClientInfo,
+    /// This client's own state.
+    pub client: &'a mut Client,
     /// Where replies go.
     pub output: &'a mut Output,
     /// The loop's buffers.

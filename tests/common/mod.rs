@@ -272,3 +272,98 @@ pub fn resp(args: &[&[u8]]) -> Vec<u8> {
     }
     out
 }
+
+/// A `redis-server` child process on a free port, killed when dropped.
+pub struct RedisServer {
+    child: Child,
+    /// Its port.
+    pub port: u16,
+}
+
+impl RedisServer {
+    /// Starts `redis-server` on a port that was free a moment ago. redis-server cannot bind a
+    /// port the kernel picks and report it, so the port may be taken before it binds it: a
+    /// start that fails is retried on another port (issue 21), and the server that answers is
+    /// checked to be our child by its `process_id`, in case another process got the port.
+    pub fn start() -> RedisServer {
+        const ATTEMPTS: usize = 10;
+        for attempt in 1..=ATTEMPTS {
+            let port = free_port();
+            let child = Command::new("redis-server")
+                .args(["--port", &port.to_string()])
+                .args(["--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no"])
+                .args(["--daemonize", "no", "--loglevel", "warning"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .unwrap_or_else(|error| {
+                    panic!(
+                        "cannot start redis-server ({error}); the differential test needs it: \
+                         run scripts/install-deps.sh"
+                    )
+                });
+            let mut redis = RedisServer { child, port };
+            if redis.wait_ready() {
+                return redis;
+            }
+            eprintln!("redis-server did not start on port {port} (attempt {attempt}); retrying");
+        }
+        panic!("redis-server did not start in {ATTEMPTS} attempts");
+    }
+
+    /// Waits until our child answers on its port; false if it exited (its port was taken) or
+    /// another process answers there.
+    fn wait_ready(&mut self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(_status) = self.child.try_wait().expect("wait") {
+                return false;
+            }
+            match server_process_id(self.port) {
+                Some(pid) if pid == self.child.id() => return true,
+                Some(_) => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    return false;
+                }
+                None => {}
+            }
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not start within 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// The `process_id` that the Redis server on `port` reports in `INFO server`, or `None` while
+/// nothing answers (or it answers `-LOADING`).
+fn server_process_id(port: u16) -> Option<u32> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    stream.write_all(&resp(&[b"INFO", b"server"])).ok()?;
+    let mut reply = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&reply);
+        if let Some(rest) = text.split("process_id:").nth(1) {
+            if let Some((digits, _)) = rest.split_once("\r\n") {
+                return digits.parse().ok();
+            }
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return None,
+            Ok(count) => reply.extend_from_slice(&chunk[..count]),
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

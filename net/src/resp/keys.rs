@@ -1,102 +1,287 @@
 //! Key commands: deletion, expiry, renaming, copying and iteration.
 
-use super::commands::Command;
 use super::parse::Args;
+use super::table::{command, key, range, single, Row};
 use super::{errors, int_arg, CommandError, CommandResult};
 use crate::session::Session;
 use engine::keyspace::{ExpireCondition, ScanFilter, Ttl, Value};
 use engine::Engine;
 
-pub(super) fn run<E: Engine<Value = Value>>(
+/// The key commands' rows.
+pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
+    vec![
+        command!("del", -2, [WRITE], [KEYSPACE, WRITE, SLOW], [range(key::RM | key::DELETE, 1, -1, 1)], del, tips: ["request_policy:multi_shard", "response_policy:agg_sum"]),
+        command!("unlink", -2, [WRITE, FAST], [KEYSPACE, WRITE, FAST], [range(key::RM | key::DELETE, 1, -1, 1)], del, tips: ["request_policy:multi_shard", "response_policy:agg_sum"]),
+        command!("exists", -2, [READONLY, FAST], [KEYSPACE, READ, FAST], [range(key::RO, 1, -1, 1)], exists, tips: ["request_policy:multi_shard", "response_policy:agg_sum"]),
+        command!("touch", -2, [READONLY, FAST], [KEYSPACE, READ, FAST], [range(key::RO, 1, -1, 1)], exists, tips: ["request_policy:multi_shard", "response_policy:agg_sum"]),
+        command!(
+            "expire",
+            -3,
+            [WRITE, FAST],
+            [KEYSPACE, WRITE, FAST],
+            [single(key::RW | key::UPDATE, 1)],
+            expire
+        ),
+        command!(
+            "pexpire",
+            -3,
+            [WRITE, FAST],
+            [KEYSPACE, WRITE, FAST],
+            [single(key::RW | key::UPDATE, 1)],
+            pexpire
+        ),
+        command!(
+            "expireat",
+            -3,
+            [WRITE, FAST],
+            [KEYSPACE, WRITE, FAST],
+            [single(key::RW | key::UPDATE, 1)],
+            expireat
+        ),
+        command!(
+            "pexpireat",
+            -3,
+            [WRITE, FAST],
+            [KEYSPACE, WRITE, FAST],
+            [single(key::RW | key::UPDATE, 1)],
+            pexpireat
+        ),
+        command!("ttl", 2, [READONLY, FAST], [KEYSPACE, READ, FAST], [single(key::RO | key::ACCESS, 1)], ttl, tips: ["nondeterministic_output"]),
+        command!("pttl", 2, [READONLY, FAST], [KEYSPACE, READ, FAST], [single(key::RO | key::ACCESS, 1)], pttl, tips: ["nondeterministic_output"]),
+        command!(
+            "expiretime",
+            2,
+            [READONLY, FAST],
+            [KEYSPACE, READ, FAST],
+            [single(key::RO | key::ACCESS, 1)],
+            expiretime
+        ),
+        command!(
+            "pexpiretime",
+            2,
+            [READONLY, FAST],
+            [KEYSPACE, READ, FAST],
+            [single(key::RO | key::ACCESS, 1)],
+            pexpiretime
+        ),
+        command!(
+            "persist",
+            2,
+            [WRITE, FAST],
+            [KEYSPACE, WRITE, FAST],
+            [single(key::RW | key::UPDATE, 1)],
+            persist
+        ),
+        command!("keys", 2, [READONLY], [KEYSPACE, READ, SLOW, DANGEROUS], [], keys, tips: ["request_policy:all_shards", "nondeterministic_output_order"]),
+        command!("scan", -2, [READONLY], [KEYSPACE, READ, SLOW], [], scan, tips: ["nondeterministic_output", "request_policy:special"]),
+        command!(
+            "type",
+            2,
+            [READONLY, FAST],
+            [KEYSPACE, READ, FAST],
+            [single(key::RO, 1)],
+            type_of
+        ),
+        command!(
+            "rename",
+            3,
+            [WRITE],
+            [KEYSPACE, WRITE, SLOW],
+            [
+                single(key::RW | key::ACCESS | key::DELETE, 1),
+                single(key::OW | key::UPDATE, 2)
+            ],
+            rename
+        ),
+        command!(
+            "renamenx",
+            3,
+            [WRITE, FAST],
+            [KEYSPACE, WRITE, FAST],
+            [
+                single(key::RW | key::ACCESS | key::DELETE, 1),
+                single(key::OW | key::INSERT, 2)
+            ],
+            renamenx
+        ),
+        command!("randomkey", 1, [READONLY], [KEYSPACE, READ, SLOW], [], randomkey, tips: ["request_policy:all_shards", "nondeterministic_output"]),
+        command!(
+            "copy",
+            -3,
+            [WRITE, DENYOOM],
+            [KEYSPACE, WRITE, SLOW],
+            [
+                single(key::RO | key::ACCESS, 1),
+                single(key::OW | key::UPDATE, 2)
+            ],
+            copy
+        ),
+    ]
+}
+
+/// DEL and UNLINK (which frees nothing later than DEL does here).
+fn del<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    let keys: Vec<&[u8]> = args.iter_from(1).collect();
+    let removed = session.keyspace().del(&keys);
+    session.integer(removed as i64);
+    Ok(())
+}
+
+/// EXISTS and TOUCH (we keep no access times that TOUCH would need to update).
+fn exists<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    let keys: Vec<&[u8]> = args.iter_from(1).collect();
+    let found = session.keyspace().exists(&keys);
+    session.integer(found as i64);
+    Ok(())
+}
+
+fn expire<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    set_expiry(session, args, 1000, false, "expire")
+}
+
+fn pexpire<E: Engine<Value = Value>>(
     session: &mut Session<'_, E>,
-    command: &Command,
     args: Args<'_>,
 ) -> CommandResult {
-    match command.name {
-        "del" | "unlink" => {
-            let keys: Vec<&[u8]> = args.iter_from(1).collect();
-            let removed = session.keyspace().del(&keys);
-            session.integer(removed as i64);
+    set_expiry(session, args, 1, false, "pexpire")
+}
+
+fn expireat<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    args: Args<'_>,
+) -> CommandResult {
+    set_expiry(session, args, 1000, true, "expireat")
+}
+
+fn pexpireat<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    args: Args<'_>,
+) -> CommandResult {
+    set_expiry(session, args, 1, true, "pexpireat")
+}
+
+fn ttl<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    reply_ttl(session, args, false, false)
+}
+
+fn pttl<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    reply_ttl(session, args, true, false)
+}
+
+fn expiretime<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    args: Args<'_>,
+) -> CommandResult {
+    reply_ttl(session, args, false, true)
+}
+
+fn pexpiretime<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    args: Args<'_>,
+) -> CommandResult {
+    reply_ttl(session, args, true, true)
+}
+
+/// The TTL family: in milliseconds or seconds, left or absolute.
+fn reply_ttl<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    args: Args<'_>,
+    in_ms: bool,
+    absolute: bool,
+) -> CommandResult {
+    match session.keyspace().ttl(args.get(1)) {
+        Ttl::Missing => session.integer(-2),
+        Ttl::Persistent => session.integer(-1),
+        Ttl::ExpiresAt(at) => {
+            let now = session.keyspace().now_ms();
+            let value = if absolute { at } else { at.saturating_sub(now) };
+            // Redis rounds seconds to the nearest. In u64: an expiry may be as late as
+            // i64::MAX milliseconds, where adding 500 overflows an i64.
+            let reply = if in_ms { value } else { (value + 500) / 1000 };
+            session.integer(reply as i64);
         }
-        "exists" | "touch" => {
-            let keys: Vec<&[u8]> = args.iter_from(1).collect();
-            let found = session.keyspace().exists(&keys);
-            session.integer(found as i64);
-        }
-        "expire" | "pexpire" | "expireat" | "pexpireat" => expire(session, command.name, args)?,
-        "ttl" | "pttl" | "expiretime" | "pexpiretime" => {
-            let in_ms = command.name.starts_with('p');
-            let absolute = command.name.ends_with("time");
-            match session.keyspace().ttl(args.get(1)) {
-                Ttl::Missing => session.integer(-2),
-                Ttl::Persistent => session.integer(-1),
-                Ttl::ExpiresAt(at) => {
-                    let now = session.keyspace().now_ms();
-                    let value = if absolute { at } else { at.saturating_sub(now) };
-                    // Redis rounds seconds to the nearest. In u64: an expiry may be as late as
-                    // i64::MAX milliseconds, where adding 500 overflows an i64.
-                    let reply = if in_ms { value } else { (value + 500) / 1000 };
-                    session.integer(reply as i64);
-                }
-            }
-        }
-        "persist" => {
-            let removed = session.keyspace().persist(args.get(1));
-            session.integer(i64::from(removed));
-        }
-        "keys" => {
-            let keys = session.keyspace().keys(args.get(1));
-            session.array(keys.len());
-            for key in &keys {
-                session.bulk(key);
-            }
-        }
-        "scan" => scan(session, args)?,
-        "type" => {
-            let name = session.keyspace().type_of(args.get(1)).unwrap_or("none");
-            session.simple(name);
-        }
-        "rename" => {
-            session.keyspace().rename(args.get(1), args.get(2), false)?;
-            session.ok();
-        }
-        "renamenx" => {
-            let renamed = session.keyspace().rename(args.get(1), args.get(2), true)?;
-            session.integer(i64::from(renamed));
-        }
-        "randomkey" => {
-            let seed = random_seed();
-            match session.keyspace().random_key(seed) {
-                Some(key) => session.bulk(&key),
-                None => session.null(),
-            }
-        }
-        "copy" => {
-            let mut replace = false;
-            let mut index = 3;
-            while index < args.len() {
-                match args.get(index).to_ascii_uppercase().as_slice() {
-                    b"REPLACE" => replace = true,
-                    b"DB" if index + 1 < args.len() => {
-                        let db = int_arg(args.get(index + 1))?;
-                        if db != 0 {
-                            return Err("ERR DB index is out of range".into());
-                        }
-                        index += 1;
-                    }
-                    _ => return Err(errors::SYNTAX.into()),
+    }
+    Ok(())
+}
+
+fn persist<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    args: Args<'_>,
+) -> CommandResult {
+    let removed = session.keyspace().persist(args.get(1));
+    session.integer(i64::from(removed));
+    Ok(())
+}
+
+fn keys<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    let keys = session.keyspace().keys(args.get(1));
+    session.array(keys.len());
+    for key in &keys {
+        session.bulk(key);
+    }
+    Ok(())
+}
+
+fn type_of<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    args: Args<'_>,
+) -> CommandResult {
+    let name = session.keyspace().type_of(args.get(1)).unwrap_or("none");
+    session.simple(name);
+    Ok(())
+}
+
+fn rename<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    session.keyspace().rename(args.get(1), args.get(2), false)?;
+    session.ok();
+    Ok(())
+}
+
+fn renamenx<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    args: Args<'_>,
+) -> CommandResult {
+    let renamed = session.keyspace().rename(args.get(1), args.get(2), true)?;
+    session.integer(i64::from(renamed));
+    Ok(())
+}
+
+fn randomkey<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    args: Args<'_>,
+) -> CommandResult {
+    let _ = args;
+    let seed = random_seed();
+    match session.keyspace().random_key(seed) {
+        Some(key) => session.bulk(&key),
+        None => session.null(),
+    }
+    Ok(())
+}
+
+fn copy<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    let mut replace = false;
+    let mut index = 3;
+    while index < args.len() {
+        match args.get(index).to_ascii_uppercase().as_slice() {
+            b"REPLACE" => replace = true,
+            b"DB" if index + 1 < args.len() => {
+                let db = int_arg(args.get(index + 1))?;
+                if db != 0 {
+                    return Err("ERR DB index is out of range".into());
                 }
                 index += 1;
             }
-            // Redis refuses a copy onto itself before it looks at the key.
-            if args.get(1) == args.get(2) {
-                return Err("ERR source and destination objects are the same".into());
-            }
-            let copied = session.keyspace().copy(args.get(1), args.get(2), replace);
-            session.integer(i64::from(copied));
+            _ => return Err(errors::SYNTAX.into()),
         }
-        other => unreachable!("{other} is not a key command"),
+        index += 1;
     }
+    // Redis refuses a copy onto itself before it looks at the key.
+    if args.get(1) == args.get(2) {
+        return Err("ERR source and destination objects are the same".into());
+    }
+    let copied = session.keyspace().copy(args.get(1), args.get(2), replace);
+    session.integer(i64::from(copied));
     Ok(())
 }
 
@@ -118,10 +303,13 @@ fn random_seed() -> u64 {
     z ^ (z >> 31)
 }
 
-fn expire<E: Engine<Value = Value>>(
+/// The EXPIRE family: `amount` in units of `unit_ms`, relative to now unless `absolute`.
+fn set_expiry<E: Engine<Value = Value>>(
     session: &mut Session<'_, E>,
-    name: &str,
     args: Args<'_>,
+    unit_ms: i64,
+    absolute: bool,
+    name: &str,
 ) -> CommandResult {
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
     for option in args.iter_from(3) {
@@ -163,8 +351,6 @@ fn expire<E: Engine<Value = Value>>(
     let amount = int_arg(args.get(2))?;
     let invalid =
         || -> CommandError { format!("ERR invalid expire time in '{name}' command").into() };
-    let unit_ms: i64 = if name.starts_with('p') { 1 } else { 1000 };
-    let absolute = name.ends_with("at");
     let mut at = amount.checked_mul(unit_ms).ok_or_else(invalid)?;
     if !absolute {
         at = at

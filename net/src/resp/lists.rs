@@ -1,169 +1,337 @@
 //! List commands.
 
-use super::commands::Command;
 use super::parse::Args;
+use super::table::{command, key, single, Row};
 use super::{errors, int_arg, CommandResult};
 use crate::session::Session;
 use engine::keyspace::{End, ListPosition, PosOptions, Value};
 use engine::Engine;
 
-pub(super) fn run<E: Engine<Value = Value>>(
+/// The list commands' rows.
+pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
+    vec![
+        command!(
+            "lpush",
+            -3,
+            [WRITE, DENYOOM, FAST],
+            [WRITE, LIST, FAST],
+            [single(key::RW | key::INSERT, 1)],
+            lpush
+        ),
+        command!(
+            "rpush",
+            -3,
+            [WRITE, DENYOOM, FAST],
+            [WRITE, LIST, FAST],
+            [single(key::RW | key::INSERT, 1)],
+            rpush
+        ),
+        command!(
+            "lpushx",
+            -3,
+            [WRITE, DENYOOM, FAST],
+            [WRITE, LIST, FAST],
+            [single(key::RW | key::INSERT, 1)],
+            lpushx
+        ),
+        command!(
+            "rpushx",
+            -3,
+            [WRITE, DENYOOM, FAST],
+            [WRITE, LIST, FAST],
+            [single(key::RW | key::INSERT, 1)],
+            rpushx
+        ),
+        command!(
+            "lpop",
+            -2,
+            [WRITE, FAST],
+            [WRITE, LIST, FAST],
+            [single(key::RW | key::ACCESS | key::DELETE, 1)],
+            lpop
+        ),
+        command!(
+            "rpop",
+            -2,
+            [WRITE, FAST],
+            [WRITE, LIST, FAST],
+            [single(key::RW | key::ACCESS | key::DELETE, 1)],
+            rpop
+        ),
+        command!(
+            "llen",
+            2,
+            [READONLY, FAST],
+            [READ, LIST, FAST],
+            [single(key::RO, 1)],
+            llen
+        ),
+        command!(
+            "lindex",
+            3,
+            [READONLY],
+            [READ, LIST, SLOW],
+            [single(key::RO | key::ACCESS, 1)],
+            lindex
+        ),
+        command!(
+            "lrange",
+            4,
+            [READONLY],
+            [READ, LIST, SLOW],
+            [single(key::RO | key::ACCESS, 1)],
+            lrange
+        ),
+        command!(
+            "lset",
+            4,
+            [WRITE, DENYOOM],
+            [WRITE, LIST, SLOW],
+            [single(key::RW | key::UPDATE, 1)],
+            lset
+        ),
+        command!(
+            "lrem",
+            4,
+            [WRITE],
+            [WRITE, LIST, SLOW],
+            [single(key::RW | key::DELETE, 1)],
+            lrem
+        ),
+        command!(
+            "ltrim",
+            4,
+            [WRITE],
+            [WRITE, LIST, SLOW],
+            [single(key::RW | key::DELETE, 1)],
+            ltrim
+        ),
+        command!(
+            "linsert",
+            5,
+            [WRITE, DENYOOM],
+            [WRITE, LIST, SLOW],
+            [single(key::RW | key::INSERT, 1)],
+            linsert
+        ),
+        command!(
+            "lpos",
+            -3,
+            [READONLY],
+            [READ, LIST, SLOW],
+            [single(key::RO | key::ACCESS, 1)],
+            lpos
+        ),
+        command!(
+            "lmove",
+            5,
+            [WRITE, DENYOOM],
+            [WRITE, LIST, SLOW],
+            [
+                single(key::RW | key::ACCESS | key::DELETE, 1),
+                single(key::RW | key::INSERT, 2)
+            ],
+            lmove
+        ),
+    ]
+}
+
+fn lpush<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    push(session, args, End::Left, false)
+}
+
+fn rpush<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    push(session, args, End::Right, false)
+}
+
+fn lpushx<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    push(session, args, End::Left, true)
+}
+
+fn rpushx<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    push(session, args, End::Right, true)
+}
+
+/// The push family: at `end`, onto an existing list only when `existing`.
+fn push<E: Engine<Value = Value>>(
     session: &mut Session<'_, E>,
-    command: &Command,
     args: Args<'_>,
+    end: End,
+    existing: bool,
 ) -> CommandResult {
     let key = args.get(1);
-    match command.name {
-        "lpush" | "rpush" | "lpushx" | "rpushx" => {
-            let end = if command.name.starts_with('l') {
-                End::Left
-            } else {
-                End::Right
-            };
-            let elements: Vec<&[u8]> = args.iter_from(2).collect();
-            let length = if command.name.ends_with('x') {
-                session.keyspace().push_existing(key, end, &elements)?
-            } else {
-                session.keyspace().push(key, end, &elements)?
-            };
-            session.integer(length as i64);
+    let elements: Vec<&[u8]> = args.iter_from(2).collect();
+    let length = if existing {
+        session.keyspace().push_existing(key, end, &elements)?
+    } else {
+        session.keyspace().push(key, end, &elements)?
+    };
+    session.integer(length as i64);
+    Ok(())
+}
+
+fn lpop<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    pop(session, args, End::Left, "lpop")
+}
+
+fn rpop<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    pop(session, args, End::Right, "rpop")
+}
+
+/// LPOP and RPOP, with or without a count.
+fn pop<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    args: Args<'_>,
+    end: End,
+    command: &str,
+) -> CommandResult {
+    let key = args.get(1);
+    if args.len() > 3 {
+        return Err(format!("ERR wrong number of arguments for '{command}' command").into());
+    }
+    let count = if args.len() == 3 {
+        let count = int_arg(args.get(2)).map_err(|_| errors::NOT_POSITIVE)?;
+        if count < 0 {
+            return Err(errors::NOT_POSITIVE.into());
         }
-        "lpop" | "rpop" => {
-            let end = if command.name == "lpop" {
-                End::Left
-            } else {
-                End::Right
-            };
-            if args.len() > 3 {
-                return Err(format!(
-                    "ERR wrong number of arguments for '{}' command",
-                    command.name
-                )
-                .into());
-            }
-            let count = if args.len() == 3 {
-                let count = int_arg(args.get(2)).map_err(|_| errors::NOT_POSITIVE)?;
-                if count < 0 {
-                    return Err(errors::NOT_POSITIVE.into());
-                }
-                Some(count as usize)
-            } else {
-                None
-            };
-            match count {
-                None => match session.keyspace().pop(key, end, 1)? {
-                    Some(mut popped) => match popped.pop() {
-                        Some(element) => session.bulk(&element),
-                        None => session.null(),
-                    },
-                    None => session.null(),
-                },
-                Some(count) => {
-                    // Redis checks the key (and its type) before the zero count.
-                    if count == 0 {
-                        match session.keyspace().llen(key)? {
-                            0 => session.null_array(),
-                            _ => session.array(0),
-                        }
-                        return Ok(());
-                    }
-                    match session.keyspace().pop(key, end, count)? {
-                        Some(popped) => {
-                            session.array(popped.len());
-                            for element in &popped {
-                                session.bulk(element);
-                            }
-                        }
-                        None => session.null_array(),
-                    }
-                }
-            }
-        }
-        "llen" => {
-            let length = session.keyspace().llen(key)?;
-            session.integer(length as i64);
-        }
-        "lindex" => {
-            // Redis looks the key up before it parses the index: a missing key is a null
-            // reply and a wrong type is WRONGTYPE, whatever the index.
-            let index = match int_arg(args.get(2)) {
-                Ok(index) => index,
-                Err(error) => {
-                    if session.keyspace().llen(key)? == 0 {
-                        session.null();
-                        return Ok(());
-                    }
-                    return Err(error);
-                }
-            };
-            match session.keyspace().lindex(key, index)? {
+        Some(count as usize)
+    } else {
+        None
+    };
+    match count {
+        None => match session.keyspace().pop(key, end, 1)? {
+            Some(mut popped) => match popped.pop() {
                 Some(element) => session.bulk(&element),
                 None => session.null(),
-            }
-        }
-        "lrange" => {
-            let start = int_arg(args.get(2))?;
-            let stop = int_arg(args.get(3))?;
-            let shared = session.shared;
-            shared
-                .keyspace
-                .lrange_with(key, start, stop, |count, element| match element {
-                    None => session.array(count),
-                    Some(element) => session.bulk(element),
-                })?;
-        }
-        "lset" => {
-            // As LINDEX, the key before the index (lists are never empty, so a zero length
-            // is a missing key).
-            let index = match int_arg(args.get(2)) {
-                Ok(index) => index,
-                Err(error) => {
-                    if session.keyspace().llen(key)? == 0 {
-                        return Err(errors::NO_SUCH_KEY.into());
-                    }
-                    return Err(error);
+            },
+            None => session.null(),
+        },
+        Some(count) => {
+            // Redis checks the key (and its type) before the zero count.
+            if count == 0 {
+                match session.keyspace().llen(key)? {
+                    0 => session.null_array(),
+                    _ => session.array(0),
                 }
-            };
-            session.keyspace().lset(key, index, args.get(3))?;
-            session.ok();
-        }
-        "lrem" => {
-            let count = int_arg(args.get(2))?;
-            let removed = session.keyspace().lrem(key, count, args.get(3))?;
-            session.integer(removed as i64);
-        }
-        "ltrim" => {
-            let start = int_arg(args.get(2))?;
-            let stop = int_arg(args.get(3))?;
-            session.keyspace().ltrim(key, start, stop)?;
-            session.ok();
-        }
-        "linsert" => {
-            let position = match args.get(2).to_ascii_uppercase().as_slice() {
-                b"BEFORE" => ListPosition::Before,
-                b"AFTER" => ListPosition::After,
-                _ => return Err(errors::SYNTAX.into()),
-            };
-            let length = session
-                .keyspace()
-                .linsert(key, position, args.get(3), args.get(4))?;
-            session.integer(length);
-        }
-        "lpos" => lpos(session, args)?,
-        "lmove" => {
-            let end = |word: &[u8]| match word.to_ascii_uppercase().as_slice() {
-                b"LEFT" => Ok(End::Left),
-                b"RIGHT" => Ok(End::Right),
-                _ => Err(errors::SYNTAX),
-            };
-            let from = end(args.get(3))?;
-            let to = end(args.get(4))?;
-            match session.keyspace().lmove(key, args.get(2), from, to)? {
-                Some(element) => session.bulk(&element),
-                None => session.null(),
+                return Ok(());
+            }
+            match session.keyspace().pop(key, end, count)? {
+                Some(popped) => {
+                    session.array(popped.len());
+                    for element in &popped {
+                        session.bulk(element);
+                    }
+                }
+                None => session.null_array(),
             }
         }
-        other => unreachable!("{other} is not a list command"),
+    }
+    Ok(())
+}
+
+fn llen<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    let length = session.keyspace().llen(args.get(1))?;
+    session.integer(length as i64);
+    Ok(())
+}
+
+fn lindex<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    let key = args.get(1);
+    // Redis looks the key up before it parses the index: a missing key is a null reply and a
+    // wrong type is WRONGTYPE, whatever the index.
+    let index = match int_arg(args.get(2)) {
+        Ok(index) => index,
+        Err(error) => {
+            if session.keyspace().llen(key)? == 0 {
+                session.null();
+                return Ok(());
+            }
+            return Err(error);
+        }
+    };
+    match session.keyspace().lindex(key, index)? {
+        Some(element) => session.bulk(&element),
+        None => session.null(),
+    }
+    Ok(())
+}
+
+fn lrange<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    let start = int_arg(args.get(2))?;
+    let stop = int_arg(args.get(3))?;
+    let shared = session.shared;
+    shared
+        .keyspace
+        .lrange_with(args.get(1), start, stop, |count, element| match element {
+            None => session.array(count),
+            Some(element) => session.bulk(element),
+        })?;
+    Ok(())
+}
+
+fn lset<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    let key = args.get(1);
+    // As LINDEX, the key before the index (lists are never empty, so a zero length is a
+    // missing key).
+    let index = match int_arg(args.get(2)) {
+        Ok(index) => index,
+        Err(error) => {
+            if session.keyspace().llen(key)? == 0 {
+                return Err(errors::NO_SUCH_KEY.into());
+            }
+            return Err(error);
+        }
+    };
+    session.keyspace().lset(key, index, args.get(3))?;
+    session.ok();
+    Ok(())
+}
+
+fn lrem<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    let count = int_arg(args.get(2))?;
+    let removed = session.keyspace().lrem(args.get(1), count, args.get(3))?;
+    session.integer(removed as i64);
+    Ok(())
+}
+
+fn ltrim<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    let start = int_arg(args.get(2))?;
+    let stop = int_arg(args.get(3))?;
+    session.keyspace().ltrim(args.get(1), start, stop)?;
+    session.ok();
+    Ok(())
+}
+
+fn linsert<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    args: Args<'_>,
+) -> CommandResult {
+    let position = match args.get(2).to_ascii_uppercase().as_slice() {
+        b"BEFORE" => ListPosition::Before,
+        b"AFTER" => ListPosition::After,
+        _ => return Err(errors::SYNTAX.into()),
+    };
+    let length = session
+        .keyspace()
+        .linsert(args.get(1), position, args.get(3), args.get(4))?;
+    session.integer(length);
+    Ok(())
+}
+
+fn lmove<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    let end = |word: &[u8]| match word.to_ascii_uppercase().as_slice() {
+        b"LEFT" => Ok(End::Left),
+        b"RIGHT" => Ok(End::Right),
+        _ => Err(errors::SYNTAX),
+    };
+    let from = end(args.get(3))?;
+    let to = end(args.get(4))?;
+    match session
+        .keyspace()
+        .lmove(args.get(1), args.get(2), from, to)?
+    {
+        Some(element) => session.bulk(&element),
+        None => session.null(),
     }
     Ok(())
 }

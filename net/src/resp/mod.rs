@@ -1,25 +1,27 @@
 //! # resp: Redis's protocol
 //!
 //! [`parse`] turns bytes into requests, [`process`] runs every complete request in the input
-//! and encodes the replies, and one file per command family (`strings`, `lists`, `keys`,
-//! `server`) holds the commands, each a function `fn(&mut Session, Args)` that parses its
-//! arguments, calls the keyspace and writes its reply. The table in [`commands`] carries each
-//! command's name, arity and key positions, exactly as Redis 7 declares them (`COMMAND INFO`
-//! reports them, and client libraries read them).
+//! and encodes the replies, and [`execute`] dispatches one request through the command
+//! [`table`]: one lookup, the arity check, the checks the row's flags call for, and the row's
+//! handler. One file per command family (`strings`, `lists`, `keys`, `server` for the server's
+//! own state, `connection` for the client's, `introspection` for `COMMAND`) declares its rows
+//! next to its handlers; each handler is a function `fn(&mut Session, Args)` that parses its
+//! arguments, calls the keyspace and writes its reply.
 //!
 //! Replies are RESP2 (`HELLO 2`); `HELLO 3` is refused with Redis's `NOPROTO` error, which
 //! clients take as "stay on RESP2".
 
-pub mod commands;
+mod connection;
+mod introspection;
 mod keys;
 mod lists;
 pub mod parse;
 mod server;
 mod strings;
+pub mod table;
 
 use crate::protocol::Processed;
 use crate::session::Session;
-use commands::Command;
 use engine::keyspace::{self, Str, Value};
 use engine::Engine;
 use parse::{Args, Parsed, Request};
@@ -153,70 +155,75 @@ pub fn process<E: Engine<Value = Value>>(
 pub enum Flow {
     /// Keep serving.
     Continue,
-    /// Close after flushing (QUIT).
+    /// Close after flushing (QUIT, SHUTDOWN, CLIENT KILL of itself).
     Close,
 }
 
-/// Looks the command up, checks its arity and runs it.
+/// Looks the command up in the table (and its subcommand, for a container command such as
+/// `CONFIG`), checks the arity, refuses writes while the append-only file cannot be written,
+/// and runs the row's handler. The handler's error becomes the error reply.
 pub fn execute<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> Flow {
-    let name = args.get(0);
-    let Some(command) = commands::lookup(name) else {
+    let shared = session.shared;
+    let Some(mut row) = shared.commands.lookup(args.get(0)) else {
         session.error_bytes(&unknown_command_message(args));
         return Flow::Continue;
     };
-    let count = args.len() as i32;
-    let arity_ok = if command.arity >= 0 {
-        count == command.arity
-    } else {
-        count >= -command.arity
-    };
-    if !arity_ok {
+    if !row.subcommands.is_empty() && args.len() >= 2 {
+        match row.subcommand(args.get(1)) {
+            Some(sub) => row = sub,
+            None => {
+                session.error(&format!(
+                    "ERR unknown subcommand '{}'. Try {} HELP.",
+                    truncate_lossy(args.get(1), 128).replace(['\r', '\n'], " "),
+                    row.spec.name.to_ascii_uppercase()
+                ));
+                return Flow::Continue;
+            }
+        }
+    }
+    if !row.spec.arity_fits(args.len()) {
         session.error(&format!(
             "ERR wrong number of arguments for '{}' command",
-            command.name
+            row.spec.name
         ));
         return Flow::Continue;
     }
+    let Some(handler) = row.handler else {
+        // A container without its subcommand never fits its arity (at least 2).
+        unreachable!("{} has no handler", row.spec.name);
+    };
     session.count_command();
-    if command.is_write() || command.name == "ping" {
-        // As Redis: PING is refused too, so a health check notices a server that cannot
-        // persist.
-        if let Some(refusal) = session.shared.write_refusal() {
+    // Relaxed: a report for CLIENT LIST (see `ClientInfo`).
+    session
+        .client
+        .info
+        .command
+        .store(row.id.0, std::sync::atomic::Ordering::Relaxed);
+    if row.spec.has(table::flag::WRITE) {
+        if let Some(refusal) = shared.write_refusal() {
             session.error(&refusal);
             return Flow::Continue;
         }
     }
-    if command.name == "quit" {
-        session.ok();
-        return Flow::Close;
-    }
-    if command.name == "shutdown" {
-        return match server::shutdown(session, args) {
-            Ok(()) => Flow::Close,
-            Err(error) => {
-                session.error(&error.0);
-                Flow::Continue
-            }
-        };
-    }
-    if let Err(error) = run(session, command, args) {
+    if let Err(error) = handler(session, args) {
         session.error(&error.0);
     }
-    Flow::Continue
+    if session.client.has(crate::client::flags::CLOSE_AFTER_REPLY) {
+        Flow::Close
+    } else {
+        Flow::Continue
+    }
 }
 
-fn run<E: Engine<Value = Value>>(
-    session: &mut Session<'_, E>,
-    command: &Command,
-    args: Args<'_>,
-) -> CommandResult {
-    use commands::Family;
-    match command.family {
-        Family::Strings => strings::run(session, command, args),
-        Family::Lists => lists::run(session, command, args),
-        Family::Keys => keys::run(session, command, args),
-        Family::Server => server::run(session, command, args),
-    }
+/// The table of every RESP command we serve, in `COMMAND` order: each family's rows.
+pub fn table<E: Engine<Value = Value>>() -> table::Table<E> {
+    let mut rows = strings::rows();
+    rows.extend(lists::rows());
+    rows.extend(keys::rows());
+    rows.extend(server::rows());
+    rows.extend(connection::rows());
+    rows.extend(introspection::rows());
+    table::Table::new(rows)
 }
 
 /// Redis's text for an unknown command: the name and the first arguments, quoted byte for

@@ -88,6 +88,15 @@ impl<'a> Args<'a> {
         &self.bytes[self.ranges[index].clone()]
     }
 
+    /// The arguments from `from` on, as arguments of their own (`COMMAND GETKEYS` looks at
+    /// the command line it was given as a request).
+    pub fn skip(&self, from: usize) -> Args<'a> {
+        Args {
+            bytes: self.bytes,
+            ranges: &self.ranges[from.min(self.ranges.len())..],
+        }
+    }
+
     /// The arguments from `from` on.
     pub fn iter_from(&self, from: usize) -> impl ExactSizeIterator<Item = &'a [u8]> + 'a {
         let bytes = self.bytes;

@@ -1,93 +1,151 @@
-//! Server and connection commands: `PING`, `INFO`, `CONFIG`, `COMMAND`, `CLIENT`, ...
+//! Server commands: `INFO`, `CONFIG`, `DBSIZE`, the flushes, persistence and `SHUTDOWN`.
 
-use super::commands::{Command, COMMANDS};
+use super::connection::{help, REDIS_VERSION};
 use super::parse::Args;
-use super::{errors, int_arg, truncate_lossy, CommandResult};
+use super::table::{command, container, Row};
+use super::{errors, CommandResult};
+use crate::client::flags;
 use crate::config::OPTIONS;
 use crate::session::Session;
 use engine::keyspace::{glob_match, Value};
 use engine::Engine;
 use std::fmt::Write as _;
-use std::sync::atomic::Ordering;
 use std::sync::PoisonError;
 
-/// The Redis version we report: the one whose commands and replies we follow. Clients check it
-/// to decide which commands they may use.
-pub const REDIS_VERSION: &str = "7.0.15";
+/// The server commands' rows.
+pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
+    vec![
+        command!("info", -1, [LOADING, STALE], [SLOW, DANGEROUS], [], info_command, tips: ["nondeterministic_output", "request_policy:all_shards", "response_policy:special"]),
+        command!("dbsize", 1, [READONLY, FAST], [KEYSPACE, READ, FAST], [], dbsize, tips: ["request_policy:all_shards", "response_policy:agg_sum"]),
+        command!("flushdb", -1, [WRITE], [KEYSPACE, WRITE, SLOW, DANGEROUS], [], flush, tips: ["request_policy:all_shards", "response_policy:all_succeeded"]),
+        command!("flushall", -1, [WRITE], [KEYSPACE, WRITE, SLOW, DANGEROUS], [], flush, tips: ["request_policy:all_shards", "response_policy:all_succeeded"]),
+        container!(
+            "config",
+            -2,
+            [],
+            [SLOW],
+            vec![
+                command!(
+                    "config|get",
+                    -3,
+                    [ADMIN, NOSCRIPT, LOADING, STALE],
+                    [ADMIN, SLOW, DANGEROUS],
+                    [],
+                    config_get
+                ),
+                command!("config|set", -4, [ADMIN, NOSCRIPT, LOADING, STALE], [ADMIN, SLOW, DANGEROUS], [], config_set, tips: ["request_policy:all_nodes", "response_policy:all_succeeded"]),
+                command!(
+                    "config|resetstat",
+                    2,
+                    [ADMIN, NOSCRIPT, LOADING, STALE],
+                    [ADMIN, SLOW, DANGEROUS],
+                    [],
+                    config_resetstat
+                ),
+                command!(
+                    "config|rewrite",
+                    2,
+                    [ADMIN, NOSCRIPT, LOADING, STALE],
+                    [ADMIN, SLOW, DANGEROUS],
+                    [],
+                    config_rewrite
+                ),
+                command!("config|help", 2, [LOADING, STALE], [SLOW], [], config_help),
+            ]
+        ),
+        command!("time", 1, [LOADING, STALE, FAST], [FAST], [], time, tips: ["nondeterministic_output"]),
+        command!(
+            "bgrewriteaof",
+            1,
+            [ADMIN, NOSCRIPT, NO_ASYNC_LOADING],
+            [ADMIN, SLOW, DANGEROUS],
+            [],
+            bgrewriteaof
+        ),
+        command!("lastsave", 1, [LOADING, STALE, FAST], [ADMIN, FAST, DANGEROUS], [], lastsave, tips: ["nondeterministic_output"]),
+        command!(
+            "shutdown",
+            -1,
+            [ADMIN, NOSCRIPT, LOADING, STALE, NO_MULTI, ALLOW_BUSY],
+            [ADMIN, SLOW, DANGEROUS],
+            [],
+            shutdown
+        ),
+    ]
+}
 
-pub(super) fn run<E: Engine<Value = Value>>(
+fn info_command<E: Engine<Value = Value>>(
     session: &mut Session<'_, E>,
-    command: &Command,
     args: Args<'_>,
 ) -> CommandResult {
-    match command.name {
-        "ping" => match args.len() {
-            1 => session.simple("PONG"),
-            2 => session.bulk(args.get(1)),
-            _ => return Err("ERR wrong number of arguments for 'ping' command".into()),
-        },
-        "echo" => session.bulk(args.get(1)),
-        "info" => {
-            let text = info(session, args);
-            session.bulk(text.as_bytes());
-        }
-        "dbsize" => {
-            let length = session.keyspace().len();
-            session.integer(length as i64);
-        }
-        "flushdb" | "flushall" => {
-            match args.len() {
-                1 => {}
-                2 if matches!(
-                    args.get(1).to_ascii_uppercase().as_slice(),
-                    b"ASYNC" | b"SYNC"
-                ) => {}
-                _ => return Err(errors::SYNTAX.into()),
-            }
-            session.keyspace().flush();
-            session.ok();
-        }
-        "command" => command_command(session, args)?,
-        "config" => config(session, args)?,
-        "time" => {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default();
-            session.array(2);
-            session.bulk(now.as_secs().to_string().as_bytes());
-            session.bulk(now.subsec_micros().to_string().as_bytes());
-        }
-        "select" => {
-            let index = int_arg(args.get(1)).map_err(|_| errors::NOT_INTEGER)?;
-            if index != 0 {
-                return Err("ERR DB index is out of range".into());
-            }
-            session.ok();
-        }
-        "bgrewriteaof" => {
-            match &session.shared.aof {
-                None => {
-                    // Redis without an AOF writes a fresh one from scratch; we have none to write.
-                    return Err("ERR Background append only file rewriting is not possible: appendonly is off".into());
-                }
-                Some(aof) => match aof.rewrite() {
-                    Ok(()) => session.simple("Background append only file rewriting started"),
-                    Err(text) => return Err(format!("ERR {text}").into()),
-                },
-            }
-        }
-        "lastsave" => {
-            let at = match &session.shared.aof {
-                Some(aof) => aof.last_save_unix(),
-                None => session.shared.started_unix,
-            };
-            session.integer(at as i64);
-        }
-        "hello" => hello(session, args)?,
-        "client" => client(session, args)?,
-        "shutdown" => shutdown(session, args)?,
-        other => unreachable!("{other} is not a server command"),
+    let text = info(session, args);
+    session.bulk(text.as_bytes());
+    Ok(())
+}
+
+fn dbsize<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    let _ = args;
+    let length = session.keyspace().len();
+    session.integer(length as i64);
+    Ok(())
+}
+
+/// FLUSHDB and FLUSHALL (one database for now), `ASYNC` or `SYNC`.
+fn flush<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    match args.len() {
+        1 => {}
+        2 if matches!(
+            args.get(1).to_ascii_uppercase().as_slice(),
+            b"ASYNC" | b"SYNC"
+        ) => {}
+        _ => return Err(errors::SYNTAX.into()),
     }
+    session.keyspace().flush();
+    session.ok();
+    Ok(())
+}
+
+fn time<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    let _ = args;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    session.array(2);
+    session.bulk(now.as_secs().to_string().as_bytes());
+    session.bulk(now.subsec_micros().to_string().as_bytes());
+    Ok(())
+}
+
+fn bgrewriteaof<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    args: Args<'_>,
+) -> CommandResult {
+    let _ = args;
+    match &session.shared.aof {
+        // Redis without an AOF writes a fresh one from scratch; we have none to write.
+        None => Err(
+            "ERR Background append only file rewriting is not possible: appendonly is off".into(),
+        ),
+        Some(aof) => match aof.rewrite() {
+            Ok(()) => {
+                session.simple("Background append only file rewriting started");
+                Ok(())
+            }
+            Err(text) => Err(format!("ERR {text}").into()),
+        },
+    }
+}
+
+fn lastsave<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    args: Args<'_>,
+) -> CommandResult {
+    let _ = args;
+    let at = match &session.shared.aof {
+        Some(aof) => aof.last_save_unix(),
+        None => session.shared.started_unix,
+    };
+    session.integer(at as i64);
     Ok(())
 }
 
@@ -95,7 +153,7 @@ pub(super) fn run<E: Engine<Value = Value>>(
 /// wait for, so every accepted form stops the server at once, as SIGTERM does (the AOF is
 /// synced first); the client gets no reply, only the closed connection, as from Redis.
 /// `ABORT` finds no shutdown in progress.
-pub(super) fn shutdown<E: Engine<Value = Value>>(
+fn shutdown<E: Engine<Value = Value>>(
     session: &mut Session<'_, E>,
     args: Args<'_>,
 ) -> CommandResult {
@@ -121,323 +179,116 @@ pub(super) fn shutdown<E: Engine<Value = Value>>(
         Some(request) => {
             tracing::warn!("User requested shutdown...");
             request();
+            session.client.set_flags(flags::CLOSE_AFTER_REPLY, true);
             Ok(())
         }
         None => Err("ERR Errors trying to SHUTDOWN. Check logs.".into()),
     }
 }
 
-fn unknown_subcommand(args: Args<'_>, command: &str) -> super::CommandError {
-    format!(
-        "ERR unknown subcommand '{}'. Try {} HELP.",
-        truncate_lossy(args.get(1), 128),
-        command
-    )
-    .into()
-}
-
-fn subcommand_arity(args: Args<'_>, name: &str, arity: i32) -> CommandResult {
-    let count = args.len() as i32;
-    let ok = if arity >= 0 {
-        count == arity
-    } else {
-        count >= -arity
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("ERR wrong number of arguments for '{name}' command").into())
-    }
-}
-
-fn hello<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
-    if args.len() >= 2 {
-        let version = int_arg(args.get(1))
-            .map_err(|_| "ERR Protocol version is not an integer or out of range")?;
-        if version != 2 {
-            return Err("NOPROTO unsupported protocol version".into());
-        }
-        let mut index = 2;
-        while index < args.len() {
-            match args.get(index).to_ascii_uppercase().as_slice() {
-                // No users or passwords: the default user needs none, as in a Redis without
-                // `requirepass`, where AUTH default <anything> succeeds.
-                b"AUTH" if index + 2 < args.len() => index += 3,
-                b"SETNAME" if index + 1 < args.len() => {
-                    set_client_name(session, args.get(index + 1))?;
-                    index += 2;
-                }
-                _ => {
-                    return Err(format!(
-                        "ERR Syntax error in HELLO option '{}'",
-                        truncate_lossy(args.get(index), 128)
-                    )
-                    .into())
-                }
-            }
-        }
-    }
-    session.array(14);
-    session.bulk(b"server");
-    session.bulk(b"redis");
-    session.bulk(b"version");
-    session.bulk(REDIS_VERSION.as_bytes());
-    session.bulk(b"proto");
-    session.integer(2);
-    session.bulk(b"id");
-    session.integer(session.client.id as i64);
-    session.bulk(b"mode");
-    session.bulk(b"standalone");
-    session.bulk(b"role");
-    session.bulk(b"master");
-    session.bulk(b"modules");
-    session.array(0);
-    Ok(())
-}
-
-fn set_client_name<E: Engine<Value = Value>>(
-    session: &mut Session<'_, E>,
-    name: &[u8],
-) -> CommandResult {
-    if name.iter().any(|&b| !(b'!'..=b'~').contains(&b)) {
-        return Err(
-            "ERR Client names cannot contain spaces, newlines or special characters.".into(),
-        );
-    }
-    *session
-        .client
-        .name
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner) = name.to_vec();
-    Ok(())
-}
-
-fn client<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
-    match args.get(1).to_ascii_uppercase().as_slice() {
-        b"SETNAME" => {
-            subcommand_arity(args, "client|setname", 3)?;
-            set_client_name(session, args.get(2))?;
-            session.ok();
-        }
-        b"GETNAME" => {
-            subcommand_arity(args, "client|getname", 2)?;
-            let name = session
-                .client
-                .name
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone();
-            if name.is_empty() {
-                session.null();
-            } else {
-                session.bulk(&name);
-            }
-        }
-        b"ID" => {
-            subcommand_arity(args, "client|id", 2)?;
-            session.integer(session.client.id as i64);
-        }
-        b"SETINFO" => {
-            subcommand_arity(args, "client|setinfo", 4)?;
-            session.ok();
-        }
-        b"INFO" => {
-            subcommand_arity(args, "client|info", 2)?;
-            let line = client_line(session.client);
-            session.bulk(line.as_bytes());
-        }
-        b"LIST" => {
-            let clients: Vec<_> = session
-                .shared
-                .clients
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .values()
-                .cloned()
-                .collect();
-            let mut text = String::new();
-            for client in &clients {
-                text.push_str(&client_line(client));
-            }
-            session.bulk(text.as_bytes());
-        }
-        _ => return Err(unknown_subcommand(args, "CLIENT")),
-    }
-    Ok(())
-}
-
-/// One line of `CLIENT LIST`, in Redis's field order (the fields we track).
-fn client_line(client: &crate::session::ClientInfo) -> String {
-    let age = client.connected.elapsed().as_secs();
-    let last = client.last_command.load(Ordering::Relaxed) / 1000;
-    let idle = age.saturating_sub(last);
-    let name = client
-        .name
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clone();
-    let address = |a: Option<std::net::SocketAddr>| a.map_or_else(String::new, |a| a.to_string());
-    format!(
-        "id={} addr={} laddr={} name={} age={} idle={} flags=N db=0 sub=0 psub=0 multi=-1\n",
-        client.id,
-        address(client.peer),
-        address(client.local),
-        String::from_utf8_lossy(&name),
-        age,
-        idle
-    )
-}
-
-fn config<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
-    match args.get(1).to_ascii_uppercase().as_slice() {
-        b"GET" => {
-            subcommand_arity(args, "config|get", -3)?;
-            let config = session.shared.config();
-            let mut pairs = Vec::new();
-            for option in OPTIONS {
-                if args
-                    .iter_from(2)
-                    .any(|pattern| glob_match(pattern, option.name.as_bytes(), true))
-                {
-                    if let Some(value) = config.get(option.name) {
-                        pairs.push((option.name, value));
-                    }
-                }
-            }
-            session.array(pairs.len() * 2);
-            for (name, value) in pairs {
-                session.bulk(name.as_bytes());
-                session.bulk(value.as_bytes());
-            }
-        }
-        b"SET" => {
-            subcommand_arity(args, "config|set", -4)?;
-            if !args.len().is_multiple_of(2) {
-                return Err("ERR wrong number of arguments for 'config|set' command".into());
-            }
-            // All or nothing: apply to a copy, then install it.
-            let mut config = session.shared.config();
-            for index in (2..args.len()).step_by(2) {
-                let name = String::from_utf8_lossy(args.get(index)).to_string();
-                let value = String::from_utf8_lossy(args.get(index + 1)).to_string();
-                let runtime = OPTIONS
-                    .iter()
-                    .find(|option| option.name.eq_ignore_ascii_case(&name))
-                    .map(|option| option.runtime);
-                let result = match runtime {
-                    Some(false) => Err("can't set immutable config".to_string()),
-                    _ => config.set(&name, &value),
-                };
-                if let Err(reason) = result {
-                    return Err(format!(
-                        "ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}"
-                    )
-                    .into());
-                }
-            }
-            session.shared.set_config(config);
-            session.ok();
-        }
-        b"RESETSTAT" => {
-            subcommand_arity(args, "config|resetstat", 2)?;
-            let stats = &session.shared.stats;
-            stats.commands.reset();
-            stats.errors.reset();
-            stats.connections.reset();
-            stats.rejected.reset();
-            let keyspace_stats = session.keyspace().stats();
-            keyspace_stats.hits.reset();
-            keyspace_stats.misses.reset();
-            keyspace_stats.expired.reset();
-            session.ok();
-        }
-        b"REWRITE" => return Err("ERR The server is running without a config file".into()),
-        _ => return Err(unknown_subcommand(args, "CONFIG")),
-    }
-    Ok(())
-}
-
-/// One `COMMAND INFO` entry, as Redis 7 prints it (ten fields).
-fn command_entry<E: Engine<Value = Value>>(session: &mut Session<'_, E>, command: &Command) {
-    session.array(10);
-    session.bulk(command.name.as_bytes());
-    session.integer(i64::from(command.arity));
-    session.array(command.flags.len());
-    for flag in command.flags {
-        session.simple(flag);
-    }
-    session.integer(i64::from(command.keys.0));
-    session.integer(i64::from(command.keys.1));
-    session.integer(i64::from(command.keys.2));
-    session.array(0); // ACL categories
-    session.array(0); // tips
-    session.array(0); // key specs
-    session.array(0); // subcommands
-}
-
-fn command_command<E: Engine<Value = Value>>(
+fn config_get<E: Engine<Value = Value>>(
     session: &mut Session<'_, E>,
     args: Args<'_>,
 ) -> CommandResult {
-    if args.len() == 1 {
-        session.array(COMMANDS.len());
-        for command in COMMANDS {
-            command_entry(session, command);
+    let config = session.shared.config();
+    let mut pairs = Vec::new();
+    for option in OPTIONS {
+        if args
+            .iter_from(2)
+            .any(|pattern| glob_match(pattern, option.name.as_bytes(), true))
+        {
+            if let Some(value) = config.get(option.name) {
+                pairs.push((option.name, value));
+            }
         }
-        return Ok(());
     }
-    match args.get(1).to_ascii_uppercase().as_slice() {
-        b"COUNT" => {
-            subcommand_arity(args, "command|count", 2)?;
-            session.integer(COMMANDS.len() as i64);
-        }
-        b"INFO" => {
-            let names: Vec<&[u8]> = args.iter_from(2).collect();
-            if names.is_empty() {
-                session.array(COMMANDS.len());
-                for command in COMMANDS {
-                    command_entry(session, command);
-                }
-            } else {
-                session.array(names.len());
-                for name in names {
-                    match super::commands::lookup(name) {
-                        Some(command) => command_entry(session, command),
-                        None => session.null_array(),
-                    }
-                }
-            }
-        }
-        b"LIST" => {
-            session.array(COMMANDS.len());
-            for command in COMMANDS {
-                session.bulk(command.name.as_bytes());
-            }
-        }
-        // We keep no command docs; an empty map is what Redis answers for unknown names.
-        b"DOCS" => session.array(0),
-        b"GETKEYS" => {
-            subcommand_arity(args, "command|getkeys", -3)?;
-            let Some(command) = super::commands::lookup(args.get(2)) else {
-                return Err("ERR Invalid command specified".into());
-            };
-            let (first, last, step) = command.keys;
-            let count = args.len() as i32 - 2;
-            if first == 0 {
-                return Err("ERR The command has no key arguments".into());
-            }
-            let last = if last < 0 { count + last } else { last };
-            let keys: Vec<&[u8]> = (first..=last.min(count - 1))
-                .step_by(step.max(1) as usize)
-                .map(|i| args.get(i as usize + 2))
-                .collect();
-            session.array(keys.len());
-            for key in keys {
-                session.bulk(key);
-            }
-        }
-        _ => return Err(unknown_subcommand(args, "COMMAND")),
+    session.array(pairs.len() * 2);
+    for (name, value) in pairs {
+        session.bulk(name.as_bytes());
+        session.bulk(value.as_bytes());
     }
+    Ok(())
+}
+
+fn config_set<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    args: Args<'_>,
+) -> CommandResult {
+    if !args.len().is_multiple_of(2) {
+        return Err(errors::SYNTAX.into());
+    }
+    // All or nothing: apply to a copy, then install it.
+    let mut config = session.shared.config();
+    for index in (2..args.len()).step_by(2) {
+        let name = String::from_utf8_lossy(args.get(index)).to_string();
+        let value = String::from_utf8_lossy(args.get(index + 1)).to_string();
+        let runtime = OPTIONS
+            .iter()
+            .find(|option| option.name.eq_ignore_ascii_case(&name))
+            .map(|option| option.runtime);
+        let result = match runtime {
+            Some(false) => Err("can't set immutable config".to_string()),
+            _ => config.set(&name, &value),
+        };
+        if let Err(reason) = result {
+            return Err(format!(
+                "ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}"
+            )
+            .into());
+        }
+    }
+    session.shared.set_config(config);
+    session.ok();
+    Ok(())
+}
+
+fn config_resetstat<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    args: Args<'_>,
+) -> CommandResult {
+    let _ = args;
+    let stats = &session.shared.stats;
+    stats.commands.reset();
+    stats.errors.reset();
+    stats.connections.reset();
+    stats.rejected.reset();
+    let keyspace_stats = session.keyspace().stats();
+    keyspace_stats.hits.reset();
+    keyspace_stats.misses.reset();
+    keyspace_stats.expired.reset();
+    session.ok();
+    Ok(())
+}
+
+fn config_rewrite<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    args: Args<'_>,
+) -> CommandResult {
+    let _ = (session, args);
+    Err("ERR The server is running without a config file".into())
+}
+
+fn config_help<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    args: Args<'_>,
+) -> CommandResult {
+    let _ = args;
+    help(
+        session,
+        &[
+            "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET <pattern>",
+            "    The options whose names match the glob pattern, with their values.",
+            "SET <option> <value> [<option> <value> ...]",
+            "    Changes options at runtime: all of them, or none when one is refused.",
+            "RESETSTAT",
+            "    Zeroes the counters INFO reports.",
+            "REWRITE",
+            "    Writes the running configuration back to the config file.",
+            "HELP",
+            "    This text.",
+        ],
+    );
     Ok(())
 }
 

@@ -1,152 +1,355 @@
 //! String commands: `GET`, the `SET` family, counters, `APPEND` and ranges.
 
-use super::commands::Command;
 use super::parse::Args;
+use super::table::{command, key, range, single, Row};
 use super::{bulk_value, errors, int_arg, CommandError, CommandResult};
 use crate::session::Session;
 use engine::keyspace::{self, ExpireOption, SetCondition, SetOptions, Str, Value};
 use engine::Engine;
 
-pub(super) fn run<E: Engine<Value = Value>>(
+/// The string commands' rows.
+pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
+    vec![
+        command!(
+            "get",
+            2,
+            [READONLY, FAST],
+            [READ, STRING, FAST],
+            [single(key::RO | key::ACCESS, 1)],
+            get
+        ),
+        command!(
+            "set",
+            -3,
+            [WRITE, DENYOOM],
+            [WRITE, STRING, SLOW],
+            [
+                single(key::RW | key::ACCESS | key::UPDATE | key::VARIABLE_FLAGS, 1)
+                    .note("reads the old value only with GET")
+            ],
+            set
+        )
+        .with_key_flags(set_key_flags),
+        command!(
+            "getex",
+            -2,
+            [WRITE, FAST],
+            [WRITE, STRING, FAST],
+            [single(key::RW | key::ACCESS | key::UPDATE, 1)
+                .note("writes only when an expiry option is given")],
+            getex
+        ),
+        command!(
+            "getdel",
+            2,
+            [WRITE, FAST],
+            [WRITE, STRING, FAST],
+            [single(key::RW | key::ACCESS | key::DELETE, 1)],
+            getdel
+        ),
+        command!(
+            "getset",
+            3,
+            [WRITE, DENYOOM, FAST],
+            [WRITE, STRING, FAST],
+            [single(key::RW | key::ACCESS | key::UPDATE, 1)],
+            getset
+        ),
+        command!("mget", -2, [READONLY, FAST], [READ, STRING, FAST], [range(key::RO | key::ACCESS, 1, -1, 1)], mget, tips: ["request_policy:multi_shard"]),
+        command!("mset", -3, [WRITE, DENYOOM], [WRITE, STRING, SLOW], [range(key::OW | key::UPDATE, 1, -1, 2)], mset, tips: ["request_policy:multi_shard", "response_policy:all_succeeded"]),
+        command!("msetnx", -3, [WRITE, DENYOOM], [WRITE, STRING, SLOW], [range(key::OW | key::INSERT, 1, -1, 2)], msetnx, tips: ["request_policy:multi_shard", "response_policy:agg_min"]),
+        command!(
+            "setnx",
+            3,
+            [WRITE, DENYOOM, FAST],
+            [WRITE, STRING, FAST],
+            [single(key::OW | key::INSERT, 1)],
+            setnx
+        ),
+        command!(
+            "setex",
+            4,
+            [WRITE, DENYOOM],
+            [WRITE, STRING, SLOW],
+            [single(key::OW | key::UPDATE, 1)],
+            setex
+        ),
+        command!(
+            "psetex",
+            4,
+            [WRITE, DENYOOM],
+            [WRITE, STRING, SLOW],
+            [single(key::OW | key::UPDATE, 1)],
+            psetex
+        ),
+        command!(
+            "incr",
+            2,
+            [WRITE, DENYOOM, FAST],
+            [WRITE, STRING, FAST],
+            [single(key::RW | key::ACCESS | key::UPDATE, 1)],
+            incr
+        ),
+        command!(
+            "incrby",
+            3,
+            [WRITE, DENYOOM, FAST],
+            [WRITE, STRING, FAST],
+            [single(key::RW | key::ACCESS | key::UPDATE, 1)],
+            incrby
+        ),
+        command!(
+            "incrbyfloat",
+            3,
+            [WRITE, DENYOOM, FAST],
+            [WRITE, STRING, FAST],
+            [single(key::RW | key::ACCESS | key::UPDATE, 1)],
+            incrbyfloat
+        ),
+        command!(
+            "decr",
+            2,
+            [WRITE, DENYOOM, FAST],
+            [WRITE, STRING, FAST],
+            [single(key::RW | key::ACCESS | key::UPDATE, 1)],
+            decr
+        ),
+        command!(
+            "decrby",
+            3,
+            [WRITE, DENYOOM, FAST],
+            [WRITE, STRING, FAST],
+            [single(key::RW | key::ACCESS | key::UPDATE, 1)],
+            decrby
+        ),
+        command!(
+            "append",
+            3,
+            [WRITE, DENYOOM, FAST],
+            [WRITE, STRING, FAST],
+            [single(key::RW | key::INSERT, 1)],
+            append
+        ),
+        command!(
+            "strlen",
+            2,
+            [READONLY, FAST],
+            [READ, STRING, FAST],
+            [single(key::RO, 1)],
+            strlen
+        ),
+        command!(
+            "getrange",
+            4,
+            [READONLY],
+            [READ, STRING, SLOW],
+            [single(key::RO | key::ACCESS, 1)],
+            getrange
+        ),
+        command!(
+            "substr",
+            4,
+            [READONLY],
+            [READ, STRING, SLOW],
+            [single(key::RO | key::ACCESS, 1)],
+            getrange
+        ),
+        command!(
+            "setrange",
+            4,
+            [WRITE, DENYOOM],
+            [WRITE, STRING, SLOW],
+            [single(key::RW | key::UPDATE, 1)],
+            setrange
+        ),
+    ]
+}
+
+/// SET's key flags in one call: it reads (and returns) the old value only with `GET`.
+fn set_key_flags(args: Args<'_>) -> u32 {
+    if args
+        .iter_from(3)
+        .any(|arg| arg.eq_ignore_ascii_case(b"GET"))
+    {
+        key::RW | key::ACCESS | key::UPDATE
+    } else {
+        key::OW | key::UPDATE
+    }
+}
+
+fn getdel<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    let old = session.keyspace().getdel(args.get(1))?;
+    reply_optional(session, old.as_ref());
+    Ok(())
+}
+
+fn getset<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    let options = SetOptions {
+        get_old: true,
+        ..SetOptions::default()
+    };
+    let outcome = session
+        .keyspace()
+        .set(args.get(1), Str::copy_from(args.get(2)), options)?;
+    reply_optional(session, outcome.old.as_ref());
+    Ok(())
+}
+
+fn mget<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    let keys: Vec<&[u8]> = args.iter_from(1).collect();
+    session.array(keys.len());
+    // Each value is written while the keyspace holds it, as GET does: no clone.
+    let shared = session.shared;
+    shared
+        .keyspace
+        .mget_with(&keys, |value| reply_optional(session, value));
+    Ok(())
+}
+
+/// A key and its value among a command's arguments.
+type KeyValue<'a> = (&'a [u8], &'a [u8]);
+
+/// The key-value pairs of MSET and MSETNX; Redis checks their count after the arity.
+fn pairs<'a>(args: Args<'a>, command: &str) -> Result<Vec<KeyValue<'a>>, CommandError> {
+    if args.len().is_multiple_of(2) {
+        return Err(format!("ERR wrong number of arguments for '{command}' command").into());
+    }
+    Ok((1..args.len())
+        .step_by(2)
+        .map(|i| (args.get(i), args.get(i + 1)))
+        .collect())
+}
+
+fn mset<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    let pairs = pairs(args, "mset")?;
+    session.keyspace().mset(&pairs);
+    session.ok();
+    Ok(())
+}
+
+fn msetnx<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    let pairs = pairs(args, "msetnx")?;
+    let written = session.keyspace().msetnx(&pairs);
+    session.integer(i64::from(written));
+    Ok(())
+}
+
+fn setnx<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    let options = SetOptions {
+        condition: SetCondition::IfAbsent,
+        ..SetOptions::default()
+    };
+    let outcome = session
+        .keyspace()
+        .set(args.get(1), Str::copy_from(args.get(2)), options)?;
+    session.integer(i64::from(outcome.written));
+    Ok(())
+}
+
+/// SETEX and PSETEX: the expiry in units of `unit_ms`.
+fn set_expiring<E: Engine<Value = Value>>(
     session: &mut Session<'_, E>,
-    command: &Command,
+    args: Args<'_>,
+    unit_ms: i64,
+    command: &str,
+) -> CommandResult {
+    let at = expire_at(session, args.get(2), unit_ms, false, command)?;
+    let options = SetOptions {
+        expire: ExpireOption::At(at),
+        ..SetOptions::default()
+    };
+    session
+        .keyspace()
+        .set(args.get(1), Str::copy_from(args.get(3)), options)?;
+    session.ok();
+    Ok(())
+}
+
+fn setex<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    set_expiring(session, args, 1000, "setex")
+}
+
+fn psetex<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    set_expiring(session, args, 1, "psetex")
+}
+
+fn incr<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    add(session, args.get(1), 1)
+}
+
+fn decr<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    add(session, args.get(1), -1)
+}
+
+fn incrby<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    let delta = int_arg(args.get(2))?;
+    add(session, args.get(1), delta)
+}
+
+fn decrby<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    let delta = int_arg(args.get(2))?;
+    if delta == i64::MIN {
+        return Err("ERR decrement would overflow".into());
+    }
+    add(session, args.get(1), -delta)
+}
+
+fn incrbyfloat<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
     args: Args<'_>,
 ) -> CommandResult {
-    match command.name {
-        "get" => get(session, args),
-        "set" => set(session, args),
-        "getex" => getex(session, args),
-        "getdel" => {
-            let old = session.keyspace().getdel(args.get(1))?;
-            reply_optional(session, old.as_ref());
+    // The keyspace parses the increment itself: Redis checks the key's type and the stored
+    // value before the increment, and its errors come in that order.
+    match session
+        .keyspace()
+        .incr_by_float_text(args.get(1), args.get(2))
+    {
+        Ok(value) => {
+            session.bulk(value.as_bytes());
             Ok(())
         }
-        "getset" => {
-            let options = SetOptions {
-                get_old: true,
-                ..SetOptions::default()
-            };
-            let outcome =
-                session
-                    .keyspace()
-                    .set(args.get(1), Str::copy_from(args.get(2)), options)?;
-            reply_optional(session, outcome.old.as_ref());
-            Ok(())
-        }
-        "mget" => {
-            let keys: Vec<&[u8]> = args.iter_from(1).collect();
-            session.array(keys.len());
-            // Each value is written while the keyspace holds it, as GET does: no clone.
-            let shared = session.shared;
-            shared
-                .keyspace
-                .mget_with(&keys, |value| reply_optional(session, value));
-            Ok(())
-        }
-        "mset" | "msetnx" => {
-            if args.len().is_multiple_of(2) {
-                return Err(format!(
-                    "ERR wrong number of arguments for '{}' command",
-                    command.name
-                )
-                .into());
-            }
-            let pairs: Vec<(&[u8], &[u8])> = (1..args.len())
-                .step_by(2)
-                .map(|i| (args.get(i), args.get(i + 1)))
-                .collect();
-            if command.name == "mset" {
-                session.keyspace().mset(&pairs);
-                session.ok();
-            } else {
-                let written = session.keyspace().msetnx(&pairs);
-                session.integer(i64::from(written));
-            }
-            Ok(())
-        }
-        "setnx" => {
-            let options = SetOptions {
-                condition: SetCondition::IfAbsent,
-                ..SetOptions::default()
-            };
-            let outcome =
-                session
-                    .keyspace()
-                    .set(args.get(1), Str::copy_from(args.get(2)), options)?;
-            session.integer(i64::from(outcome.written));
-            Ok(())
-        }
-        "setex" | "psetex" => {
-            let unit_ms = if command.name == "setex" { 1000 } else { 1 };
-            let at = expire_at(session, args.get(2), unit_ms, false, command.name)?;
-            let options = SetOptions {
-                expire: ExpireOption::At(at),
-                ..SetOptions::default()
-            };
-            session
-                .keyspace()
-                .set(args.get(1), Str::copy_from(args.get(3)), options)?;
-            session.ok();
-            Ok(())
-        }
-        "incr" => incr(session, args.get(1), 1),
-        "decr" => incr(session, args.get(1), -1),
-        "incrby" => {
-            let delta = int_arg(args.get(2))?;
-            incr(session, args.get(1), delta)
-        }
-        "decrby" => {
-            let delta = int_arg(args.get(2))?;
-            if delta == i64::MIN {
-                return Err("ERR decrement would overflow".into());
-            }
-            incr(session, args.get(1), -delta)
-        }
-        "incrbyfloat" => {
-            // The keyspace parses the increment itself: Redis checks the key's type and the
-            // stored value before the increment, and its errors come in that order.
-            match session
-                .keyspace()
-                .incr_by_float_text(args.get(1), args.get(2))
-            {
-                Ok(value) => {
-                    session.bulk(value.as_bytes());
-                    Ok(())
-                }
-                Err(keyspace::Error::Overflow) => Err(errors::FLOAT_OVERFLOW.into()),
-                Err(error) => Err(error.into()),
-            }
-        }
-        "append" => {
-            let length = session.keyspace().append(args.get(1), args.get(2))?;
-            session.integer(length as i64);
-            Ok(())
-        }
-        "strlen" => {
-            let length = session.keyspace().strlen(args.get(1))?;
-            session.integer(length as i64);
-            Ok(())
-        }
-        "getrange" | "substr" => {
-            let start = int_arg(args.get(2))?;
-            let end = int_arg(args.get(3))?;
-            let range = session.keyspace().getrange(args.get(1), start, end)?;
-            session.bulk(&range);
-            Ok(())
-        }
-        "setrange" => {
-            let offset = int_arg(args.get(2))?;
-            if offset < 0 {
-                return Err("ERR offset is out of range".into());
-            }
-            let length = session
-                .keyspace()
-                .setrange(args.get(1), offset as usize, args.get(3))?;
-            session.integer(length as i64);
-            Ok(())
-        }
-        other => unreachable!("{other} is not a string command"),
+        Err(keyspace::Error::Overflow) => Err(errors::FLOAT_OVERFLOW.into()),
+        Err(error) => Err(error.into()),
     }
+}
+
+fn append<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    let length = session.keyspace().append(args.get(1), args.get(2))?;
+    session.integer(length as i64);
+    Ok(())
+}
+
+fn strlen<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    let length = session.keyspace().strlen(args.get(1))?;
+    session.integer(length as i64);
+    Ok(())
+}
+
+/// GETRANGE and its old name SUBSTR.
+fn getrange<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    args: Args<'_>,
+) -> CommandResult {
+    let start = int_arg(args.get(2))?;
+    let end = int_arg(args.get(3))?;
+    let range = session.keyspace().getrange(args.get(1), start, end)?;
+    session.bulk(&range);
+    Ok(())
+}
+
+fn setrange<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    args: Args<'_>,
+) -> CommandResult {
+    let offset = int_arg(args.get(2))?;
+    if offset < 0 {
+        return Err("ERR offset is out of range".into());
+    }
+    let length = session
+        .keyspace()
+        .setrange(args.get(1), offset as usize, args.get(3))?;
+    session.integer(length as i64);
+    Ok(())
 }
 
 fn reply_optional<E: Engine<Value = Value>>(session: &mut Session<'_, E>, value: Option<&Str>) {
@@ -169,7 +372,8 @@ fn get<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -
     Ok(())
 }
 
-fn incr<E: Engine<Value = Value>>(
+/// Adds `delta` to the integer at `key` and replies with the result.
+fn add<E: Engine<Value = Value>>(
     session: &mut Session<'_, E>,
     key: &[u8],
     delta: i64,

@@ -1,0 +1,324 @@
+//! `COMMAND` and its subcommands, answered from the command [table](super::table) in Redis
+//! 7.0's reply shapes: what client libraries, cluster-aware clients and proxies read to learn
+//! the commands' arities, flags and key positions.
+//!
+//! `COMMAND DOCS` answers an empty map for now: we keep no per-command docs yet (redis-cli then
+//! falls back to the hints it was built with).
+
+use super::connection::help;
+use super::parse::Args;
+use super::table::{acl, command, flag, key, names, BeginSearch, CommandSpec, FindKeys, Row};
+use super::{errors, CommandResult};
+use crate::session::Session;
+use engine::keyspace::{glob_match, Value};
+use engine::Engine;
+
+/// The `COMMAND` row and its subcommands.
+pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
+    vec![command!("command", -1, [LOADING, STALE], [SLOW, CONNECTION], [], command_all, tips: ["nondeterministic_output_order"])
+        .with_subcommands(vec![
+            command!("command|count", 2, [LOADING, STALE], [SLOW, CONNECTION], [], count),
+            command!("command|list", -2, [LOADING, STALE], [SLOW, CONNECTION], [], list, tips: ["nondeterministic_output_order"]),
+            command!("command|info", -2, [LOADING, STALE], [SLOW, CONNECTION], [], info, tips: ["nondeterministic_output_order"]),
+            command!("command|docs", -2, [LOADING, STALE], [SLOW, CONNECTION], [], docs, tips: ["nondeterministic_output_order"]),
+            command!("command|getkeys", -4, [LOADING, STALE], [SLOW, CONNECTION], [], getkeys),
+            command!("command|getkeysandflags", -4, [LOADING, STALE], [SLOW, CONNECTION], [], getkeysandflags),
+            command!("command|help", 2, [LOADING, STALE], [SLOW, CONNECTION], [], command_help),
+        ])]
+}
+
+/// One `COMMAND INFO` entry: name, arity, flags, first/last/step, ACL categories, tips, key
+/// specs and subcommands (ten fields, as Redis 7).
+fn entry<E: Engine<Value = Value>>(session: &mut Session<'_, E>, row: &Row<E>) {
+    let spec = &row.spec;
+    session.array(10);
+    session.bulk(spec.name.as_bytes());
+    session.integer(i64::from(spec.arity));
+    status_list(session, spec.flags(), &flag::NAMES);
+    let ((first, last, step), _) = spec.legacy_range();
+    session.integer(i64::from(first));
+    session.integer(i64::from(last));
+    session.integer(i64::from(step));
+    status_list(session, spec.acl, &acl::NAMES);
+    session.array(spec.tips.len());
+    for tip in spec.tips {
+        session.bulk(tip.as_bytes());
+    }
+    key_specs(session, spec);
+    session.array(row.subcommands.len());
+    for sub in &row.subcommands {
+        entry(session, sub);
+    }
+}
+
+/// The names of the bits set in `bits` as an array of status replies.
+fn status_list<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    bits: u32,
+    table: &[(u32, &'static str)],
+) {
+    session.array(names(bits, table).count());
+    for name in names(bits, table) {
+        session.simple(name);
+    }
+}
+
+/// The key specs, each a map (a flat array in RESP2) in Redis's field order.
+fn key_specs<E: Engine<Value = Value>>(session: &mut Session<'_, E>, spec: &CommandSpec) {
+    session.array(spec.key_specs.len());
+    for key_spec in spec.key_specs {
+        let has_notes = !key_spec.notes.is_empty();
+        session.array(if has_notes { 8 } else { 6 });
+        if has_notes {
+            session.bulk(b"notes");
+            session.bulk(key_spec.notes.as_bytes());
+        }
+        session.bulk(b"flags");
+        status_list(session, key_spec.flags, &key::NAMES);
+        session.bulk(b"begin_search");
+        session.array(4);
+        session.bulk(b"type");
+        match key_spec.begin {
+            BeginSearch::Index(index) => {
+                session.bulk(b"index");
+                session.bulk(b"spec");
+                session.array(2);
+                session.bulk(b"index");
+                session.integer(i64::from(index));
+            }
+            BeginSearch::Keyword {
+                keyword,
+                start_from,
+            } => {
+                session.bulk(b"keyword");
+                session.bulk(b"spec");
+                session.array(4);
+                session.bulk(b"keyword");
+                session.bulk(keyword.as_bytes());
+                session.bulk(b"startfrom");
+                session.integer(i64::from(start_from));
+            }
+        }
+        session.bulk(b"find_keys");
+        session.array(4);
+        session.bulk(b"type");
+        match key_spec.find {
+            FindKeys::Range {
+                last_key,
+                step,
+                limit,
+            } => {
+                session.bulk(b"range");
+                session.bulk(b"spec");
+                session.array(6);
+                session.bulk(b"lastkey");
+                session.integer(i64::from(last_key));
+                session.bulk(b"keystep");
+                session.integer(i64::from(step));
+                session.bulk(b"limit");
+                session.integer(i64::from(limit));
+            }
+            FindKeys::KeyNum {
+                key_num_index,
+                first_key,
+                step,
+            } => {
+                session.bulk(b"keynum");
+                session.bulk(b"spec");
+                session.array(6);
+                session.bulk(b"keynumidx");
+                session.integer(i64::from(key_num_index));
+                session.bulk(b"firstkey");
+                session.integer(i64::from(first_key));
+                session.bulk(b"keystep");
+                session.integer(i64::from(step));
+            }
+        }
+    }
+}
+
+/// `COMMAND`: every command's entry.
+fn command_all<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    _args: Args<'_>,
+) -> CommandResult {
+    let shared = session.shared;
+    let rows = shared.commands.rows();
+    session.array(rows.len());
+    for row in rows {
+        entry(session, row);
+    }
+    Ok(())
+}
+
+fn count<E: Engine<Value = Value>>(session: &mut Session<'_, E>, _args: Args<'_>) -> CommandResult {
+    session.integer(session.shared.commands.rows().len() as i64);
+    Ok(())
+}
+
+/// `COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]`: names of commands
+/// and subcommands.
+fn list<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    enum Filter<'a> {
+        All,
+        Module,
+        Category(u32),
+        Pattern(&'a [u8]),
+    }
+    let filter = match args.len() {
+        2 => Filter::All,
+        5 if args.get(2).eq_ignore_ascii_case(b"FILTERBY") => {
+            let value = args.get(4);
+            match args.get(3).to_ascii_uppercase().as_slice() {
+                // No modules: nothing belongs to any.
+                b"MODULE" => Filter::Module,
+                b"ACLCAT" => {
+                    let wanted = acl::NAMES
+                        .iter()
+                        .find(|(_, name)| name.as_bytes()[1..].eq_ignore_ascii_case(value));
+                    match wanted {
+                        Some((bit, _)) => Filter::Category(*bit),
+                        None => Filter::Category(0),
+                    }
+                }
+                b"PATTERN" => Filter::Pattern(value),
+                _ => return Err(errors::SYNTAX.into()),
+            }
+        }
+        _ => return Err(errors::SYNTAX.into()),
+    };
+    let shared = session.shared;
+    let mut listed: Vec<&'static str> = Vec::new();
+    for row in shared.commands.rows() {
+        for candidate in std::iter::once(row).chain(&row.subcommands) {
+            let spec = &candidate.spec;
+            let keep = match filter {
+                Filter::All => true,
+                Filter::Module => false,
+                Filter::Category(bit) => bit != 0 && spec.acl & bit != 0,
+                Filter::Pattern(pattern) => glob_match(pattern, spec.name.as_bytes(), true),
+            };
+            if keep {
+                listed.push(spec.name);
+            }
+        }
+    }
+    session.array(listed.len());
+    for name in listed {
+        session.bulk(name.as_bytes());
+    }
+    Ok(())
+}
+
+/// `COMMAND INFO [name ...]`: the named commands' entries (null for unknown names), or every
+/// command's.
+fn info<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    if args.len() == 2 {
+        return command_all(session, args);
+    }
+    let shared = session.shared;
+    session.array(args.len() - 2);
+    for name in args.iter_from(2) {
+        match shared.commands.lookup_full(name) {
+            Some(row) => entry(session, row),
+            // A null bulk string, as Redis answers an unknown name.
+            None => session.null(),
+        }
+    }
+    Ok(())
+}
+
+/// `COMMAND DOCS`: an empty map, for now (see the module docs).
+fn docs<E: Engine<Value = Value>>(session: &mut Session<'_, E>, _args: Args<'_>) -> CommandResult {
+    session.array(0);
+    Ok(())
+}
+
+fn getkeys<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    args: Args<'_>,
+) -> CommandResult {
+    reply_keys(session, args, false)
+}
+
+fn getkeysandflags<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    args: Args<'_>,
+) -> CommandResult {
+    reply_keys(session, args, true)
+}
+
+/// `COMMAND GETKEYS|GETKEYSANDFLAGS command arg ...`: the keys the key specs find, with
+/// their flags when asked, and Redis's errors.
+fn reply_keys<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    args: Args<'_>,
+    with_flags: bool,
+) -> CommandResult {
+    let shared = session.shared;
+    let command_args = args.skip(2);
+    let mut row = shared
+        .commands
+        .lookup(command_args.get(0))
+        .ok_or("ERR Invalid command specified")?;
+    if !row.subcommands.is_empty() && command_args.len() >= 2 {
+        row = row
+            .subcommand(command_args.get(1))
+            .ok_or("ERR Invalid command specified")?;
+    }
+    let spec = &row.spec;
+    if spec.key_specs.is_empty() {
+        return Err("ERR The command has no key arguments".into());
+    }
+    if !spec.arity_fits(command_args.len()) {
+        return Err("ERR Invalid number of arguments specified for command".into());
+    }
+    let keys = spec.key_positions(command_args);
+    if keys.is_empty() {
+        if spec.has(flag::NO_MANDATORY_KEYS) {
+            session.array(0);
+            return Ok(());
+        }
+        return Err("ERR Invalid arguments specified for command".into());
+    }
+    session.array(keys.len());
+    for (index, key_flags) in keys {
+        if with_flags {
+            session.array(2);
+            session.bulk(command_args.get(index));
+            status_list(session, key_flags, &key::NAMES);
+        } else {
+            session.bulk(command_args.get(index));
+        }
+    }
+    Ok(())
+}
+
+fn command_help<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    _args: Args<'_>,
+) -> CommandResult {
+    help(
+        session,
+        &[
+            "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "(no subcommand)",
+            "    Every command's details.",
+            "COUNT",
+            "    The number of commands.",
+            "LIST [FILTERBY (MODULE <module>|ACLCAT <category>|PATTERN <pattern>)]",
+            "    Command names, all or those that match the filter.",
+            "INFO [<command-name> ...]",
+            "    Details of the named commands, or of all of them.",
+            "DOCS [<command-name> ...]",
+            "    Documentation of the named commands (none kept yet).",
+            "GETKEYS <full-command>",
+            "    The keys of a full command line.",
+            "GETKEYSANDFLAGS <full-command>",
+            "    The keys of a full command line, each with its key spec flags.",
+            "HELP",
+            "    This text.",
+        ],
+    );
+    Ok(())
+}

@@ -1,0 +1,510 @@
+//! The command table over the wire: `COMMAND INFO` of every command we serve against a real
+//! redis-server 7.0.15, `COMMAND GETKEYS`, dispatch errors (unknown subcommands, arity) byte
+//! for byte, and the per-connection state that `CLIENT` reads and changes, with `CLIENT KILL`
+//! reaching connections on other event loops.
+
+mod common;
+
+use common::{resp, Raw, RedisServer, Server};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+/// Commands and subcommands we serve that Redis 7.0.15 does not have.
+const OURS_ONLY: [&str; 1] = ["client|setinfo"];
+
+/// A raw RESP connection that returns each reply as its exact bytes.
+struct Wire {
+    writer: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl Wire {
+    fn open(port: u16) -> Wire {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        Wire {
+            reader: BufReader::new(stream.try_clone().expect("clone")),
+            writer: stream,
+        }
+    }
+
+    /// Sends `args` and returns the reply's bytes.
+    fn call(&mut self, args: &[&str]) -> Vec<u8> {
+        let args: Vec<&[u8]> = args.iter().map(|arg| arg.as_bytes()).collect();
+        self.writer.write_all(&resp(&args)).expect("send");
+        let mut raw = Vec::new();
+        self.read_into(&mut raw);
+        raw
+    }
+
+    fn read_into(&mut self, raw: &mut Vec<u8>) {
+        let start = raw.len();
+        let read = self.reader.read_until(b'\n', raw).expect("read");
+        assert!(
+            read >= 3,
+            "the connection closed mid-reply: {:?}",
+            String::from_utf8_lossy(raw)
+        );
+        let line = String::from_utf8_lossy(&raw[start + 1..raw.len() - 2]).into_owned();
+        match raw[start] {
+            b'$' => {
+                let length: i64 = line.parse().expect("bulk length");
+                if length >= 0 {
+                    let mut body = vec![0; length as usize + 2];
+                    self.reader.read_exact(&mut body).expect("bulk");
+                    raw.extend(body);
+                }
+            }
+            b'*' => {
+                let count: i64 = line.parse().expect("array length");
+                for _ in 0..count.max(0) {
+                    self.read_into(raw);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A parsed reply, for comparisons that must ignore order or notes.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Reply {
+    Status(String),
+    Error(String),
+    Integer(i64),
+    Bulk(Option<String>),
+    Array(Option<Vec<Reply>>),
+}
+
+fn parse(raw: &[u8]) -> Reply {
+    fn one(raw: &[u8], at: &mut usize) -> Reply {
+        let end = *at
+            + raw[*at..]
+                .windows(2)
+                .position(|w| w == b"\r\n")
+                .expect("CRLF");
+        let line = String::from_utf8_lossy(&raw[*at + 1..end]).into_owned();
+        let kind = raw[*at];
+        *at = end + 2;
+        match kind {
+            b'+' => Reply::Status(line),
+            b'-' => Reply::Error(line),
+            b':' => Reply::Integer(line.parse().expect("integer")),
+            b'$' => {
+                let length: i64 = line.parse().expect("bulk length");
+                if length < 0 {
+                    return Reply::Bulk(None);
+                }
+                let body = String::from_utf8_lossy(&raw[*at..*at + length as usize]).into_owned();
+                *at += length as usize + 2;
+                Reply::Bulk(Some(body))
+            }
+            b'*' => {
+                let count: i64 = line.parse().expect("array length");
+                if count < 0 {
+                    return Reply::Array(None);
+                }
+                Reply::Array(Some((0..count).map(|_| one(raw, at)).collect()))
+            }
+            other => panic!("unexpected reply type {:?}", other as char),
+        }
+    }
+    one(raw, &mut 0)
+}
+
+fn items(reply: &Reply) -> &[Reply] {
+    match reply {
+        Reply::Array(Some(items)) => items,
+        other => panic!("not an array: {other:?}"),
+    }
+}
+
+fn text(reply: &Reply) -> &str {
+    match reply {
+        Reply::Bulk(Some(text)) | Reply::Status(text) => text,
+        other => panic!("not a string: {other:?}"),
+    }
+}
+
+/// One `COMMAND INFO` entry made comparable: key spec notes dropped (ours are in our own
+/// words) and subcommands sorted by name (Redis lists them in its hash table's order).
+/// Subcommands only one side has are returned apart, by name.
+fn normalise(entry: &Reply) -> (Reply, Vec<String>) {
+    let mut fields = items(entry).to_vec();
+    let specs: Vec<Reply> = items(&fields[8])
+        .iter()
+        .map(|spec| {
+            let pairs = items(spec);
+            let kept: Vec<Reply> = pairs
+                .chunks(2)
+                .filter(|pair| text(&pair[0]) != "notes")
+                .flat_map(|pair| pair.to_vec())
+                .collect();
+            Reply::Array(Some(kept))
+        })
+        .collect();
+    fields[8] = Reply::Array(Some(specs));
+    let mut subcommands: BTreeMap<String, Reply> = BTreeMap::new();
+    for sub in items(&fields[9]) {
+        subcommands.insert(text(&items(sub)[0]).to_string(), normalise(sub).0);
+    }
+    let names = subcommands.keys().cloned().collect();
+    fields[9] = Reply::Array(Some(subcommands.into_values().collect()));
+    (Reply::Array(Some(fields)), names)
+}
+
+#[test]
+fn command_info_of_every_command_matches_redis() {
+    let redis = RedisServer::start();
+    let ours = Server::start("lockfree", &[]);
+    let mut theirs = Wire::open(redis.port);
+    let mut mine = Wire::open(ours.port);
+    let all = parse(&mine.call(&["COMMAND"]));
+    let count = parse(&mine.call(&["COMMAND", "COUNT"]));
+    assert_eq!(count, Reply::Integer(items(&all).len() as i64));
+    let mut compared = 0;
+    for entry in items(&all) {
+        let name = text(&items(entry)[0]).to_string();
+        let reference = parse(&theirs.call(&["COMMAND", "INFO", &name]));
+        let reference = &items(&reference)[0];
+        assert_ne!(
+            reference,
+            &Reply::Bulk(None),
+            "redis-server has no '{name}'"
+        );
+        // Our entry through COMMAND INFO is the same as through COMMAND.
+        let single = parse(&mine.call(&["COMMAND", "INFO", &name]));
+        assert_eq!(
+            &items(&single)[0],
+            entry,
+            "COMMAND INFO {name} differs from COMMAND"
+        );
+        let (mut ours_normal, our_subs) = normalise(entry);
+        let (theirs_normal, their_subs) = normalise(reference);
+        // Drop our subcommands that Redis 7.0 lacks; keep only theirs that we serve.
+        let extra: Vec<&String> = our_subs
+            .iter()
+            .filter(|sub| !their_subs.contains(sub))
+            .collect();
+        for sub in &extra {
+            assert!(
+                OURS_ONLY.contains(&sub.as_str()),
+                "'{sub}' is not a Redis 7.0 command"
+            );
+        }
+        let mut fields = items(&ours_normal).to_vec();
+        fields[9] = Reply::Array(Some(
+            items(&fields[9])
+                .iter()
+                .filter(|sub| their_subs.iter().any(|name| name == text(&items(sub)[0])))
+                .cloned()
+                .collect(),
+        ));
+        ours_normal = Reply::Array(Some(fields));
+        let mut their_fields = items(&theirs_normal).to_vec();
+        their_fields[9] = Reply::Array(Some(
+            items(&their_fields[9])
+                .iter()
+                .filter(|sub| our_subs.iter().any(|name| name == text(&items(sub)[0])))
+                .cloned()
+                .collect(),
+        ));
+        assert_eq!(
+            ours_normal,
+            Reply::Array(Some(their_fields)),
+            "COMMAND INFO {name} differs from redis-server's"
+        );
+        compared += 1 + our_subs.len() - extra.len();
+    }
+    assert!(compared >= 90, "only {compared} commands compared");
+    // Subcommands by their full names, and unknown names.
+    for name in [
+        "config|get",
+        "CLIENT|kill",
+        "command|getkeys",
+        "nosuch",
+        "get|x",
+    ] {
+        let (ours, theirs) = (
+            mine.call(&["COMMAND", "INFO", name]),
+            theirs.call(&["COMMAND", "INFO", name]),
+        );
+        assert_eq!(
+            normalise_all(&ours),
+            normalise_all(&theirs),
+            "COMMAND INFO {name}"
+        );
+    }
+}
+
+/// A whole `COMMAND INFO` reply made comparable, entry by entry.
+fn normalise_all(raw: &[u8]) -> Vec<Reply> {
+    items(&parse(raw))
+        .iter()
+        .map(|entry| match entry {
+            Reply::Bulk(None) => entry.clone(),
+            _ => normalise(entry).0,
+        })
+        .collect()
+}
+
+#[test]
+fn getkeys_and_dispatch_errors_match_redis_byte_for_byte() {
+    let redis = RedisServer::start();
+    let ours = Server::start("lockfree", &[]);
+    let mut theirs = Wire::open(redis.port);
+    let mut mine = Wire::open(ours.port);
+    let cases: &[&[&str]] = &[
+        &["COMMAND", "GETKEYS", "get", "k"],
+        &["COMMAND", "GETKEYS", "mset", "a", "1", "b", "2"],
+        &["COMMAND", "GETKEYS", "MSET", "a", "1", "b"],
+        &["COMMAND", "GETKEYS", "lmove", "a", "b", "left", "right"],
+        &["COMMAND", "GETKEYS", "del", "a", "b", "c"],
+        &["COMMAND", "GETKEYS", "copy", "a", "b", "db", "1"],
+        &["COMMAND", "GETKEYSANDFLAGS", "set", "k", "v", "get"],
+        &["COMMAND", "GETKEYSANDFLAGS", "rename", "a", "b"],
+        &["COMMAND", "GETKEYSANDFLAGS", "mset", "a", "1", "b", "2"],
+        &["COMMAND", "GETKEYS", "nosuch", "x"],
+        &["COMMAND", "GETKEYS", "ping", "x"],
+        &["COMMAND", "GETKEYS", "get", "a", "b"],
+        &["COMMAND", "GETKEYS", "config", "get"],
+        &["COMMAND", "GETKEYS"],
+        &["COMMAND", "COUNT", "x"],
+        &["COMMAND", "NOSUCH"],
+        &["CONFIG"],
+        &["CONFIG", "NOSUCH"],
+        &["config", "get"],
+        &["CONFIG", "SET", "maxclients"],
+        &["CONFIG", "SET", "maxclients", "10", "timeout"],
+        &["CLIENT"],
+        &["CLIENT", "foo\r\nbar"],
+        &["CLIENT", "ID", "x"],
+        &["CLIENT", "SETNAME", "a b"],
+        &["CLIENT", "KILL", "ID", "x"],
+        &["CLIENT", "KILL", "ID", "0"],
+        &["CLIENT", "KILL", "TYPE", "foo"],
+        &["CLIENT", "KILL", "1.2.3.4:5"],
+        &["CLIENT", "KILL", "USER", "bob"],
+        &["CLIENT", "KILL", "ID", "1", "SKIPME"],
+        &["CLIENT", "KILL", "SKIPME", "maybe"],
+        &["CLIENT", "KILL", "ID", "999999", "SKIPME", "no"],
+        &["CLIENT", "LIST", "TYPE", "foo"],
+        &["CLIENT", "LIST", "TYPE", "pubsub"],
+        &["CLIENT", "LIST", "ID", "x"],
+        &["CLIENT", "LIST", "x"],
+        &["GET"],
+        &["GET", "a", "b"],
+        &["nosuchcommand", "a"],
+        &["PING", "a", "b"],
+        &["SELECT", "x"],
+        &["SELECT", "0"],
+    ];
+    for case in cases {
+        let (ours, reference) = (mine.call(case), theirs.call(case));
+        assert_eq!(
+            String::from_utf8_lossy(&ours),
+            String::from_utf8_lossy(&reference),
+            "reply to {case:?}"
+        );
+    }
+    // COMMAND LIST filters (the reply's order is the table's, so compare as sets).
+    for filter in [
+        &["COMMAND", "LIST", "FILTERBY", "PATTERN", "l*"][..],
+        &["COMMAND", "LIST", "FILTERBY", "ACLCAT", "list"],
+        &["COMMAND", "LIST", "FILTERBY", "MODULE", "x"],
+    ] {
+        let sorted = |reply: Vec<u8>| {
+            let mut names: Vec<String> = items(&parse(&reply))
+                .iter()
+                .map(|r| text(r).to_string())
+                .collect();
+            names.sort();
+            names
+        };
+        let ours = sorted(mine.call(filter));
+        let theirs = sorted(theirs.call(filter));
+        assert!(
+            ours.iter()
+                .all(|name| theirs.contains(name) || OURS_ONLY.contains(&name.as_str())),
+            "{filter:?}: ours {ours:?}, redis {theirs:?}"
+        );
+        if filter[3] != "MODULE" {
+            assert!(!ours.is_empty(), "{filter:?} found nothing");
+        }
+    }
+}
+
+/// The `CLIENT LIST` line of the client with this id, as field -> value.
+fn client_fields(list: &str, id: u64) -> BTreeMap<String, String> {
+    let line = list
+        .lines()
+        .find(|line| line.starts_with(&format!("id={id} ")))
+        .unwrap_or_else(|| panic!("no client {id} in {list}"));
+    line.split(' ')
+        .filter_map(|field| field.split_once('='))
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect()
+}
+
+#[test]
+fn client_state_is_the_connections_own_and_visible_to_others() {
+    let server = Server::start("lockfree", &[]);
+    let mut a = server.redis();
+    let mut b = server.redis();
+    let a_id: u64 = redis::cmd("CLIENT").arg("ID").query(&mut a).unwrap();
+    let b_id: u64 = redis::cmd("CLIENT").arg("ID").query(&mut b).unwrap();
+    assert_ne!(a_id, b_id);
+    let _: () = redis::cmd("CLIENT")
+        .arg("SETNAME")
+        .arg("alpha")
+        .query(&mut a)
+        .unwrap();
+    let _: () = redis::cmd("CLIENT")
+        .arg("SETINFO")
+        .arg("LIB-NAME")
+        .arg("mylib")
+        .query(&mut a)
+        .unwrap();
+    let _: () = redis::cmd("CLIENT")
+        .arg("SETINFO")
+        .arg("lib-ver")
+        .arg("1.2")
+        .query(&mut a)
+        .unwrap();
+    let error = redis::cmd("CLIENT")
+        .arg("SETINFO")
+        .arg("LIB-NAME")
+        .arg("has space")
+        .query::<()>(&mut a)
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("lib-name cannot contain spaces"),
+        "{error}"
+    );
+    let error = redis::cmd("CLIENT")
+        .arg("SETINFO")
+        .arg("color")
+        .arg("x")
+        .query::<()>(&mut a)
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("Unrecognized option 'color'"),
+        "{error}"
+    );
+    // b reads a's state from the registry; a's name is a's alone.
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut b).unwrap();
+    let fields = client_fields(&list, a_id);
+    assert_eq!(fields["name"], "alpha");
+    assert_eq!(fields["lib-name"], "mylib");
+    assert_eq!(fields["lib-ver"], "1.2");
+    assert_eq!(fields["db"], "0");
+    assert_eq!(fields["flags"], "N");
+    assert_eq!(fields["cmd"], "client|setinfo");
+    assert_eq!(fields["resp"], "2");
+    assert_eq!(client_fields(&list, b_id)["cmd"], "client|list");
+    assert_eq!(client_fields(&list, b_id)["name"], "");
+    let name: Option<String> = redis::cmd("CLIENT").arg("GETNAME").query(&mut b).unwrap();
+    assert_eq!(name, None);
+    // CLIENT INFO is the caller's own line; LIST ID selects.
+    let info: String = redis::cmd("CLIENT").arg("INFO").query(&mut a).unwrap();
+    assert!(info.starts_with(&format!("id={a_id} ")), "{info}");
+    let only_b: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .arg("ID")
+        .arg(b_id)
+        .query(&mut a)
+        .unwrap();
+    assert_eq!(only_b.lines().count(), 1);
+    assert!(only_b.starts_with(&format!("id={b_id} ")), "{only_b}");
+}
+
+#[test]
+fn client_kill_closes_connections_on_every_loop() {
+    // Two event loops (the harness's default); the kernel spreads connections over them (SO_REUSEPORT), so with
+    // sixteen connections both loops own some (the odds of all on one: 2 in 65536).
+    let server = Server::start("lockfree", &[]);
+    let mut controller = server.redis();
+    let mut victims: Vec<(u64, Raw)> = (0..16)
+        .map(|_| {
+            let mut raw = server.raw();
+            raw.send(&resp(&[b"CLIENT", b"ID"]));
+            let line = raw.line();
+            let id: u64 = line.trim_start_matches(':').trim().parse().expect("id");
+            (id, raw)
+        })
+        .collect();
+    // By ID, one at a time: each killed connection sees end of file.
+    for (id, raw) in victims.iter_mut().take(8) {
+        let killed: i64 = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("ID")
+            .arg(*id)
+            .query(&mut controller)
+            .unwrap();
+        assert_eq!(killed, 1);
+        assert!(raw.closed(), "client {id} was not closed");
+    }
+    // The old form, by address.
+    let (id, raw) = &mut victims[8];
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query(&mut controller)
+        .unwrap();
+    let addr = client_fields(&list, *id)["addr"].clone();
+    let ok: String = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg(&addr)
+        .query(&mut controller)
+        .unwrap();
+    assert_eq!(ok, "OK");
+    assert!(raw.closed());
+    // Every normal client but the caller.
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("normal")
+        .query(&mut controller)
+        .unwrap();
+    assert_eq!(killed, 7);
+    for (id, raw) in victims.iter_mut().skip(9) {
+        assert!(raw.closed(), "client {id} was not closed");
+    }
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query(&mut controller)
+        .unwrap();
+    assert_eq!(list.lines().count(), 1, "{list}");
+    // SKIPME no: the caller gets its reply, then is closed.
+    let mut own = server.raw();
+    own.send(&resp(&[
+        b"CLIENT",
+        b"KILL",
+        b"LADDR",
+        format!("127.0.0.1:{}", server.port).as_bytes(),
+        b"SKIPME",
+        b"no",
+    ]));
+    assert_eq!(own.line(), ":2\r\n");
+    assert!(own.closed());
+    // The LADDR filter matched the controller too.
+    assert!(redis::cmd("PING").query::<String>(&mut controller).is_err());
+}
+
+#[test]
+fn quit_replies_then_closes_and_shutdown_refuses_bad_options() {
+    let server = Server::start("lockfree", &[]);
+    let mut raw = server.raw();
+    raw.round_trip(&resp(&[b"QUIT"]), b"+OK\r\n");
+    assert!(raw.closed());
+    let mut raw = server.raw();
+    raw.round_trip(&resp(&[b"SHUTDOWN", b"BOGUS"]), b"-ERR syntax error\r\n");
+    raw.round_trip(
+        &resp(&[b"SHUTDOWN", b"ABORT"]),
+        b"-ERR No shutdown in progress.\r\n",
+    );
+    raw.round_trip(&resp(&[b"PING"]), b"+PONG\r\n");
+}
