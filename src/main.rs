@@ -6,12 +6,12 @@ use clap::Parser;
 use engine::dashmap::DashMapEngine;
 use engine::flurry::FlurryEngine;
 use engine::keyspace::Journal;
-use engine::keyspace::{Keyspace, Value};
+use engine::keyspace::{Keyspace, Value, SWEEP_CYCLE_BUDGET, SWEEP_INTERVAL};
 use engine::sharded::Sharded;
 use engine::{Engine, LockFree};
 use net::{Config, Shared};
 use persistence::device::DeviceSegments;
-use persistence::log::{self, AppendLog, Io};
+use persistence::log::{self, AppendLog, DbJournal, Io};
 use persistence::replay;
 use persistence::uring::UringStorage;
 use std::process::ExitCode;
@@ -50,6 +50,9 @@ struct Flags {
     /// `memcache-port N` lines (for `-1` ports) [default: none].
     #[arg(long = "ready-file", value_name = "FILE")]
     ready_file: Option<String>,
+    /// Numbered databases, SELECT 0 to N-1 (1 to 256) [default: 16].
+    #[arg(long)]
+    databases: Option<String>,
     /// Event-loop threads (0: one per core) [default: 0].
     #[arg(long)]
     threads: Option<String>,
@@ -140,6 +143,7 @@ impl Flags {
             ("port", &self.port),
             ("memcache-port", &self.memcache_port),
             ("ready-file", &self.ready_file),
+            ("databases", &self.databases),
             ("threads", &self.threads),
             ("engine", &self.engine),
             ("maxclients", &self.maxclients),
@@ -226,8 +230,12 @@ const REPLAY_PRESIZE_KEYS_MAX: usize = 1 << 24;
 const AOF_DEVICE_QUEUE_DEPTH: usize = 8;
 const AOF_DEVICE_BUFFER_BYTES: usize = 256 * 1024;
 
-/// Opens and replays the AOF, creating the keyspace sized for what the log holds.
-fn open_aof<E: Engine<Value = Value>>(config: &Config) -> Result<(Arc<Keyspace<E>>, Aof), String> {
+/// Every numbered database's keyspace, in index order.
+type Databases<E> = Vec<Arc<Keyspace<E>>>;
+
+/// Opens and replays the AOF, creating each database's keyspace sized for what the log holds
+/// of it.
+fn open_aof<E: Engine<Value = Value>>(config: &Config) -> Result<(Databases<E>, Aof), String> {
     let dir = std::path::Path::new(&config.dir).join(&config.appenddirname);
     let lock = replay::lock_dir(&dir).map_err(|error| format!("{}: {error}", dir.display()))?;
     let io = match (config.aof_io.as_str(), UringStorage::probe()) {
@@ -271,12 +279,18 @@ fn open_aof<E: Engine<Value = Value>>(config: &Config) -> Result<(Arc<Keyspace<E
     };
     let scanned = replay::scan(&dir, &config.appendfilename, options, devices.as_deref())
         .map_err(|error| error.to_string())?;
-    let keyspace = Arc::new(Keyspace::new(E::with_capacity(
-        scanned.records().min(REPLAY_PRESIZE_KEYS_MAX),
-    )));
+    let databases: Databases<E> = (0..config.databases)
+        .map(|db| {
+            let records = scanned.records_in(db as u8);
+            Arc::new(Keyspace::new(E::with_capacity(
+                records.min(REPLAY_PRESIZE_KEYS_MAX),
+            )))
+        })
+        .collect();
     let active_on_device = scanned.active_is_stub();
+    let views: Vec<&Keyspace<E>> = databases.iter().map(|keyspace| &**keyspace).collect();
     let loaded = scanned
-        .apply(&keyspace)
+        .apply_all(&views)
         .map_err(|error| error.to_string())?;
     let seconds = loaded.elapsed.as_secs_f64();
     tracing::info!(
@@ -285,12 +299,14 @@ fn open_aof<E: Engine<Value = Value>>(config: &Config) -> Result<(Arc<Keyspace<E
         loaded.bytes as f64 / 1e6,
         loaded.records as f64 / seconds.max(1e-9),
         loaded.bytes as f64 / 1e6 / seconds.max(1e-9),
-        keyspace.len(),
+        databases.iter().map(|keyspace| keyspace.len()).sum::<usize>(),
     );
-    let weak = Arc::downgrade(&keyspace);
+    let weak: Vec<_> = databases.iter().map(Arc::downgrade).collect();
     let snapshotter: log::Snapshotter = Arc::new(move |visit| {
-        if let Some(keyspace) = weak.upgrade() {
-            keyspace.snapshot(|version, effect| visit(version, effect));
+        for (db, keyspace) in weak.iter().enumerate() {
+            if let Some(keyspace) = keyspace.upgrade() {
+                keyspace.snapshot(|version, effect| visit(db as u8, version, effect));
+            }
         }
     });
     let options = log::Options {
@@ -313,11 +329,11 @@ fn open_aof<E: Engine<Value = Value>>(config: &Config) -> Result<(Arc<Keyspace<E
     )
     .map_err(|error| format!("cannot start the AOF writer: {error}"))?;
     let log = Arc::new(log);
-    if keyspace
-        .set_journal(Arc::clone(&log) as Arc<dyn Journal>)
-        .is_err()
-    {
-        return Err("the keyspace already has a journal".into());
+    for (db, keyspace) in databases.iter().enumerate() {
+        let journal = Arc::new(DbJournal::new(db as u8, Arc::clone(&log)));
+        if keyspace.set_journal(journal as Arc<dyn Journal>).is_err() {
+            return Err("the keyspace already has a journal".into());
+        }
     }
     if devices.is_some() && !active_on_device {
         // The log was written without the device until now: a rewrite moves it there.
@@ -333,18 +349,42 @@ fn open_aof<E: Engine<Value = Value>>(config: &Config) -> Result<(Arc<Keyspace<E
             Io::Sync => "pwrite/fdatasync",
         }
     );
-    Ok((keyspace, Aof { _lock: lock, log }))
+    Ok((databases, Aof { _lock: lock, log }))
+}
+
+/// One background thread runs every database's active expiry cycle, in turn, every
+/// [`SWEEP_INTERVAL`], until `stop` returns true. A database with no key with an expiry costs
+/// one counter read per cycle (see `Keyspace::active_expire_cycle`), so the unused databases
+/// of a server that only uses db 0 cost next to nothing.
+fn spawn_sweeper<E: Engine<Value = Value>>(
+    databases: Databases<E>,
+    stop: impl Fn() -> bool + Send + 'static,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("expiry-sweeper".into())
+        .spawn(move || {
+            let mut cursors = vec![0u64; databases.len()];
+            while !stop() {
+                for (keyspace, cursor) in databases.iter().zip(&mut cursors) {
+                    keyspace.active_expire_cycle(cursor, SWEEP_CYCLE_BUDGET);
+                }
+                std::thread::sleep(SWEEP_INTERVAL);
+            }
+        })
 }
 
 fn serve<E: Engine<Value = Value>>(config: Config) -> Result<(), String> {
-    let (keyspace, aof) = if config.appendonly {
-        let (keyspace, aof) = open_aof::<E>(&config)?;
-        (keyspace, Some(aof))
+    let (databases, aof) = if config.appendonly {
+        let (databases, aof) = open_aof::<E>(&config)?;
+        (databases, Some(aof))
     } else {
-        (Arc::new(Keyspace::new(E::new())), None)
+        let databases = (0..config.databases)
+            .map(|_| Arc::new(Keyspace::new(E::new())))
+            .collect();
+        (databases, None)
     };
     // SHUTDOWN takes the SIGTERM path below, so both stop the server the same way.
-    let mut shared = Shared::new(Arc::clone(&keyspace), config.clone()).with_shutdown(|| {
+    let mut shared = Shared::new(databases.clone(), config.clone()).with_shutdown(|| {
         let _ = signal_hook::low_level::raise(signal_hook::consts::SIGTERM);
     });
     if let Some(aof) = &aof {
@@ -359,8 +399,7 @@ fn serve<E: Engine<Value = Value>>(config: Config) -> Result<(), String> {
     let running = net::start(shared).map_err(|error| error.to_string())?;
     let stop = running.stop_flag();
     let sweeper_stop = Arc::clone(&stop);
-    let sweeper = keyspace
-        .spawn_sweeper(move || sweeper_stop.load(Ordering::Relaxed))
+    let sweeper = spawn_sweeper(databases, move || sweeper_stop.load(Ordering::Relaxed))
         .map_err(|error| format!("cannot start the expiry sweeper: {error}"))?;
     tracing::info!(
         "workingdb {} ready: bind {}, RESP port {}, memcached port {}, {} event loops, engine {}",

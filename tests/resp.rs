@@ -165,9 +165,10 @@ fn exact_replies_and_errors() {
         b"-ERR no such key\r\n",
     );
     raw.round_trip(
-        &resp(&[b"SELECT", b"1"]),
+        &resp(&[b"SELECT", b"16"]),
         b"-ERR DB index is out of range\r\n",
     );
+    raw.round_trip(&resp(&[b"SELECT", b"15"]), b"+OK\r\n");
     raw.round_trip(&resp(&[b"SELECT", b"0"]), b"+OK\r\n");
     raw.round_trip(
         &resp(&[b"HELLO", b"3"]),

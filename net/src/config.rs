@@ -8,6 +8,9 @@
 use persistence::log::Fsync;
 use std::fmt::Write as _;
 
+/// The most numbered databases: the log records a record's database in one byte.
+pub const DATABASES_MAX: usize = 256;
+
 /// A listening port as configured.
 ///
 /// `0` turns a port off, as in Redis and memcached. `-1` asks for any free port, chosen by the
@@ -113,6 +116,9 @@ pub struct Config {
     /// `aof-device-size` (ours): the size of the file `aof-device` creates when it does not
     /// exist.
     pub aof_device_size: u64,
+    /// `databases`: how many numbered databases (`SELECT 0` to `databases - 1`). At most
+    /// [`DATABASES_MAX`], because the log records a database in one byte.
+    pub databases: usize,
     /// `aof-device-sync` (ours): how a batch on the device is made durable, `dsync`
     /// (RWF_DSYNC writes) or `fdatasync`.
     pub aof_device_sync: String,
@@ -150,6 +156,7 @@ impl Default for Config {
             aof_device: String::new(),
             aof_device_size: 1024 * 1024 * 1024,
             aof_device_sync: "dsync".into(),
+            databases: 16,
         }
     }
 }
@@ -198,7 +205,7 @@ pub const OPTIONS: &[OptionSpec] = &[
     OptionSpec { name: "aof-device", runtime: false, help: "a block device or file for the AOF's incremental segments, written with O_DIRECT (empty: none)" },
     OptionSpec { name: "aof-device-size", runtime: false, help: "the size of the file aof-device creates when it does not exist" },
     OptionSpec { name: "aof-device-sync", runtime: false, help: "how a batch on aof-device is made durable: dsync (RWF_DSYNC writes) or fdatasync" },
-    OptionSpec { name: "databases", runtime: false, help: "(one database)" },
+    OptionSpec { name: "databases", runtime: false, help: "numbered databases, SELECT 0 to databases-1 (1-256)" },
 ];
 
 /// Parses a size as Redis's `memtoull`: a number with an optional unit (`k`=1000, `kb`=1024,
@@ -410,7 +417,16 @@ impl Config {
                 }
                 self.aof_device_sync = sync;
             }
-            "save" | "databases" => {
+            "databases" => {
+                let databases: usize = parse_number(&name, value)?;
+                if !(1..=DATABASES_MAX).contains(&databases) {
+                    return Err(format!(
+                        "argument must be between 1 and {DATABASES_MAX} inclusive"
+                    ));
+                }
+                self.databases = databases;
+            }
+            "save" => {
                 return Err(format!("'{name}' is not supported by this server"));
             }
             _ => {
@@ -462,7 +478,7 @@ impl Config {
             "aof-device" => self.aof_device.clone(),
             "aof-device-size" => self.aof_device_size.to_string(),
             "aof-device-sync" => self.aof_device_sync.clone(),
-            "databases" => "1".into(),
+            "databases" => self.databases.to_string(),
             _ => return None,
         })
     }

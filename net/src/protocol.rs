@@ -140,7 +140,7 @@ mod tests {
                 max_item_size: 64,
                 ..Config::default()
             };
-            let shared = Shared::new(keyspace, config.clone());
+            let shared = Shared::new(vec![keyspace], config.clone());
             let mut client = crate::client::Client::new(shared.register_client(None, None, -1, 0));
             let mut pool = Pool::new();
             for codec in 0..3 {

@@ -18,8 +18,10 @@ use std::time::{Instant, SystemTime};
 
 /// State every loop shares.
 pub struct Shared<E: Engine<Value = Value>> {
-    /// The keyspace.
+    /// Database 0's keyspace (memcached's, and the one a new RESP client starts in).
     pub keyspace: Arc<Keyspace<E>>,
+    /// Every numbered database's keyspace, `SELECT`'s index into it.
+    pub databases: Vec<Arc<Keyspace<E>>>,
     /// The live configuration (`CONFIG SET` changes it).
     pub config: RwLock<Config>,
     /// Counters for `INFO` and memcached `stats`.
@@ -51,14 +53,18 @@ pub struct Shared<E: Engine<Value = Value>> {
 }
 
 impl<E: Engine<Value = Value>> Shared<E> {
-    /// Shared state over `keyspace` with `config`.
-    pub fn new(keyspace: Arc<Keyspace<E>>, config: Config) -> Self {
+    /// Shared state over `databases` (the numbered databases' keyspaces, at least one) with
+    /// `config`.
+    pub fn new(databases: Vec<Arc<Keyspace<E>>>, config: Config) -> Self {
+        assert!(!databases.is_empty(), "a server has at least one database");
+        let keyspace = Arc::clone(&databases[0]);
         let seed = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
         let run_id = format!("{:040x}", seed ^ (u128::from(std::process::id()) << 64));
         Self {
             keyspace,
+            databases,
             config: RwLock::new(config),
             stats: ServerStats::default(),
             clients: Mutex::new(BTreeMap::new()),
@@ -233,10 +239,11 @@ impl RuntimeLimits {
     }
 }
 
-impl<E: Engine<Value = Value>> Session<'_, E> {
-    /// The keyspace.
-    pub fn keyspace(&self) -> &Keyspace<E> {
-        &self.shared.keyspace
+impl<'a, E: Engine<Value = Value>> Session<'a, E> {
+    /// The keyspace of the client's selected database. It borrows the shared state, not the
+    /// session, so a handler can write replies while it holds a value of the keyspace.
+    pub fn keyspace(&self) -> &'a Keyspace<E> {
+        &self.shared.databases[self.client.db()]
     }
 
     /// Parser limits from the configuration.

@@ -31,11 +31,22 @@ fn chunk_len(elements: &[&[u8]]) -> usize {
     count
 }
 
-/// Appends the record of `effect` to `out` (several records for a list too long for one:
-/// a `PutList` or `ListPush` continues as `ListPush` records of the same version, which replay
-/// applies in file order); returns the bytes appended.
+/// [`encode_in`] for database 0.
 pub fn encode(
     out: &mut Vec<u8>,
+    version: u64,
+    timestamp_ms: u64,
+    effect: &Effect<'_>,
+) -> Result<usize, TooLarge> {
+    encode_in(out, 0, version, timestamp_ms, effect)
+}
+
+/// Appends the record of `effect` in database `db` to `out` (several records for a list too
+/// long for one: a `PutList` or `ListPush` continues as `ListPush` records of the same
+/// version, which replay applies in file order); returns the bytes appended.
+pub fn encode_in(
+    out: &mut Vec<u8>,
+    db: u8,
     version: u64,
     timestamp_ms: u64,
     effect: &Effect<'_>,
@@ -47,10 +58,10 @@ pub fn encode(
             meta,
             elements,
         } => (key, End::Right, elements, Some(meta)),
-        _ => return encode_one(out, version, timestamp_ms, effect),
+        _ => return encode_one(out, db, version, timestamp_ms, effect),
     };
     if chunk_len(elements) == elements.len() {
-        return encode_one(out, version, timestamp_ms, effect);
+        return encode_one(out, db, version, timestamp_ms, effect);
     }
     let mut size = 0;
     let mut rest = elements;
@@ -71,7 +82,7 @@ pub fn encode(
                 elements: chunk,
             },
         };
-        size += encode_one(out, version, timestamp_ms, &part)?;
+        size += encode_one(out, db, version, timestamp_ms, &part)?;
         rest = &rest[count..];
         first = false;
     }
@@ -81,6 +92,7 @@ pub fn encode(
 /// Appends exactly one record of `effect` to `out`; returns its size.
 fn encode_one(
     out: &mut Vec<u8>,
+    db: u8,
     version: u64,
     timestamp_ms: u64,
     effect: &Effect<'_>,
@@ -91,7 +103,7 @@ fn encode_one(
         End::Right => 1,
     };
     let mut write = |opcode, arguments: &[Argument<'_>]| {
-        record::encode(out, version, timestamp_ms, opcode, arguments)
+        record::encode_in(out, db, version, timestamp_ms, opcode, arguments)
     };
     match *effect {
         Effect::PutString { key, value, meta } if meta == Meta::default() => {

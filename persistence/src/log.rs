@@ -141,9 +141,9 @@ fn pending_bytes_max_for(capacity: Option<u64>) -> usize {
 /// Opens the storage of a segment (a plain file, an io_uring file, or a test's fake).
 pub type Opener = Box<dyn FnMut(&Path) -> io::Result<Box<dyn Storage>> + Send>;
 
-/// Walks the live keyspace, calling the visitor with each key's whole-value effect and
-/// version (see `Keyspace::snapshot`).
-pub type Snapshotter = Arc<dyn Fn(&mut dyn FnMut(u64, &Effect<'_>)) + Send + Sync>;
+/// Walks the live keyspace, calling the visitor with each key's database, version and
+/// whole-value effect (see `Keyspace::snapshot`).
+pub type Snapshotter = Arc<dyn Fn(&mut dyn FnMut(u8, u64, &Effect<'_>)) + Send + Sync>;
 
 /// What the log needs to run.
 pub struct Options {
@@ -535,12 +535,40 @@ impl Drop for AppendLog {
     }
 }
 
+/// The journal of numbered database `db`: the log, tagging every record with the database.
+/// Each database's keyspace reports to its own (database 0's records are exactly those of a
+/// log written before there were several).
+pub struct DbJournal {
+    db: u8,
+    log: Arc<AppendLog>,
+}
+
+impl DbJournal {
+    /// Database `db`'s journal into `log`.
+    pub fn new(db: u8, log: Arc<AppendLog>) -> Self {
+        Self { db, log }
+    }
+}
+
+impl Journal for DbJournal {
+    fn record(&self, version: u64, effect: &Effect<'_>) {
+        self.log.record_in(self.db, version, effect);
+    }
+}
+
 impl Journal for AppendLog {
     fn record(&self, version: u64, effect: &Effect<'_>) {
+        self.record_in(0, version, effect);
+    }
+}
+
+impl AppendLog {
+    /// Appends the record of `effect`, in database `db`, to the pending batch.
+    pub fn record_in(&self, db: u8, version: u64, effect: &Effect<'_>) {
         SCRATCH.with(|scratch| {
             let mut scratch = scratch.borrow_mut();
             scratch.clear();
-            if let Err(too_large) = effect::encode(&mut scratch, version, now_ms(), effect) {
+            if let Err(too_large) = effect::encode_in(&mut scratch, db, version, now_ms(), effect) {
                 // The keyspace caps values at 512 MiB and lists are split by the caller, so
                 // this is a programmer error, not an operating one.
                 panic!("an effect too large for a record: {too_large:?}");
@@ -1180,11 +1208,11 @@ fn write_base(shared: &Shared, seq: u64) {
         let mut offset = 0u64;
         let mut failure = None;
         let timestamp = now_ms();
-        (shared.snapshotter)(&mut |version, effect| {
+        (shared.snapshotter)(&mut |db, version, effect| {
             if failure.is_some() {
                 return;
             }
-            if let Err(too_large) = effect::encode(&mut buffer, version, timestamp, effect) {
+            if let Err(too_large) = effect::encode_in(&mut buffer, db, version, timestamp, effect) {
                 failure = Some(io::Error::other(format!("record too large: {too_large:?}")));
                 return;
             }

@@ -14,7 +14,8 @@
 //! | 12 | 8 | `version` |
 //! | 20 | 8 | `timestamp_ms`: wall-clock time of the write, milliseconds since the Unix epoch |
 //! | 28 | 1 | `opcode` ([`Opcode`]) |
-//! | 29 | 1 | reserved, 0 |
+//! | 29 | 1 | `db`: the numbered database the effect belongs to (0 in logs written before there
+//! |    |   | were several; a server with `databases N` refuses a record of a database past N) |
 //! | 30 | 2 | `argument_count`, at most [`ARGUMENTS_MAX`] |
 //! | 32 | … | each argument: 4-byte length, then its bytes |
 //!
@@ -109,6 +110,8 @@ impl Opcode {
 pub struct Record<'a> {
     /// The version the engine drew for this effect.
     pub version: u64,
+    /// The database it belongs to.
+    pub db: u8,
     /// When it was written.
     pub timestamp_ms: u64,
     /// What it does.
@@ -194,9 +197,21 @@ fn checksum(length_field: &[u8], body: &[u8]) -> u64 {
     digest.finalize()
 }
 
-/// Appends one record to `out` and returns its size.
+/// Appends one record of database 0 to `out` and returns its size.
 pub fn encode(
     out: &mut Vec<u8>,
+    version: u64,
+    timestamp_ms: u64,
+    opcode: Opcode,
+    arguments: &[Argument<'_>],
+) -> Result<usize, TooLarge> {
+    encode_in(out, 0, version, timestamp_ms, opcode, arguments)
+}
+
+/// Appends one record of database `db` to `out` and returns its size.
+pub fn encode_in(
+    out: &mut Vec<u8>,
+    db: u8,
     version: u64,
     timestamp_ms: u64,
     opcode: Opcode,
@@ -216,7 +231,7 @@ pub fn encode(
     out.extend_from_slice(&version.to_le_bytes());
     out.extend_from_slice(&timestamp_ms.to_le_bytes());
     out.push(opcode as u8);
-    out.push(0);
+    out.push(db);
     out.extend_from_slice(&(arguments.len() as u16).to_le_bytes());
     for argument in arguments {
         out.extend_from_slice(&(argument.len() as u32).to_le_bytes());
@@ -238,6 +253,7 @@ pub fn encode(
     assert!(
         read_back.size == size
             && read_back.version == version
+            && read_back.db == db
             && read_back.timestamp_ms == timestamp_ms
             && read_back.opcode == opcode
             && read_back.argument_count == arguments.len()
@@ -258,6 +274,7 @@ fn read_u64(bytes: &[u8]) -> u64 {
 /// What [`walk`] read of a record besides its arguments.
 struct Header {
     version: u64,
+    db: u8,
     timestamp_ms: u64,
     opcode: Opcode,
     argument_count: usize,
@@ -293,9 +310,7 @@ fn walk<'a>(
     let Some(opcode) = Opcode::from_byte(body[16]) else {
         return corrupt;
     };
-    if body[17] != 0 {
-        return corrupt;
-    }
+    let db = body[17];
     let argument_count = usize::from(u16::from_le_bytes([body[18], body[19]]));
     let mut position = 20;
     for _ in 0..argument_count {
@@ -315,6 +330,7 @@ fn walk<'a>(
     }
     Ok(Header {
         version,
+        db,
         timestamp_ms,
         opcode,
         argument_count,
@@ -350,6 +366,7 @@ pub fn decode_into<'a>(
     let header = walk(input, checksum_check, |argument| arguments.push(argument))?;
     let record = Record {
         version: header.version,
+        db: header.db,
         timestamp_ms: header.timestamp_ms,
         opcode: header.opcode,
         arguments,
@@ -361,6 +378,39 @@ pub fn decode_into<'a>(
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn the_database_travels_in_the_reserved_byte() {
+        let mut zero = Vec::new();
+        sample(&mut zero);
+        assert_eq!(
+            zero[29], 0,
+            "database 0 records are as before databases existed"
+        );
+        assert_eq!(decode(&zero).unwrap().0.db, 0);
+        for db in [1u8, 9, 255] {
+            let mut out = Vec::new();
+            let size = encode_in(
+                &mut out,
+                db,
+                42,
+                5,
+                Opcode::Delete,
+                &[Argument::Bytes(b"k")],
+            )
+            .unwrap();
+            assert_eq!(out[29], db);
+            let (record, read) = decode(&out).unwrap();
+            assert_eq!((record.db, record.version, read), (db, 42, size));
+            // The checksum covers it.
+            let mut changed = out.clone();
+            changed[29] ^= 1;
+            assert_eq!(
+                decode(&changed).map(|(_, read)| read),
+                Err(Defect::Corrupt(Corruption::Checksum))
+            );
+        }
+    }
 
     fn sample(out: &mut Vec<u8>) -> usize {
         encode(
@@ -404,9 +454,8 @@ mod tests {
         for (byte, checked, trusted) in [
             // A checksum byte: only the check notices.
             (4, Err(Defect::Corrupt(Corruption::Checksum)), true),
-            // The opcode, the reserved byte, an argument length: both notice.
+            // The opcode, an argument length: both notice. (The db byte, 29, is any value.)
             (28, Err(Defect::Corrupt(Corruption::Checksum)), false),
-            (29, Err(Defect::Corrupt(Corruption::Checksum)), false),
             (32, Err(Defect::Corrupt(Corruption::Checksum)), false),
         ] {
             let mut changed = out.clone();

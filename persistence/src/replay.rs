@@ -125,6 +125,8 @@ struct Place {
     version: u64,
     /// 0 for an incremental segment, 1 for the base: the tie-break of the module docs.
     base: u8,
+    /// The record's database.
+    db: u8,
     part: u32,
     offset: u64,
 }
@@ -350,6 +352,7 @@ pub fn scan(
                     places.push(Place {
                         version: found.version,
                         base: u8::from(part.kind == Kind::Base),
+                        db: found.db,
                         part: index as u32,
                         offset: offset as u64,
                     });
@@ -454,11 +457,30 @@ impl Scanned {
         self.places.len()
     }
 
-    /// Step 4 of the module docs: applies every record in version order to `keyspace` (which
-    /// must be empty and have no journal yet).
+    /// How many of the records belong to database `db` (to size its map up front).
+    pub fn records_in(&self, db: u8) -> usize {
+        self.places.iter().filter(|place| place.db == db).count()
+    }
+
+    /// [`Scanned::apply_all`] for a server with one database.
     pub fn apply<E: Engine<Value = Value>>(
         self,
         keyspace: &Keyspace<E>,
+    ) -> Result<Loaded, LoadError> {
+        self.apply_all(&[keyspace])
+    }
+
+    /// Step 4 of the module docs: applies every record in version order to the keyspace of
+    /// its database (`databases[db]`; each must be empty and have no journal yet). A record
+    /// of a database past the last is refused, naming it: the log was written by a server
+    /// configured with more databases.
+    ///
+    /// Each database's engine has its own version clock, so versions are compared only
+    /// within a database; applying all records in one global order keeps each database's
+    /// records in its own order.
+    pub fn apply_all<E: Engine<Value = Value>>(
+        self,
+        databases: &[&Keyspace<E>],
     ) -> Result<Loaded, LoadError> {
         let Scanned {
             dir,
@@ -471,7 +493,9 @@ impl Scanned {
             cut_bytes,
             started,
         } = self;
-        keyspace.engine().versions().observe(max_version);
+        for keyspace in databases {
+            keyspace.engine().versions().observe(max_version);
+        }
         let key = |place: &Place| (place.version, place.base);
         if !places.windows(2).all(|pair| key(&pair[0]) <= key(&pair[1])) {
             places.sort_by_key(key);
@@ -495,6 +519,17 @@ impl Scanned {
                     .map_err(|_| changed())?;
             let Ok(effect) = effect::decode(&found) else {
                 return Err(changed());
+            };
+            let Some(keyspace) = databases.get(usize::from(place.db)) else {
+                return Err(LoadError::Corrupt {
+                    file: dir.join(&manifest.parts[place.part as usize].name),
+                    offset: place.offset,
+                    why: format!(
+                        "a record of database {}, but the server has {} databases (set 'databases')",
+                        place.db,
+                        databases.len()
+                    ),
+                });
             };
             if keyspace.apply(&effect).is_err() {
                 inconsistent += 1;

@@ -141,7 +141,7 @@ fn random_write<E: Engine<Value = Value>>(keyspace: &Keyspace<E>, rng: &mut Rng)
 fn snapshotter<E: Engine<Value = Value>>(keyspace: &Arc<Keyspace<E>>) -> Snapshotter {
     let keyspace = Arc::clone(keyspace);
     Arc::new(move |visit| {
-        keyspace.snapshot(|version, effect| visit(version, effect));
+        keyspace.snapshot(|version, effect| visit(0, version, effect));
     })
 }
 

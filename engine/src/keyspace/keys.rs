@@ -188,6 +188,43 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
         true
     }
 
+    /// `COPY ... DB` (`remove_source` false) and `MOVE` (true) between two numbered databases:
+    /// puts `source`'s value and expiry at `destination` in `to`, unless `to` has that key
+    /// and `replace` is off, and removes `source` here when moving. Returns whether it did.
+    ///
+    /// Atomic with respect to both keyspaces: it holds both exclusive locks, taken in
+    /// address order so two transfers in opposite directions cannot deadlock. `to` must be
+    /// another keyspace (the same one would deadlock: the lock is not reentrant).
+    pub fn transfer(
+        &self,
+        to: &Keyspace<E>,
+        source: &[u8],
+        destination: &[u8],
+        replace: bool,
+        remove_source: bool,
+    ) -> bool {
+        assert!(!std::ptr::eq(self, to), "a transfer within one keyspace");
+        let (_first, _second) = if (self as *const Self) < (to as *const Self) {
+            (self.exclusive(), to.exclusive())
+        } else {
+            let second = to.exclusive();
+            (self.exclusive(), second)
+        };
+        let Some((value, meta)) =
+            self.peek_locked(source, |entry| (deep_copy(&entry.value), entry.meta))
+        else {
+            return false;
+        };
+        if !replace && to.peek_locked(destination, |_| ()).is_some() {
+            return false;
+        }
+        to.insert_locked(destination, value, meta);
+        if remove_source {
+            self.remove_locked(source);
+        }
+        true
+    }
+
     /// One step of `SCAN`: calls `visit` with each live key that passes `filter`; returns the
     /// next cursor (0 when done).
     pub fn scan(

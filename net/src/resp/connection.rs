@@ -126,11 +126,8 @@ fn echo<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) 
 }
 
 fn select<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
-    let index = int_arg(args.get(1)).map_err(|_| errors::NOT_INTEGER)?;
-    if index != 0 {
-        return Err("ERR DB index is out of range".into());
-    }
-    session.client.select(0);
+    let index = super::keys::db_index(session, args.get(1))?;
+    session.client.select(index);
     session.ok();
     Ok(())
 }

@@ -106,6 +106,14 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
         ),
         command!("randomkey", 1, [READONLY], [KEYSPACE, READ, SLOW], [], randomkey, tips: ["request_policy:all_shards", "nondeterministic_output"]),
         command!(
+            "move",
+            3,
+            [WRITE, FAST],
+            [KEYSPACE, WRITE, FAST],
+            [single(key::RW | key::ACCESS | key::UPDATE, 1)],
+            move_key
+        ),
+        command!(
             "copy",
             -3,
             [WRITE, DENYOOM],
@@ -261,28 +269,65 @@ fn randomkey<E: Engine<Value = Value>>(
 
 fn copy<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
     let mut replace = false;
+    let mut db = None;
     let mut index = 3;
     while index < args.len() {
         match args.get(index).to_ascii_uppercase().as_slice() {
             b"REPLACE" => replace = true,
             b"DB" if index + 1 < args.len() => {
-                let db = int_arg(args.get(index + 1))?;
-                if db != 0 {
-                    return Err("ERR DB index is out of range".into());
-                }
+                db = Some(db_index(session, args.get(index + 1))?);
                 index += 1;
             }
             _ => return Err(errors::SYNTAX.into()),
         }
         index += 1;
     }
+    let here = session.client.db();
+    let there = db.unwrap_or(here);
     // Redis refuses a copy onto itself before it looks at the key.
-    if args.get(1) == args.get(2) {
+    if there == here && args.get(1) == args.get(2) {
         return Err("ERR source and destination objects are the same".into());
     }
-    let copied = session.keyspace().copy(args.get(1), args.get(2), replace);
+    let copied = if there == here {
+        session.keyspace().copy(args.get(1), args.get(2), replace)
+    } else {
+        let to = &session.shared.databases[there];
+        session
+            .keyspace()
+            .transfer(to, args.get(1), args.get(2), replace, false)
+    };
     session.integer(i64::from(copied));
     Ok(())
+}
+
+/// `MOVE key db`: 1 when moved; 0 when the key is missing here or present there.
+fn move_key<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    args: Args<'_>,
+) -> CommandResult {
+    let there = db_index(session, args.get(2))?;
+    if there == session.client.db() {
+        return Err("ERR source and destination objects are the same".into());
+    }
+    let to = &session.shared.databases[there];
+    let moved = session
+        .keyspace()
+        .transfer(to, args.get(1), args.get(1), false, true);
+    session.integer(i64::from(moved));
+    Ok(())
+}
+
+/// A database index argument, checked as Redis checks it: an integer (Redis's integer
+/// error), then within `databases` ("DB index is out of range").
+pub(super) fn db_index<E: Engine<Value = Value>>(
+    session: &Session<'_, E>,
+    text: &[u8],
+) -> Result<usize, CommandError> {
+    let index = int_arg(text)?;
+    usize::try_from(index)
+        .ok()
+        .filter(|&index| index < session.shared.databases.len())
+        .ok_or_else(|| "ERR DB index is out of range".into())
 }
 
 /// A seed for `RANDOMKEY`: the clock's nanoseconds mixed with a per-thread counter.

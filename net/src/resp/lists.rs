@@ -259,13 +259,11 @@ fn lindex<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>
 fn lrange<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
     let start = int_arg(args.get(2))?;
     let stop = int_arg(args.get(3))?;
-    let shared = session.shared;
-    shared
-        .keyspace
-        .lrange_with(args.get(1), start, stop, |count, element| match element {
-            None => session.array(count),
-            Some(element) => session.bulk(element),
-        })?;
+    let keyspace = session.keyspace();
+    keyspace.lrange_with(args.get(1), start, stop, |count, element| match element {
+        None => session.array(count),
+        Some(element) => session.bulk(element),
+    })?;
     Ok(())
 }
 

@@ -17,8 +17,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
     vec![
         command!("info", -1, [LOADING, STALE], [SLOW, DANGEROUS], [], info_command, tips: ["nondeterministic_output", "request_policy:all_shards", "response_policy:special"]),
         command!("dbsize", 1, [READONLY, FAST], [KEYSPACE, READ, FAST], [], dbsize, tips: ["request_policy:all_shards", "response_policy:agg_sum"]),
-        command!("flushdb", -1, [WRITE], [KEYSPACE, WRITE, SLOW, DANGEROUS], [], flush, tips: ["request_policy:all_shards", "response_policy:all_succeeded"]),
-        command!("flushall", -1, [WRITE], [KEYSPACE, WRITE, SLOW, DANGEROUS], [], flush, tips: ["request_policy:all_shards", "response_policy:all_succeeded"]),
+        command!("flushdb", -1, [WRITE], [KEYSPACE, WRITE, SLOW, DANGEROUS], [], flushdb, tips: ["request_policy:all_shards", "response_policy:all_succeeded"]),
+        command!("flushall", -1, [WRITE], [KEYSPACE, WRITE, SLOW, DANGEROUS], [], flushall, tips: ["request_policy:all_shards", "response_policy:all_succeeded"]),
         container!(
             "config",
             -2,
@@ -90,19 +90,41 @@ fn dbsize<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>
     Ok(())
 }
 
-/// FLUSHDB and FLUSHALL (one database for now), `ASYNC` or `SYNC`.
-fn flush<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
-    match args.len() {
-        1 => {}
-        2 if matches!(
-            args.get(1).to_ascii_uppercase().as_slice(),
-            b"ASYNC" | b"SYNC"
-        ) => {}
-        _ => return Err(errors::SYNTAX.into()),
-    }
+fn flushdb<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    args: Args<'_>,
+) -> CommandResult {
+    flush_mode(args)?;
     session.keyspace().flush();
     session.ok();
     Ok(())
+}
+
+fn flushall<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    args: Args<'_>,
+) -> CommandResult {
+    flush_mode(args)?;
+    for keyspace in &session.shared.databases {
+        keyspace.flush();
+    }
+    session.ok();
+    Ok(())
+}
+
+/// The flushes' optional `ASYNC` or `SYNC` (both flush at once here).
+fn flush_mode(args: Args<'_>) -> CommandResult {
+    match args.len() {
+        1 => Ok(()),
+        2 if matches!(
+            args.get(1).to_ascii_uppercase().as_slice(),
+            b"ASYNC" | b"SYNC"
+        ) =>
+        {
+            Ok(())
+        }
+        _ => Err(errors::SYNTAX.into()),
+    }
 }
 
 fn time<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
@@ -252,10 +274,12 @@ fn config_resetstat<E: Engine<Value = Value>>(
     stats.errors.reset();
     stats.connections.reset();
     stats.rejected.reset();
-    let keyspace_stats = session.keyspace().stats();
-    keyspace_stats.hits.reset();
-    keyspace_stats.misses.reset();
-    keyspace_stats.expired.reset();
+    for keyspace in &session.shared.databases {
+        let keyspace_stats = keyspace.stats();
+        keyspace_stats.hits.reset();
+        keyspace_stats.misses.reset();
+        keyspace_stats.expired.reset();
+    }
     session.ok();
     Ok(())
 }
@@ -378,7 +402,13 @@ fn info<E: Engine<Value = Value>>(session: &Session<'_, E>, args: Args<'_>) -> S
     }
     if include("stats") {
         let stats = &shared.stats;
-        let keyspace_stats = session.keyspace().stats();
+        let databases = &shared.databases;
+        let sum = |counter: fn(&engine::keyspace::Stats) -> usize| -> usize {
+            databases
+                .iter()
+                .map(|keyspace| counter(keyspace.stats()))
+                .sum()
+        };
         let _ = write!(
             text,
             "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\ntotal_error_replies:{}\r\nclient_output_buffer_limit_disconnections:{}\r\n\r\n",
@@ -387,26 +417,27 @@ fn info<E: Engine<Value = Value>>(session: &Session<'_, E>, args: Args<'_>) -> S
             stats.net_input_bytes.sum(),
             stats.net_output_bytes.sum(),
             stats.rejected.sum(),
-            keyspace_stats.expired.sum(),
-            keyspace_stats.hits.sum(),
-            keyspace_stats.misses.sum(),
+            sum(|stats| stats.expired.sum()),
+            sum(|stats| stats.hits.sum()),
+            sum(|stats| stats.misses.sum()),
             stats.errors.sum(),
             stats.output_limit_closed.sum(),
         );
     }
     if include("keyspace") {
         text.push_str("# Keyspace\r\n");
-        let keyspace = session.keyspace();
-        let keys = keyspace.len();
-        if keys > 0 {
-            // Both read without a lock, so a write in flight can make `expires` exceed `keys`
-            // for a moment; Redis never shows that.
-            let expires = keyspace.expiring_len().min(keys);
-            let avg_ttl = keyspace.avg_ttl_ms();
-            let _ = write!(
-                text,
-                "db0:keys={keys},expires={expires},avg_ttl={avg_ttl}\r\n"
-            );
+        for (db, keyspace) in shared.databases.iter().enumerate() {
+            let keys = keyspace.len();
+            if keys > 0 {
+                // Both read without a lock, so a write in flight can make `expires` exceed
+                // `keys` for a moment; Redis never shows that.
+                let expires = keyspace.expiring_len().min(keys);
+                let avg_ttl = keyspace.avg_ttl_ms();
+                let _ = write!(
+                    text,
+                    "db{db}:keys={keys},expires={expires},avg_ttl={avg_ttl}\r\n"
+                );
+            }
         }
         text.push_str("\r\n");
     }

@@ -199,10 +199,8 @@ fn mget<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) 
     let keys: Vec<&[u8]> = args.iter_from(1).collect();
     session.array(keys.len());
     // Each value is written while the keyspace holds it, as GET does: no clone.
-    let shared = session.shared;
-    shared
-        .keyspace
-        .mget_with(&keys, |value| reply_optional(session, value));
+    let keyspace = session.keyspace();
+    keyspace.mget_with(&keys, |value| reply_optional(session, value));
     Ok(())
 }
 
@@ -362,10 +360,8 @@ fn reply_optional<E: Engine<Value = Value>>(session: &mut Session<'_, E>, value:
 fn get<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
     // Small values are copied into the output under the engine's guard; large ones are
     // queued by reference (see `Output::extend_value`).
-    let shared = session.shared;
-    let found = shared
-        .keyspace
-        .get_with(args.get(1), |value| bulk_value(session, value))?;
+    let keyspace = session.keyspace();
+    let found = keyspace.get_with(args.get(1), |value| bulk_value(session, value))?;
     if found.is_none() {
         session.null();
     }
