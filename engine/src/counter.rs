@@ -3,9 +3,40 @@
 //! The lock-free table counts its live keys for [`crate::Engine::len`] and for its shrink
 //! decision. One shared `AtomicUsize` would make every insert and remove of every thread write
 //! the same cache line, which is exactly the contention the table exists to avoid; instead
-//! each thread adds to its own cache-padded stripe and `sum` adds the stripes up. The sum is
-//! exact when no update is in flight and otherwise off by at most the number of in-flight
-//! updates, which is all `len` promises.
+//! each thread counts in its own cache-padded stripe and `sum` adds the stripes up.
+//!
+//! ## What a sum promises
+//!
+//! A sum of stripes read one after another is not a snapshot: each stripe is read at a
+//! different moment. With one wrapping number per stripe, read in one pass, that made the
+//! total unbounded below: a reader that loads an inserting thread's stripe early and a
+//! removing thread's stripe late counts every removal in between without the inserts they
+//! removed, and an insert counted only after it was published lets a racing removal be
+//! counted first. Issue 16 saw `len()` read 0 with a key present. So the counter is built to
+//! give one guarantee that holds however the reader is scheduled:
+//!
+//! **`sum` never under-reads**: it is at least the number of things added before the call
+//! began and not removed before it ended, provided the callers keep the protocol:
+//!
+//! 1. [`StripedCounter::add`] *before* publishing what it counts (the lock-free table adds
+//!    before the compare-and-swap that makes a key present, and takes it back if the
+//!    compare-and-swap fails), and
+//! 2. [`StripedCounter::sub`] only *after* the thing counted has been unpublished, by a thread
+//!    that saw its publication (a removal's compare-and-swap reads the insert's).
+//!
+//! How: each stripe keeps two numbers that only grow, `added` and `removed`, and `sum` reads
+//! every `removed` first (Acquire), then every `added`. A removal the reader counts was
+//! released after its matching addition happened (the protocol), so that addition
+//! happens-before the reader's later load of the `added` stripe and is counted too (see
+//! [`StripedCounter::sum`]). Every subtraction the reader sees is therefore matched by an
+//! addition it sees, and what is left is at least everything added and still present.
+//!
+//! What a sum does *not* promise is an upper bound tighter than the activity during the call:
+//! additions made while the reader ran (a reader descheduled between its two passes counts
+//! every key added meanwhile, even ones removed again) and additions whose publication is
+//! still in flight are counted. When no update is in flight the sum is exact. Callers that do
+//! not keep the protocol (the keyspace's count of keys with an expiry, the server's
+//! statistics) get what they got before: exact when quiet, approximate otherwise.
 
 use crate::sync::{AtomicUsize, Ordering};
 use crossbeam_utils::CachePadded;
@@ -13,48 +44,86 @@ use crossbeam_utils::CachePadded;
 /// Stripes per counter. Sixteen cache lines (1 KiB) per map is cheap and gives each of up to
 /// sixteen concurrent threads a line of its own; more threads share lines, which is still
 /// correct, just slower.
+#[cfg(not(loom))]
 pub const STRIPES: usize = 16;
+/// Under loom, two stripes: thread `i` of a model uses stripe `i % 2`, so a model's main thread
+/// and its first spawned thread count in different stripes, which is the case the two-pass
+/// sum exists for, while every sum costs the model only four loads.
+#[cfg(loom)]
+pub const STRIPES: usize = 2;
 
-/// A counter split into [`STRIPES`] cache-padded stripes.
-///
-/// Stripes hold wrapping `usize`s; a stripe may go "negative" (wrap) when one thread removes
-/// what another inserted, and the wrapping sum is still right.
+/// One thread's share of the count. Both numbers only grow (wrapping after 2^64 updates,
+/// which no process lives to see); the total is `added - removed` summed over the stripes.
+#[derive(Debug)]
+struct Stripe {
+    added: AtomicUsize,
+    removed: AtomicUsize,
+}
+
+/// A counter split into [`STRIPES`] cache-padded stripes. See the module docs for what
+/// [`StripedCounter::sum`] promises.
 #[derive(Debug)]
 pub struct StripedCounter {
-    stripes: Box<[CachePadded<AtomicUsize>]>,
+    stripes: Box<[CachePadded<Stripe>]>,
 }
 
 impl Default for StripedCounter {
     fn default() -> Self {
         Self {
             stripes: (0..STRIPES)
-                .map(|_| CachePadded::new(AtomicUsize::new(0)))
+                .map(|_| {
+                    CachePadded::new(Stripe {
+                        added: AtomicUsize::new(0),
+                        removed: AtomicUsize::new(0),
+                    })
+                })
                 .collect(),
         }
     }
 }
 
 impl StripedCounter {
-    /// Adds `delta` (wrapping; pass `usize::MAX` for minus one via [`StripedCounter::sub`]).
+    /// Adds `delta`. Call it before publishing what it counts (see the module docs).
     #[inline]
     pub fn add(&self, delta: usize) {
-        // Relaxed: the counter publishes no memory; readers only want a number.
-        self.stripes[stripe_index()].fetch_add(delta, Ordering::Relaxed);
+        // Relaxed: a reader that must see this addition (because it sees the matching
+        // subtraction) is ordered after it through the caller's publication, which is
+        // sequenced after this add and released (the table's compare-and-swap), and through
+        // the Release of that subtraction; see `sum`.
+        self.stripes[stripe_index()]
+            .added
+            .fetch_add(delta, Ordering::Relaxed);
     }
 
-    /// Subtracts `delta`.
+    /// Subtracts `delta`. Call it only after what it counted has been unpublished.
     #[inline]
     pub fn sub(&self, delta: usize) {
-        // Relaxed: as in `add`.
-        self.stripes[stripe_index()].fetch_sub(delta, Ordering::Relaxed);
+        // Release: pairs with the Acquire loads of `removed` in `sum`, so a reader that counts
+        // this subtraction also sees every addition that happened before it, the matching one
+        // included.
+        self.stripes[stripe_index()]
+            .removed
+            .fetch_add(delta, Ordering::Release);
     }
 
-    /// The total. Exact only when no update is in flight.
+    /// The total: never less than what was added before the call and not removed before it
+    /// ended, when the callers keep the protocol; exact when no update is in flight; may count
+    /// additions made or begun during the call. See the module docs.
     pub fn sum(&self) -> usize {
-        // Relaxed: as in `add`. Transiently "negative" totals are clamped to zero.
-        let total = self.stripes.iter().fold(0usize, |total, stripe| {
-            total.wrapping_add(stripe.load(Ordering::Relaxed))
+        // First pass, Acquire: pairs with the Release in `sub`. For every subtraction this
+        // pass counts, the addition it undoes happened-before it (the caller's protocol), so
+        // it happens-before the loads of the second pass, which by read-write coherence then
+        // return at least that addition. The two passes must not be merged: reading a
+        // stripe's `added` before another stripe's `removed` loses that edge.
+        let removed = self.stripes.iter().fold(0usize, |total, stripe| {
+            total.wrapping_add(stripe.removed.load(Ordering::Acquire))
         });
+        // Second pass, Relaxed: the ordering comes from the first pass (see above).
+        let added = self.stripes.iter().fold(0usize, |total, stripe| {
+            total.wrapping_add(stripe.added.load(Ordering::Relaxed))
+        });
+        let total = added.wrapping_sub(removed);
+        // Only a caller outside the protocol can make the total "negative"; clamp it.
         if total > isize::MAX as usize {
             0
         } else {
@@ -65,8 +134,10 @@ impl StripedCounter {
     /// Sets the total to zero. Only meaningful when no update is in flight.
     pub fn reset(&self) {
         for stripe in self.stripes.iter() {
-            // Relaxed: as in `add`.
-            stripe.store(0, Ordering::Relaxed);
+            // Relaxed: with no update in flight there is nothing to order against; the caller
+            // synchronises with later readers by other means.
+            stripe.added.store(0, Ordering::Relaxed);
+            stripe.removed.store(0, Ordering::Relaxed);
         }
     }
 }
@@ -92,12 +163,20 @@ fn stripe_index() -> usize {
     })
 }
 
-/// Under loom every thread uses stripe 0: the model then checks the counter's atomicity with
-/// the smallest state space, and a std static would leak state between loom iterations.
+/// Under loom, thread `i` of the model (0 is the main thread, then in spawn order) uses
+/// stripe `i % STRIPES`. The index is a pure function of the thread, so an execution replays
+/// exactly, and no std static leaks state between iterations. loom's `ThreadId` exposes its
+/// number only through `Debug` ("ThreadId(3)").
 #[cfg(loom)]
 #[inline]
 fn stripe_index() -> usize {
-    0
+    let id = format!("{:?}", loom::thread::current().id());
+    let number: usize = id
+        .trim_start_matches("ThreadId(")
+        .trim_end_matches(')')
+        .parse()
+        .expect("loom's ThreadId prints as ThreadId(n)");
+    number % STRIPES
 }
 
 #[cfg(all(test, not(loom)))]
