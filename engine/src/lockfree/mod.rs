@@ -72,6 +72,15 @@
 //! finds every chunk claimed but not all finished does the whole copy again itself rather than
 //! wait for a slow thread: the migration is lock-free, never blocking.
 //!
+//! The live count a target is sized from is an estimate taken before the copy (writes that
+//! passed their checks earlier may still add keys to the old table), so a target can prove too
+//! small. A copy that finds no empty slot for a node reports it ([`table::TargetFull`]) and
+//! the helper replaces the target in `table.next` with one twice its size; the chunk tickets
+//! live in the target, so the copy starts over into the new one. A full target can never
+//! complete (the node that did not fit can never be placed), so it is never made the root; it
+//! is retired like any other table. This used to be `unreachable!`, and a shrink sized from a
+//! count that read low would have panicked in every writer that helped (issue 16).
+//!
 //! [`Engine::clear`] is a migration to an empty table that copies nothing.
 //!
 //! ## Reclamation
@@ -83,7 +92,10 @@
 //! loaded the old root, so it was pinned before the switch and therefore before the
 //! retirement; crossbeam-epoch keeps the node for it. The old table is retired by the thread
 //! that switches the root, and its destructor frees the slot array and the tombstones (never
-//! copied), plus the live nodes when the target copied nothing (`clear`). Memory therefore
+//! copied), plus the live nodes when the target copied nothing (`clear`). That thread then
+//! flushes its crossbeam-epoch bag to the global queue, so a thread that goes quiet after a
+//! migration or a `clear` does not keep the old table, and every value it held, in a bag of
+//! its own (issue 16). Memory therefore
 //! stays bounded under endless churn: tombstones live at most until the next migration, and a
 //! drained table shrinks.
 //!
@@ -98,7 +110,7 @@ mod node;
 mod table;
 
 use self::node::{Node, SlotWord};
-use self::table::{Probe, Table, CAPACITY_MIN};
+use self::table::{Probe, Table, TargetFull, CAPACITY_MIN};
 use crate::counter::StripedCounter;
 use crate::sync::{AtomicPtr, Ordering};
 use crate::{Decision, Engine, Entry, Inserted, Meta, Updated, VersionClock};
@@ -113,8 +125,11 @@ pub type DefaultHasher = foldhash::fast::RandomState;
 #[cfg(loom)]
 pub type DefaultHasher = foldhash::fast::FixedState;
 
-/// Keys a live count may be off by while writes are in flight; added to migration targets so
-/// an estimate that is a little low never produces a table that is too small.
+/// Keys added to the live count when sizing a migration target. The count never under-reads
+/// the keys present throughout, but writes that passed their checks before a migration started
+/// may still add keys to the table being copied. A target that proves too small is replaced by
+/// a larger one ([`LockFree::retarget`]), so the slack is about not wasting a copy, not about
+/// correctness: sixty-four keys is more than the threads a server runs.
 #[cfg(not(loom))]
 const LIVE_SLACK: usize = 64;
 /// Under loom the models have a handful of keys and two or three threads.
@@ -130,7 +145,12 @@ const LOAD_PERCENT_MAX: usize = 70;
 /// One removal in this many (chosen by the removal's version, so no thread-local state) checks
 /// whether the table has drained enough to shrink. Summing the striped counter reads 16 cache
 /// lines; doing it on 1/64 of removals keeps that cost under a cache line per removal.
+#[cfg(not(loom))]
 const SHRINK_CHECK_PERIOD: u64 = 64;
+/// Under loom every removal checks: a model has a handful of versions, and a period of 64
+/// meant no model ever shrank a table.
+#[cfg(loom)]
+const SHRINK_CHECK_PERIOD: u64 = 1;
 
 /// Our lock-free hash table. See the module docs.
 pub struct LockFree<V, S = DefaultHasher> {
@@ -188,13 +208,30 @@ impl<V, S> LockFree<V, S> {
         unsafe { self.root(&guard) }.capacity()
     }
 
+    /// Starts a migration of the root table to a target of `capacity` slots, unless one is in
+    /// progress, and leaves it for the next writers to carry out. A hook for the loom models
+    /// only: it lets a model race writers against a migration that starts at a chosen moment,
+    /// with a target of a chosen size (the same size: a clean; too small: what a live count
+    /// that read low would size), which the real triggers reach only after many writes.
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn start_migration_for_model(&self, capacity: usize) {
+        let guard = epoch::pin();
+        // SAFETY: used under `guard` only.
+        let table = unsafe { self.root(&guard) };
+        self.start_migration(table, capacity, true);
+    }
+
     /// The migration target of `table`, if a migration has started.
     fn next_of(table: &Table<V>) -> Option<&Table<V>> {
         // Acquire: pairs with the Release of the CAS that installed the target, so its empty
-        // slots are visible. The target lives at least as long as `table` (it is retired only
-        // after it becomes the root and is replaced in turn, which is after `table` retired).
+        // slots are visible.
         let next = table.next.load(Ordering::Acquire);
-        // SAFETY: non-null targets are valid for as long as `table` is (see above).
+        // SAFETY: `table` was loaded under a guard that outlives the borrow, and a target
+        // loaded from it under that guard stays allocated while the guard lives: it is retired
+        // (with `defer_unchecked`) only after it stops being reachable from `table.next` (it
+        // was replaced by `retarget`) or from the root (it became the root and was replaced in
+        // turn), and a thread that loaded it was pinned before either.
         unsafe { next.as_ref() }
     }
 
@@ -222,21 +259,102 @@ impl<V, S> LockFree<V, S> {
         }
     }
 
-    /// Copies one chunk of `table`'s migration, if any is left to claim.
+    /// Replaces `table`'s migration target `full`, which has no room for a node the copy must
+    /// place (see [`TargetFull`]), with a target twice its size, unless another helper has
+    /// replaced it already. The copy then starts over into the new target: the old table's
+    /// frozen slots never change, so the new target receives exactly what the full one would
+    /// have, and the full one, which can never complete, is never made the root.
     ///
     /// # Safety
     ///
-    /// `table` was loaded from the root under `guard`.
-    unsafe fn help_one_chunk(&self, table: &Table<V>, next: &Table<V>, _guard: &Guard) {
+    /// `table` was loaded from the root under `guard`, and `full` from `table.next`.
+    unsafe fn retarget(&self, table: &Table<V>, full: &Table<V>, guard: &Guard) {
+        debug_assert!(
+            full.copies_previous,
+            "a target that copies nothing cannot fill up"
+        );
+        // Acquire: as in `next_of`. The raw pointer (not one derived from `full`) is the one
+        // with the provenance to free the table.
+        let current = table.next.load(Ordering::Acquire);
+        if !std::ptr::eq(current, full) {
+            return;
+        }
+        let bigger = Box::into_raw(Table::new(full.capacity() * 2, true));
+        // AcqRel: Release publishes the new target's empty slots, as in `start_migration`.
+        match table
+            .next
+            .compare_exchange(current, bigger, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(abandoned) => {
+                let abandoned = NonNull::new(abandoned).expect("a target is never null");
+                // SAFETY: (1) no thread can load the abandoned target any more (it was only
+                // reachable from `table.next`, never from the root); threads that loaded it
+                // were pinned before this CAS and the deferred function runs after they unpin.
+                // (2) It never became the root, so only copies wrote to it and every node in it
+                // is owned by `table` (hence `free_live == false`); it holds no tombstones and
+                // never started a migration of its own.
+                unsafe { guard.defer_unchecked(move || Table::free(abandoned, false)) };
+            }
+            // SAFETY: never published.
+            Err(_) => drop(unsafe { Box::from_raw(bigger) }),
+        }
+    }
+
+    /// Copies one chunk of `table`'s migration into `next`, if any is left to claim.
+    ///
+    /// # Safety
+    ///
+    /// `table` was loaded from the root under `guard`, and `next` from `table.next`.
+    unsafe fn help_one_chunk(
+        &self,
+        table: &Table<V>,
+        next: &Table<V>,
+        _guard: &Guard,
+    ) -> Result<(), TargetFull> {
         // Relaxed: a ticket; the chunk's contents are synchronised by the slots themselves.
-        let chunk = table.chunks_claimed.fetch_add(1, Ordering::Relaxed);
+        let chunk = next.chunks_claimed.fetch_add(1, Ordering::Relaxed);
         if chunk < table.chunks() {
             // SAFETY: forwarded from the caller.
-            let dropped = unsafe { table.copy_chunk(chunk, next) };
+            let dropped = unsafe { table.copy_chunk(chunk, next) }?;
+            // After the freezing compare-and-swaps that unpublished those keys, as the
+            // counter's protocol asks.
             self.live.sub(dropped);
             // Release: the copy of this chunk happens-before whoever sees the final count.
-            table.chunks_copied.fetch_add(1, Ordering::Release);
+            next.chunks_copied.fetch_add(1, Ordering::Release);
         }
+        Ok(())
+    }
+
+    /// Copies all of `table` into `next`: claims chunks until none is left, then, if some
+    /// claimed chunk is not reported done, copies every chunk itself.
+    ///
+    /// # Safety
+    ///
+    /// As for [`LockFree::help_one_chunk`].
+    unsafe fn copy_all(
+        &self,
+        table: &Table<V>,
+        next: &Table<V>,
+        guard: &Guard,
+    ) -> Result<(), TargetFull> {
+        let chunks = table.chunks();
+        // Relaxed on the first check: the Acquire re-check below is what we rely on.
+        while next.chunks_claimed.load(Ordering::Relaxed) < chunks {
+            // SAFETY: forwarded from the caller.
+            unsafe { self.help_one_chunk(table, next, guard) }?;
+        }
+        // Acquire: pairs with the Release increments, so every chunk's copy is visible.
+        if next.chunks_copied.load(Ordering::Acquire) < chunks {
+            // Some claimed chunk is still being copied by a thread we cannot see progress
+            // from. Copying is idempotent, so copy everything ourselves instead of waiting:
+            // that keeps the migration lock-free.
+            for chunk in 0..chunks {
+                // SAFETY: forwarded from the caller.
+                let dropped = unsafe { table.copy_chunk(chunk, next) }?;
+                self.live.sub(dropped);
+            }
+        }
+        Ok(())
     }
 
     /// Helps `table`'s migration to completion and makes the target the root.
@@ -245,44 +363,46 @@ impl<V, S> LockFree<V, S> {
     ///
     /// `table` was loaded from the root under `guard`, and its migration has started.
     unsafe fn finish_migration(&self, table: &Table<V>, guard: &Guard) {
-        let next = Self::next_of(table).expect("finish_migration without a migration");
-        let chunks = table.chunks();
-        // Relaxed on the first check: the Acquire re-check below is what we rely on.
-        while table.chunks_claimed.load(Ordering::Relaxed) < chunks {
-            // SAFETY: forwarded from the caller.
-            unsafe { self.help_one_chunk(table, next, guard) };
-        }
-        // Acquire: pairs with the Release increments, so every chunk's copy is visible.
-        if table.chunks_copied.load(Ordering::Acquire) < chunks {
-            // Some claimed chunk is still being copied by a thread we cannot see progress
-            // from. Copying is idempotent, so copy everything ourselves instead of waiting:
-            // that keeps the migration lock-free.
-            for chunk in 0..chunks {
-                // SAFETY: forwarded from the caller.
-                let dropped = unsafe { table.copy_chunk(chunk, next) };
-                self.live.sub(dropped);
+        loop {
+            // The pointers we store and free must be the ones the tables were published with
+            // (their provenance allows writes and deallocation), not ones derived from our
+            // shared references: so the new root is the raw pointer loaded from `table.next`,
+            // and the table we retire is the raw pointer the CAS hands back.
+            // Acquire: as in `next_of`.
+            let next_raw = table.next.load(Ordering::Acquire);
+            // SAFETY: as in `next_of`.
+            let next = unsafe { next_raw.as_ref() }.expect("finish_migration without a migration");
+            // SAFETY: forwarded from the caller; `next` came from `table.next`.
+            if unsafe { self.copy_all(table, next, guard) }.is_err() {
+                // SAFETY: as above.
+                unsafe { self.retarget(table, next, guard) };
+                continue;
             }
-        }
-        // The pointers we store and free must be the ones the tables were published with
-        // (their provenance allows writes and deallocation), not ones derived from our shared
-        // references: so the new root is the raw pointer loaded from `next`, and the table we
-        // retire is the raw pointer the CAS hands back.
-        let expected = (table as *const Table<V>).cast_mut();
-        // Acquire: as in `next_of`.
-        let next_raw = table.next.load(Ordering::Acquire);
-        // AcqRel: Release publishes the copied target to readers' Acquire loads of the root.
-        if let Ok(retired) =
-            self.root
-                .compare_exchange(expected, next_raw, Ordering::AcqRel, Ordering::Acquire)
-        {
-            let free_live = !next.copies_previous;
-            let table = NonNull::new(retired).expect("the root is never null");
-            // SAFETY: `table` is no longer the root; threads that can still reach it pinned
-            // before this point, and the deferred function runs after they unpin. Its live
-            // nodes belong to `next` unless `next` copied nothing.
-            unsafe {
-                guard.defer_unchecked(move || Table::free(table, free_live));
+            // `next` is complete. A complete target is never replaced (only a full one is, and
+            // a full one never completes), so `next_raw` is still `table.next`.
+            let expected = (table as *const Table<V>).cast_mut();
+            // AcqRel: Release publishes the copied target to readers' Acquire loads of the root.
+            if let Ok(retired) =
+                self.root
+                    .compare_exchange(expected, next_raw, Ordering::AcqRel, Ordering::Acquire)
+            {
+                let free_live = !next.copies_previous;
+                let table = NonNull::new(retired).expect("the root is never null");
+                // SAFETY: `table` is no longer the root; threads that can still reach it pinned
+                // before this point, and the deferred function runs after they unpin. Its live
+                // nodes belong to `next` unless `next` copied nothing.
+                unsafe {
+                    guard.defer_unchecked(move || Table::free(table, free_live));
+                }
+                // A retired table is the largest garbage there is (its slot array, and for
+                // `clear` every value of the map), and a thread-local bag is only handed to the
+                // global queue when it fills up or the thread exits: a thread that goes quiet
+                // after a migration or a FLUSHALL (the sweeper, an idle connection's loop)
+                // would keep it forever (issue 16). Handing it over now lets any thread's
+                // next collection free it.
+                guard.flush();
             }
+            return;
         }
     }
 }
@@ -365,8 +485,11 @@ impl<V, S: BuildHasher> LockFree<V, S> {
     #[inline]
     unsafe fn help_if_migrating(&self, table: &Table<V>, guard: &Guard) {
         if let Some(next) = Self::next_of(table) {
-            // SAFETY: forwarded from the caller.
-            unsafe { self.help_one_chunk(table, next, guard) };
+            // SAFETY: forwarded from the caller; `next` came from `table.next`.
+            if unsafe { self.help_one_chunk(table, next, guard) }.is_err() {
+                // SAFETY: as above.
+                unsafe { self.retarget(table, next, guard) };
+            }
         }
     }
 
@@ -435,10 +558,11 @@ impl<V: Send + Sync + 'static, S: BuildHasher + Default + Send + Sync + 'static>
                 let word = table.load(index);
                 // Tombstones are skipped without a look: if this one is our key's, our key is
                 // absent and the probe ends at the next empty slot anyway (invariant 1).
-                if let (Some(node), false) = (word.node(), word.is_dead()) {
+                if let (Some(pointer), false) = (word.node(), word.is_dead()) {
                     // SAFETY: loaded from the root under `guard`; freed only after it unpins.
-                    let node = unsafe { node.as_ref() };
-                    if node.hash == hash && node.key() == key {
+                    let node = unsafe { pointer.as_ref() };
+                    // SAFETY: as above; the key is read through the slot's pointer.
+                    if node.hash == hash && unsafe { Node::key(pointer) } == key {
                         return node.entry.as_ref().map(read);
                     }
                 }
@@ -495,18 +619,23 @@ impl<V: Send + Sync + 'static, S: BuildHasher + Default + Send + Sync + 'static>
                     let version = self.versions.next();
                     let node = Node::alloc(hash, key, Some(Entry::new(version, meta, value)));
                     let word = SlotWord::new(node, hash, false);
+                    // Counted before the compare-and-swap that makes the key present, and
+                    // taken back if it fails: see `StripedCounter`'s protocol.
+                    self.live.add(1);
                     match table.compare_exchange(index, SlotWord::EMPTY, word) {
                         Ok(()) => {
                             table.mark(index, word);
-                            self.live.add(1);
                             table.claimed.add(1);
                             return Updated {
                                 output,
                                 version: Some(version),
                             };
                         }
-                        // SAFETY: never published.
-                        Err(_) => unsafe { Node::free(node) },
+                        Err(_) => {
+                            self.live.sub(1);
+                            // SAFETY: never published.
+                            unsafe { Node::free(node) }
+                        }
                     }
                 }
                 Probe::Found { index, word } => {
@@ -554,18 +683,22 @@ impl<V: Send + Sync + 'static, S: BuildHasher + Default + Send + Sync + 'static>
                             )
                         }
                     };
+                    // Reviving a tombstone is counted before the compare-and-swap, a removal
+                    // after it (see `StripedCounter`'s protocol).
+                    let revives = dead && !new_word.is_dead();
+                    if revives {
+                        self.live.add(1);
+                    }
                     match table.compare_exchange(index, word, new_word) {
                         Ok(()) => {
                             // SAFETY: our CAS unlinked `word` from the root.
                             unsafe { self.retire(word, &guard) };
-                            match (dead, new_word.is_dead()) {
-                                (true, false) => self.live.add(1),
-                                (false, true) => {
-                                    self.live.sub(1);
-                                    // SAFETY: `table` came from the root under `guard`.
-                                    unsafe { self.maybe_shrink(table, version, &guard) };
-                                }
-                                _ => {}
+                            if !dead && new_word.is_dead() {
+                                // A removal is counted after the compare-and-swap that made the
+                                // key absent (see `StripedCounter`'s protocol).
+                                self.live.sub(1);
+                                // SAFETY: `table` came from the root under `guard`.
+                                unsafe { self.maybe_shrink(table, version, &guard) };
                             }
                             return Updated {
                                 output,
@@ -573,6 +706,9 @@ impl<V: Send + Sync + 'static, S: BuildHasher + Default + Send + Sync + 'static>
                             };
                         }
                         Err(_) => {
+                            if revives {
+                                self.live.sub(1);
+                            }
                             let node = new_word.node().expect("a new word has a node");
                             // SAFETY: never published.
                             unsafe { Node::free(node) };
@@ -632,13 +768,24 @@ impl<V: Send + Sync + 'static, S: BuildHasher + Default + Send + Sync + 'static>
                 .as_mut()
                 .expect("a live node");
             entry.version = version;
-            if table.compare_exchange(index, current, word).is_ok() {
+            // A write that makes the key present (into an empty slot or over its tombstone)
+            // is counted before the compare-and-swap that does it, and taken back if that
+            // fails: see `StripedCounter`'s protocol.
+            let adds_key = current.node().is_none() || current.is_dead();
+            if adds_key {
+                self.live.add(1);
+            }
+            if table.compare_exchange(index, current, word).is_err() {
+                if adds_key {
+                    self.live.sub(1);
+                }
+            } else {
                 table.mark(index, word);
                 if current.node().is_none() {
                     table.claimed.add(1);
                 }
                 let replaced = match current.node() {
-                    Some(node) if !current.is_dead() => {
+                    Some(node) if !adds_key => {
                         // SAFETY: loaded from the root under `guard`, which still holds it
                         // alive: `retire` below only defers its release.
                         unsafe { node.as_ref() }
@@ -646,10 +793,7 @@ impl<V: Send + Sync + 'static, S: BuildHasher + Default + Send + Sync + 'static>
                             .as_ref()
                             .map(|entry| entry.meta)
                     }
-                    _ => {
-                        self.live.add(1);
-                        None
-                    }
+                    _ => None,
                 };
                 // SAFETY: our CAS unlinked `current` (if it was a node) from the root.
                 unsafe { self.retire(current, &guard) };
@@ -659,20 +803,24 @@ impl<V: Send + Sync + 'static, S: BuildHasher + Default + Send + Sync + 'static>
     }
 
     fn scan(&self, cursor: u64, count: usize, mut visit: impl FnMut(&[u8], &Entry<V>)) -> u64 {
-        // An empty map has nothing to walk (Redis's SCAN answers 0 here too), and without this
-        // a call on an empty map would stop after `buckets_max` empty buckets with a cursor
-        // that is not 0.
-        if self.live.sum() == 0 {
-            return 0;
-        }
         let guard = epoch::pin();
         // SAFETY: used under `guard` only.
         let table = unsafe { self.root(&guard) };
         let mask = table.mask as u64;
         let count = count.max(1);
         // As Redis does, give up after visiting ten times `count` buckets without filling the
-        // reply, so a sparse table does not make one call walk all of it.
-        let buckets_max = count.saturating_mul(10);
+        // reply, so a sparse table does not make one call walk all of it. Except when the map
+        // looks empty: then walk to the end, so that a scan of an empty map answers cursor 0
+        // in one call, as Redis's does. The live count only chooses how far to walk, never
+        // whether to: it used to end the scan outright when it read 0, and a count read
+        // during a racing insert and removal of another key could read 0 with a key present
+        // (issue 16). The unbounded walk costs a pass over the table once per scan of an
+        // empty map; a drained table shrinks, so that pass is short.
+        let buckets_max = if self.live.sum() == 0 {
+            usize::MAX
+        } else {
+            count.saturating_mul(10)
+        };
         let mut cursor = cursor;
         let mut visited = 0;
         let mut buckets = 0;
@@ -681,13 +829,14 @@ impl<V: Send + Sync + 'static, S: BuildHasher + Default + Send + Sync + 'static>
             let mut index = home;
             for _ in 0..=table.mask {
                 let word = table.load(index);
-                let Some(node) = word.node() else { break };
+                let Some(pointer) = word.node() else { break };
                 if !word.is_dead() {
                     // SAFETY: loaded from the root under `guard`.
-                    let node = unsafe { node.as_ref() };
+                    let node = unsafe { pointer.as_ref() };
                     if node.hash as usize & table.mask == home {
                         if let Some(entry) = &node.entry {
-                            visit(node.key(), entry);
+                            // SAFETY: as above.
+                            visit(unsafe { Node::key(pointer) }, entry);
                             visited += 1;
                         }
                     }
@@ -706,6 +855,9 @@ impl<V: Send + Sync + 'static, S: BuildHasher + Default + Send + Sync + 'static>
         }
     }
 
+    /// Never less than the number of keys whose insert completed before the call and that
+    /// no removal finished before the call ended removed (see [`StripedCounter`]); exact when
+    /// no write is in flight; may count keys being added or removed during the call.
     fn len(&self) -> usize {
         self.live.sum()
     }

@@ -153,17 +153,30 @@ impl<V> Node<V> {
         node
     }
 
-    /// The key's bytes.
+    /// The key's bytes of the node at `node`.
+    ///
+    /// An associated function on the raw pointer, not a method on `&self`: the key lies past
+    /// `size_of::<Node>()`, and a pointer derived from a `&Node` may only access the header
+    /// (Stacked Borrows, which miri checks, shrinks a reference's provenance to its type's
+    /// size), so reading the key through it would be undefined behaviour. The slot word's
+    /// pointer carries the provenance of the whole allocation from [`Node::alloc`].
+    ///
+    /// # Safety
+    ///
+    /// `node` came from [`Node::alloc`] (with the provenance `alloc` returned, as every slot
+    /// word keeps it) and stays allocated for `'node`: the caller loaded it from a table while
+    /// pinned, and it is freed only after the caller's guard is dropped.
     #[inline]
-    pub(crate) fn key(&self) -> &[u8] {
-        // SAFETY: every `Node` lives in an allocation made by `alloc`, which copied `key_len`
-        // bytes to `KEY_OFFSET` (see `layout`); they live as long as `self`.
-        unsafe {
-            std::slice::from_raw_parts(
-                (self as *const Self).cast::<u8>().add(Self::KEY_OFFSET),
-                self.key_len,
-            )
-        }
+    pub(crate) unsafe fn key<'node>(node: NonNull<Self>) -> &'node [u8] {
+        let raw = node.as_ptr();
+        // SAFETY: by the contract the header is initialised and allocated, and nodes are
+        // immutable once published; `key_len` is read through the raw pointer, without a
+        // reference to the whole header.
+        let key_len = unsafe { (*raw).key_len };
+        // SAFETY: `alloc` copied `key_len` bytes to `KEY_OFFSET` (see `layout`) in the same
+        // allocation, which by the contract lives for `'node` and is never written again; `raw`
+        // has the provenance of that whole allocation.
+        unsafe { std::slice::from_raw_parts(raw.cast::<u8>().add(Self::KEY_OFFSET), key_len) }
     }
 
     /// Where the key starts: right after the header, since bytes need no alignment. A

@@ -21,8 +21,12 @@ pub(crate) const CHUNK_SLOTS: usize = 2;
 /// migrate.
 #[cfg(not(loom))]
 pub(crate) const CAPACITY_MIN: usize = 16;
+/// Under loom, two slots: the models start from four-slot maps (`with_capacity(2)`), and a
+/// two-slot minimum lets a four-slot table shrink (a migration of four slots instead of the
+/// eight that a four-slot minimum would need, which made the shrink model take minutes) and
+/// lets a model size a migration target too small for three keys.
 #[cfg(loom)]
-pub(crate) const CAPACITY_MIN: usize = 4;
+pub(crate) const CAPACITY_MIN: usize = 2;
 
 /// Where a probe for a key ended.
 pub(crate) enum Probe<V> {
@@ -39,6 +43,18 @@ pub(crate) enum Probe<V> {
     /// probes do not look at the load; the caller migrates.
     Full,
 }
+
+/// A migration target has no empty slot left for a node the copy must place.
+///
+/// A target is sized from the live count, which is an estimate taken before the copy: writes
+/// that passed their checks before the migration started may still add keys to the old table,
+/// and an estimate can be wrong for other reasons (issue 16 found one). Instead of trusting
+/// the estimate, the copy reports the overflow and the migration is redone into a target
+/// twice as large ([`LockFree`](super::LockFree)'s `retarget`). A full target can never
+/// complete: the node that did not fit can never be placed (slots are never emptied), so no
+/// helper can count its chunk as copied, and no helper can make that target the root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TargetFull;
 
 /// An open-addressing table with linear probing.
 pub(crate) struct Table<V> {
@@ -63,9 +79,12 @@ pub(crate) struct Table<V> {
     /// Slots claimed so far (live keys and tombstones): the table's real load, which decides
     /// whether a long probe means "full" (migrate) or "unlucky cluster" (carry on).
     pub(crate) claimed: StripedCounter,
-    /// Migration tickets: the next chunk index a helper may claim.
+    /// The copy *into* this table, while it is a migration target: the next chunk of the
+    /// previous table a helper may claim. The tickets live in the target, not in the table
+    /// being copied, because a target that proves too small is replaced (see
+    /// [`TargetFull`]) and its replacement needs fresh tickets.
     pub(crate) chunks_claimed: AtomicUsize,
-    /// Chunks whose copy has completed.
+    /// Chunks of the previous table whose copy into this table has completed.
     pub(crate) chunks_copied: AtomicUsize,
 }
 
@@ -172,8 +191,7 @@ impl<V> Table<V> {
             if word.fingerprint() == fingerprint {
                 // SAFETY: the node was loaded from this table while pinned (the function's
                 // contract), so it is not freed before the guard drops.
-                let node = unsafe { node.as_ref() };
-                if node.hash == hash && node.key() == key {
+                if unsafe { node.as_ref().hash == hash && Node::key(node) == key } {
                     return Probe::Found { index, word };
                 }
             }
@@ -185,12 +203,18 @@ impl<V> Table<V> {
     /// Freezes slot `index` and copies what it holds to `next`. Idempotent: any number of
     /// threads may copy the same slot, in any order, before or after the table is retired.
     /// Returns `Some(was_live)` to the one thread whose compare-and-swap froze the slot (it
-    /// does the accounting), `None` to the others.
+    /// does the accounting), `None` to the others, and [`TargetFull`] if `next` has no room
+    /// for the node (then the slot is frozen but not copied, and the accounting, which only
+    /// a target that copies nothing needs, is moot: such a target never fills up).
     ///
     /// # Safety
     ///
     /// As for [`Table::probe`], and `next` is this table's migration target.
-    pub(crate) unsafe fn copy_slot(&self, index: usize, next: &Table<V>) -> Option<bool> {
+    pub(crate) unsafe fn copy_slot(
+        &self,
+        index: usize,
+        next: &Table<V>,
+    ) -> Result<Option<bool>, TargetFull> {
         let mut word = self.load(index);
         let mut froze = false;
         while !word.is_frozen() {
@@ -206,9 +230,9 @@ impl<V> Table<V> {
         if live && next.copies_previous {
             let node = word.node().expect("a live word has a node");
             // SAFETY: the node was loaded from this table while pinned.
-            unsafe { next.insert_copy(node) };
+            unsafe { next.insert_copy(node) }?;
         }
-        froze.then_some(live)
+        Ok(froze.then_some(live))
     }
 
     /// Places a node copied from the previous table, unless its key is already here.
@@ -216,15 +240,16 @@ impl<V> Table<V> {
     /// Before this table becomes the root only copies write to it, and a key's slot is never
     /// emptied, so "already here" means another helper copied it (or, for a helper that was
     /// delayed past the switch, that a writer has since replaced or removed it, which must not
-    /// be undone). Copies ignore `displacement_max`: this table is at most half full, so the
-    /// probe is short and always finds an empty slot.
+    /// be undone). Copies ignore `displacement_max`: a target is sized to be at most half full,
+    /// so the probe is usually short; if the estimate it was sized from was wrong and no slot is
+    /// left, the copy reports [`TargetFull`] instead of placing the node.
     ///
     /// # Safety
     ///
     /// As for [`Table::probe`]; `node` was loaded from the previous table while pinned.
-    unsafe fn insert_copy(&self, node: NonNull<Node<V>>) {
+    unsafe fn insert_copy(&self, node: NonNull<Node<V>>) -> Result<(), TargetFull> {
         // SAFETY: see the function's contract.
-        let (hash, key) = unsafe { (node.as_ref().hash, node.as_ref().key()) };
+        let (hash, key) = unsafe { (node.as_ref().hash, Node::key(node)) };
         let fingerprint = super::node::fingerprint(hash);
         let mut index = hash as usize & self.mask;
         for _ in 0..=self.mask {
@@ -233,7 +258,7 @@ impl<V> Table<V> {
                 None if word.is_frozen() => {
                     // Only a helper delayed past the switch (and past the start of this
                     // table's own migration) sees this; by then the key was copied.
-                    return;
+                    return Ok(());
                 }
                 None => {
                     let new = SlotWord::new(node, hash, false);
@@ -241,7 +266,7 @@ impl<V> Table<V> {
                         Ok(()) => {
                             self.mark(index, new);
                             self.claimed.add(1);
-                            return;
+                            return Ok(());
                         }
                         // Someone claimed the slot: look at it again.
                         Err(_) => continue,
@@ -250,41 +275,47 @@ impl<V> Table<V> {
                 Some(other) => {
                     self.mark(index, word);
                     if other == node {
-                        return;
+                        return Ok(());
                     }
                     if word.fingerprint() == fingerprint {
                         // SAFETY: loaded from this table while pinned.
-                        let other = unsafe { other.as_ref() };
-                        if other.hash == hash && other.key() == key {
-                            return;
+                        if unsafe { other.as_ref().hash == hash && Node::key(other) == key } {
+                            return Ok(());
                         }
                     }
                 }
             }
             index = (index + 1) & self.mask;
         }
-        unreachable!("migration target has no empty slot");
+        // Every slot holds another key's node: this target is too small for what the copy
+        // has to place. Slots are never emptied, so it stays that way.
+        Err(TargetFull)
     }
 
     /// Copies chunk `chunk`; returns the change in live keys this thread accounts for (only
-    /// non-zero when the target does not copy, i.e. for `clear`).
+    /// non-zero when the target does not copy, i.e. for `clear`), or [`TargetFull`] if the
+    /// chunk does not fit (the rest of the chunk is then left alone).
     ///
     /// # Safety
     ///
     /// As for [`Table::copy_slot`].
-    pub(crate) unsafe fn copy_chunk(&self, chunk: usize, next: &Table<V>) -> usize {
+    pub(crate) unsafe fn copy_chunk(
+        &self,
+        chunk: usize,
+        next: &Table<V>,
+    ) -> Result<usize, TargetFull> {
         let start = chunk * CHUNK_SLOTS;
         let end = (start + CHUNK_SLOTS).min(self.capacity());
         let mut dropped = 0;
         for index in start..end {
             // SAFETY: forwarded from the caller.
-            if let Some(true) = unsafe { self.copy_slot(index, next) } {
+            if let Some(true) = unsafe { self.copy_slot(index, next) }? {
                 if !next.copies_previous {
                     dropped += 1;
                 }
             }
         }
-        dropped
+        Ok(dropped)
     }
 
     /// Frees the table and the nodes it alone owns: tombstones always, live nodes only when
@@ -293,7 +324,8 @@ impl<V> Table<V> {
     /// # Safety
     ///
     /// No thread can reach the table any more, and, unless `free_live`, its live nodes are
-    /// owned by the next table.
+    /// owned by another table (the next one, or for an abandoned migration target, the table
+    /// it was copying from).
     pub(crate) unsafe fn free(table: NonNull<Self>, free_live: bool) {
         // SAFETY: by the contract we own the table.
         let table = unsafe { Box::from_raw(table.as_ptr()) };

@@ -272,3 +272,168 @@ fn values_are_dropped_exactly_once_across_threads() {
         CREATED.load(StdOrdering::Relaxed)
     );
 }
+
+/// Issue 16, defect 2: a migration target sized from a live count that reads low must not
+/// panic or lose keys. The under-read is forced by taking the count down by hand (a reader of
+/// the striped counter sees the same thing when it races inserts and removals, see
+/// `crate::counter`); removals then shrink the table on the next shrink check, to a target
+/// sized for LIVE_SLACK keys while hundreds are live. It used to end in
+/// `unreachable!("migration target has no empty slot")`.
+#[test]
+fn a_live_count_that_reads_low_never_overflows_a_migration_target() {
+    let keys = if cfg!(miri) { 200 } else { 2_000 };
+    let map: LockFree<usize> = LockFree::default();
+    for i in 0..keys {
+        map.insert(&key(i), i, Meta::default());
+    }
+    let grown = map.capacity();
+    assert!(grown > capacity_for(LIVE_SLACK), "capacity {grown}");
+    map.live.sub(keys);
+    assert_eq!(map.len(), 0, "the count reads low");
+    // Remove keys until a removal's version lands on a shrink check and a migration runs.
+    let mut removed = 0;
+    while map.capacity() == grown {
+        assert!(
+            removed < SHRINK_CHECK_PERIOD as usize * 2,
+            "no shrink check ran"
+        );
+        assert!(map.remove(&key(removed)).is_some(), "key {removed}");
+        removed += 1;
+    }
+    for i in 0..keys {
+        let expected = (i >= removed).then_some(i);
+        assert_eq!(map.get(&key(i), |entry| entry.value), expected, "key {i}");
+    }
+    // The target was replaced by larger ones until every live key fitted.
+    assert!(
+        map.capacity() >= keys - removed,
+        "capacity {}",
+        map.capacity()
+    );
+    let mut scanned = 0;
+    let mut cursor = 0;
+    loop {
+        cursor = map.scan(cursor, 100, |_, _| scanned += 1);
+        if cursor == 0 {
+            break;
+        }
+    }
+    assert_eq!(scanned, keys - removed);
+}
+
+/// The same overflow reached from the side of the copy: a target too small for the table it
+/// copies is replaced, however many times it takes, by concurrent helpers too.
+#[test]
+fn concurrent_helpers_replace_a_target_that_is_too_small() {
+    let (keys, threads) = sizes();
+    let keys = keys / 4;
+    let map: LockFree<usize> = LockFree::default();
+    for i in 0..keys {
+        map.insert(&key(i), i, Meta::default());
+    }
+    {
+        let guard = epoch::pin();
+        // SAFETY: used under `guard` only.
+        let table = unsafe { map.root(&guard) };
+        // A target far too small: what a count that read 0 would produce.
+        map.start_migration(table, CAPACITY_MIN, true);
+    }
+    std::thread::scope(|scope| {
+        for thread in 0..threads {
+            let map = &map;
+            scope.spawn(move || {
+                // Writes help the migration (and replace the target as often as needed).
+                for i in (thread..keys).step_by(threads) {
+                    map.insert(&key(i), i + 1, Meta::default());
+                }
+            });
+        }
+    });
+    assert_eq!(map.len(), keys);
+    for i in 0..keys {
+        assert_eq!(
+            map.get(&key(i), |entry| entry.value),
+            Some(i + 1),
+            "key {i}"
+        );
+    }
+}
+
+/// Issue 16, defect 3: `clear` retires the whole old table, values and all. If that stays in
+/// the clearing thread's crossbeam-epoch bag, a clearing thread that goes quiet (the sweeper
+/// running a delayed `flush_all`) keeps every value forever. Here the clearing thread stays
+/// alive and idle while another thread does a bounded amount of ordinary work (reads, which
+/// pin the epoch and, every 128 pins, collect from the global queue); every cleared value must
+/// be dropped within it.
+#[test]
+fn clear_frees_the_old_values_while_the_clearing_thread_is_quiet() {
+    use std::sync::atomic::{AtomicUsize, Ordering as StdOrdering};
+    use std::sync::mpsc;
+    static DROPS: AtomicUsize = AtomicUsize::new(0);
+    struct Counted;
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            DROPS.fetch_add(1, StdOrdering::Relaxed);
+        }
+    }
+    let (keys, reads_max) = if cfg!(miri) {
+        (20, 20_000)
+    } else {
+        (10_000, 10_000_000)
+    };
+    let map: LockFree<Counted> = LockFree::default();
+    for i in 0..keys {
+        map.insert(&key(i), Counted, Meta::default());
+    }
+    assert_eq!(DROPS.load(StdOrdering::Relaxed), 0);
+    let (cleared_sender, cleared) = mpsc::channel();
+    let (release, released) = mpsc::channel::<()>();
+    std::thread::scope(|scope| {
+        let map = &map;
+        scope.spawn(move || {
+            map.clear();
+            cleared_sender.send(()).unwrap();
+            // Quiet, but alive: a thread's bag is also handed over when the thread exits.
+            let _ = released.recv();
+        });
+        cleared.recv().unwrap();
+        let mut reads = 0;
+        while DROPS.load(StdOrdering::Relaxed) < keys && reads < reads_max {
+            assert!(map.get(&key(reads % keys), |_| ()).is_none());
+            reads += 1;
+        }
+        let drops = DROPS.load(StdOrdering::Relaxed);
+        release.send(()).unwrap();
+        assert_eq!(
+            drops, keys,
+            "{drops} of {keys} cleared values dropped after {reads} further reads"
+        );
+    });
+}
+
+/// Issue 16, defect 4: a node's key lies past `size_of::<Node>()`; reading it through a pointer
+/// derived from a `&Node` is undefined behaviour under Stacked Borrows. This test pins no epoch
+/// (crossbeam-epoch itself does not pass Stacked Borrows), so miri can run it with the default
+/// aliasing model: `MIRIFLAGS=-Zmiri-ignore-leaks cargo +nightly miri test -p engine --lib
+/// -- lockfree::tests::keys_are`.
+#[test]
+fn keys_are_read_with_the_provenance_of_the_whole_node() {
+    for key in [
+        &b""[..],
+        b"k",
+        b"a key longer than the node's header, of forty bytes",
+    ] {
+        let node = Node::alloc(7, key, Some(Entry::new(1, Meta::default(), 5u64)));
+        let word = SlotWord::new(node, 7, false);
+        let pointer = word.node().expect("a node");
+        // A shared reference to the header alive at the same time, as the readers hold one.
+        // SAFETY: allocated above, not freed until the end of the loop body.
+        let header = unsafe { pointer.as_ref() };
+        assert_eq!(header.hash, 7);
+        // SAFETY: as above.
+        assert_eq!(unsafe { Node::key(pointer) }, key);
+        assert_eq!(header.entry.as_ref().map(|entry| entry.value), Some(5));
+        // SAFETY: never published, freed once.
+        unsafe { Node::free(node) };
+    }
+}
