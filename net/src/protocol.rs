@@ -1,19 +1,23 @@
 //! Protocol detection, and what every codec reports after processing input.
 //!
 //! Both ports accept every protocol; the first bytes of a connection decide which it speaks
-//! for its whole life:
+//! for its whole life. Bytes that fit no protocol are read as the port's own ("home")
+//! protocol, so a client gets the errors of the server it meant to talk to:
 //!
 //! | first bytes | protocol |
 //! |---|---|
 //! | `*` | RESP (multi-bulk) |
 //! | `0x80` | memcached binary |
 //! | a lowercase memcached verb or meta command followed by a space or line end (`get `, `set `, `mg `, `stats\r\n`, ...) | memcached text |
-//! | anything else | RESP inline |
+//! | anything else, on the RESP port | RESP inline |
+//! | anything else, on the memcached port | memcached text (a blank line or an unknown word gets `ERROR`) |
 //!
 //! Redis clients always send multi-bulk requests; people typing at a terminal use inline
-//! commands, which Redis matches in any case. The one ambiguity is a lowercase inline command
-//! that is also a memcached verb (`get k`): it is read as memcached. Uppercase inline
-//! commands (`GET k`) and everything a client library sends reach RESP.
+//! commands, which Redis matches in any case. The one ambiguity on the RESP port is a
+//! lowercase inline command that is also a memcached verb (`get k`): it is read as memcached.
+//! Uppercase inline commands (`GET k`) and everything a client library sends reach RESP. On
+//! the memcached port nothing but a multi-bulk request is RESP, and the first byte decides at
+//! once: a client that sends an unknown word gets memcached's answer, never a wait.
 
 /// The protocol a connection speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +30,8 @@ pub enum Protocol {
     MemcacheBinary,
 }
 
-/// memcached's text verbs and meta commands.
+/// memcached's text verbs and meta commands: the names of the rows of
+/// [`Table::TEXT`](crate::memcache::table::Table::TEXT) (a test there checks each is here).
 const MEMCACHE_VERBS: &[&[u8]] = &[
     b"get",
     b"gets",
@@ -59,12 +64,14 @@ const MEMCACHE_VERBS: &[&[u8]] = &[
 /// The longest verb plus its separator: enough bytes to decide.
 const DECIDE_BYTES: usize = 10;
 
-/// The protocol of a connection whose first bytes are `first`; `None` when more bytes are
-/// needed to tell.
-pub fn detect(first: &[u8]) -> Option<Protocol> {
+/// The protocol of a connection whose first bytes are `first`, accepted on a port whose own
+/// protocol is `home` ([`Protocol::Resp`] or [`Protocol::MemcacheText`]); `None` when more
+/// bytes are needed to tell.
+pub fn detect(first: &[u8], home: Protocol) -> Option<Protocol> {
     match first.first()? {
         b'*' => return Some(Protocol::Resp),
         0x80 => return Some(Protocol::MemcacheBinary),
+        _ if home != Protocol::Resp => return Some(home),
         b'a'..=b'z' => {}
         _ => return Some(Protocol::Resp),
     }
@@ -108,7 +115,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn first_bytes_decide() {
+    fn first_bytes_decide_on_the_memcached_port() {
+        let detect = |first: &[u8]| detect(first, Protocol::MemcacheText);
+        assert_eq!(detect(b"*1\r\n"), Some(Protocol::Resp));
+        assert_eq!(detect(&[0x80, 0]), Some(Protocol::MemcacheBinary));
+        assert_eq!(detect(b"get k\r\n"), Some(Protocol::MemcacheText));
+        // What fits no protocol is memcached's, decided on the first byte: no wait.
+        assert_eq!(detect(b"\r\n"), Some(Protocol::MemcacheText));
+        assert_eq!(detect(b"\n"), Some(Protocol::MemcacheText));
+        assert_eq!(detect(b"ge"), Some(Protocol::MemcacheText));
+        assert_eq!(detect(b"PING\r\n"), Some(Protocol::MemcacheText));
+        assert_eq!(detect(b"abcdefghijk"), Some(Protocol::MemcacheText));
+        assert_eq!(detect(b""), None);
+    }
+
+    #[test]
+    fn first_bytes_decide_on_the_resp_port() {
+        let detect = |first: &[u8]| detect(first, Protocol::Resp);
         assert_eq!(detect(b"*1\r\n"), Some(Protocol::Resp));
         assert_eq!(detect(&[0x80, 0]), Some(Protocol::MemcacheBinary));
         assert_eq!(detect(b"get k\r\n"), Some(Protocol::MemcacheText));

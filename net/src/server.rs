@@ -281,6 +281,9 @@ pub fn start<E: Engine<Value = Value>>(shared: Arc<Shared<E>>) -> io::Result<Run
 struct Connection {
     stream: TcpStream,
     protocol: Option<Protocol>,
+    /// The protocol of the port that accepted it: first bytes that fit no protocol are read
+    /// as this one.
+    home: Protocol,
     /// The RESP parser's state (an incomplete request is resumed where it stopped).
     request: Request,
     input: Input,
@@ -507,6 +510,16 @@ impl<E: Engine<Value = Value>> EventLoop<E> {
             }
             let _ = stream.set_nodelay(true);
             let local = stream.local_addr().ok();
+            let memcache_port = self
+                .shared
+                .ports
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .1;
+            let home = match local {
+                Some(address) if address.port() == memcache_port => Protocol::MemcacheText,
+                _ => Protocol::Resp,
+            };
             let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
             let info = self
                 .shared
@@ -525,6 +538,7 @@ impl<E: Engine<Value = Value>> EventLoop<E> {
             entry.insert(Connection {
                 stream,
                 protocol: None,
+                home,
                 request: Request::default(),
                 input: Input::default(),
                 output: Output::default(),
@@ -603,7 +617,7 @@ fn run_input<E: Engine<Value = Value>>(
     }
     let protocol = match protocol {
         Some(protocol) => *protocol,
-        None => match detect(filled) {
+        None => match detect(filled, connection.home) {
             Some(detected) => *protocol.insert(detected),
             None => return,
         },

@@ -367,3 +367,65 @@ impl Drop for RedisServer {
         let _ = self.child.wait();
     }
 }
+
+/// A real `memcached` for differential tests, killed when dropped.
+pub struct Memcached {
+    child: Child,
+    /// Its TCP port.
+    pub port: u16,
+}
+
+impl Memcached {
+    /// Starts `memcached` with `extra` flags on a port the kernel picks: memcached binds `-p
+    /// -1` as port 0 and writes the port it got to the file named by `MEMCACHED_PORT_FILENAME`
+    /// ("TCP INET: <port>"), so no other process can take the port first (checked with
+    /// memcached 1.6.18). UDP is off; `-u root` only matters when the tests run as root
+    /// (memcached refuses to run as root without it).
+    pub fn start(extra: &[&str]) -> Memcached {
+        let port_file = unique_temp_path("memcached-ports");
+        let _ = std::fs::remove_file(&port_file);
+        let mut child = Command::new("memcached")
+            .args(["-p", "-1", "-U", "0", "-l", "127.0.0.1", "-u", "root"])
+            .args(extra)
+            .env("MEMCACHED_PORT_FILENAME", &port_file)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|error| {
+                panic!(
+                    "cannot start memcached ({error}); the differential test needs it: run \
+                     scripts/install-deps.sh"
+                )
+            });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let port = loop {
+            let text = std::fs::read_to_string(&port_file).unwrap_or_default();
+            // Only whole lines: a line still being written could hold part of the number.
+            let port = text
+                .split_inclusive('\n')
+                .filter(|line| line.ends_with('\n'))
+                .find_map(|line| line.strip_prefix("TCP INET: ")?.trim().parse().ok());
+            if let Some(port) = port {
+                break port;
+            }
+            if let Some(status) = child.try_wait().expect("wait") {
+                panic!("memcached exited at start-up with {status}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "memcached did not write its port file within 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let _ = std::fs::remove_file(&port_file);
+        Memcached { child, port }
+    }
+}
+
+impl Drop for Memcached {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

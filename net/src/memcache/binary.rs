@@ -1,12 +1,15 @@
 //! memcached's binary protocol (`protocol-binary.txt`): a 24-byte header, then extras, key and
-//! value. Every opcode libmemcached's `memccapable` exercises is served; unknown opcodes get
-//! status `0x81`. Quiet variants stay silent on the common outcome (a miss for gets, success
-//! for writes) so clients can pipeline them and end with a `noop`.
+//! value. [`process`] frames requests and runs each through its opcode's row of the
+//! [`Table`], which says which extras, key and value the opcode takes (anything else gets
+//! status "invalid arguments") and whether it writes. Every opcode libmemcached's
+//! `memccapable` exercises is served; unknown opcodes get status `0x81`. Quiet variants stay
+//! silent on the common outcome (a miss for gets, success for writes) so clients can pipeline
+//! them and end with a `noop`.
 
-use super::{expire_at_ms, general_stats, valid_key, VERSION};
+use super::table::{flag, BinaryRequest, Flow, Table};
 use crate::protocol::Processed;
 use crate::session::Session;
-use engine::keyspace::{ArithOutcome, DeleteOutcome, StoreMode, StoreOutcome, Str, Value};
+use engine::keyspace::Value;
 use engine::Engine;
 
 /// Request magic.
@@ -17,7 +20,7 @@ pub const RESPONSE_MAGIC: u8 = 0x81;
 pub const HEADER_BYTES: usize = 24;
 
 /// Response statuses.
-mod status {
+pub(super) mod status {
     pub const OK: u16 = 0x0000;
     pub const NOT_FOUND: u16 = 0x0001;
     pub const EXISTS: u16 = 0x0002;
@@ -30,7 +33,7 @@ mod status {
 }
 
 /// memcached's texts for the statuses.
-fn status_text(status: u16) -> &'static [u8] {
+pub(super) fn status_text(status: u16) -> &'static [u8] {
     match status {
         status::NOT_FOUND => b"Not found",
         status::EXISTS => b"Data exists for key.",
@@ -43,59 +46,28 @@ fn status_text(status: u16) -> &'static [u8] {
     }
 }
 
-/// Opcodes.
-mod op {
-    pub const GET: u8 = 0x00;
-    pub const SET: u8 = 0x01;
-    pub const ADD: u8 = 0x02;
-    pub const REPLACE: u8 = 0x03;
-    pub const DELETE: u8 = 0x04;
-    pub const INCREMENT: u8 = 0x05;
-    pub const DECREMENT: u8 = 0x06;
-    pub const QUIT: u8 = 0x07;
-    pub const FLUSH: u8 = 0x08;
-    pub const GETQ: u8 = 0x09;
-    pub const NOOP: u8 = 0x0a;
-    pub const VERSION: u8 = 0x0b;
-    pub const GETK: u8 = 0x0c;
-    pub const GETKQ: u8 = 0x0d;
-    pub const APPEND: u8 = 0x0e;
-    pub const PREPEND: u8 = 0x0f;
-    pub const STAT: u8 = 0x10;
-    pub const SETQ: u8 = 0x11;
-    pub const ADDQ: u8 = 0x12;
-    pub const REPLACEQ: u8 = 0x13;
-    pub const DELETEQ: u8 = 0x14;
-    pub const INCREMENTQ: u8 = 0x15;
-    pub const DECREMENTQ: u8 = 0x16;
-    pub const QUITQ: u8 = 0x17;
-    pub const FLUSHQ: u8 = 0x18;
-    pub const APPENDQ: u8 = 0x19;
-    pub const PREPENDQ: u8 = 0x1a;
-    pub const VERBOSITY: u8 = 0x1b;
-    pub const TOUCH: u8 = 0x1c;
-    pub const GAT: u8 = 0x1d;
-    pub const GATQ: u8 = 0x1e;
-    pub const GATK: u8 = 0x23;
-    pub const GATKQ: u8 = 0x24;
-}
-
 /// A parsed request header.
 #[derive(Debug, Clone, Copy)]
-struct Header {
-    opcode: u8,
-    key_length: usize,
-    extras_length: usize,
-    body_length: usize,
-    opaque: u32,
-    cas: u64,
+pub struct Header {
+    /// The opcode.
+    pub opcode: u8,
+    /// Key bytes.
+    pub key_length: usize,
+    /// Extras bytes.
+    pub extras_length: usize,
+    /// Extras, key and value bytes.
+    pub body_length: usize,
+    /// Echoed in the response.
+    pub opaque: u32,
+    /// The CAS unique to match (0: none).
+    pub cas: u64,
 }
 
-fn read_u32(bytes: &[u8]) -> u32 {
+pub(super) fn read_u32(bytes: &[u8]) -> u32 {
     u32::from_be_bytes(bytes[..4].try_into().expect("4 bytes"))
 }
 
-fn read_u64(bytes: &[u8]) -> u64 {
+pub(super) fn read_u64(bytes: &[u8]) -> u64 {
     u64::from_be_bytes(bytes[..8].try_into().expect("8 bytes"))
 }
 
@@ -113,7 +85,7 @@ impl Header {
 }
 
 /// Writes one response.
-fn respond<E: Engine<Value = Value>>(
+pub(super) fn respond<E: Engine<Value = Value>>(
     session: &mut Session<'_, E>,
     header: &Header,
     status: u16,
@@ -138,7 +110,12 @@ fn respond<E: Engine<Value = Value>>(
     session.raw(value);
 }
 
-fn error<E: Engine<Value = Value>>(session: &mut Session<'_, E>, header: &Header, status: u16) {
+/// Writes an error status with memcached's text for it.
+pub(super) fn error<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    header: &Header,
+    status: u16,
+) {
     respond(session, header, status, 0, &[], &[], status_text(status));
 }
 
@@ -170,9 +147,15 @@ pub fn process<E: Engine<Value = Value>>(session: &mut Session<'_, E>, input: &[
         }
         let total = HEADER_BYTES + header.body_length;
         // A body past the item limit (plus room for extras and key) is refused and skipped
-        // as it arrives, without buffering it.
+        // as it arrives, without buffering it; only its extras and key are waited for, so an
+        // unconditional store can remove the old value (memcached's rule).
         if header.body_length > session.limits.item_bytes_max + 512 {
-            error(session, &header, status::TOO_LARGE);
+            let head_bytes = HEADER_BYTES + header.extras_length + header.key_length;
+            if rest.len() < head_bytes {
+                processed.want = head_bytes;
+                return processed;
+            }
+            refuse_too_large(session, &header, &rest[HEADER_BYTES..head_bytes]);
             let available = rest.len() - HEADER_BYTES;
             let skip = header.body_length.min(available);
             processed.consumed += HEADER_BYTES + skip;
@@ -189,7 +172,7 @@ pub fn process<E: Engine<Value = Value>>(session: &mut Session<'_, E>, input: &[
         let body = &rest[HEADER_BYTES..total];
         processed.consumed += total;
         session.count_command();
-        if execute(session, &header, body) {
+        if execute(session, header, body) == Flow::Close {
             processed.close = true;
             return processed;
         }
@@ -197,311 +180,65 @@ pub fn process<E: Engine<Value = Value>>(session: &mut Session<'_, E>, input: &[
     processed
 }
 
-/// Runs one request; returns true when the connection is to close.
+/// Looks the opcode up and runs its row: one lookup, the shape check, the refusal of writes
+/// while the append-only file cannot be written, and a call.
 fn execute<E: Engine<Value = Value>>(
     session: &mut Session<'_, E>,
-    header: &Header,
+    header: Header,
     body: &[u8],
-) -> bool {
-    let extras = &body[..header.extras_length];
-    let key = &body[header.extras_length..header.extras_length + header.key_length];
-    let value = &body[header.extras_length + header.key_length..];
-    // The shape each opcode requires: (extras length, key required, value allowed).
-    let shape_ok = |extras_length: usize, needs_key: bool, value_allowed: bool| {
-        extras.len() == extras_length
-            && (!needs_key || valid_key(key))
-            && (needs_key || key.is_empty())
-            && (value_allowed || value.is_empty())
+) -> Flow {
+    let Some(row) = Table::<E>::binary(header.opcode) else {
+        error(session, &header, status::UNKNOWN_COMMAND);
+        return Flow::Continue;
     };
-    let writes = matches!(
-        header.opcode,
-        op::SET
-            | op::ADD
-            | op::REPLACE
-            | op::DELETE
-            | op::INCREMENT
-            | op::DECREMENT
-            | op::FLUSH
-            | op::APPEND
-            | op::PREPEND
-            | op::SETQ
-            | op::ADDQ
-            | op::REPLACEQ
-            | op::DELETEQ
-            | op::INCREMENTQ
-            | op::DECREMENTQ
-            | op::FLUSHQ
-            | op::APPENDQ
-            | op::PREPENDQ
-            | op::TOUCH
-            | op::GAT
-            | op::GATQ
-            | op::GATK
-            | op::GATKQ
-    );
-    if writes {
+    let (extras, rest) = body.split_at(header.extras_length);
+    let (key, value) = rest.split_at(header.key_length);
+    if !row.shape.fits(extras, key, value) {
+        // memcached answers and closes: it cannot trust the framing of what follows.
+        error(session, &header, status::INVALID);
+        return Flow::Close;
+    }
+    if row.has(flag::WRITE) {
         if let Some(refusal) = session.shared.write_refusal() {
             // Sent for quiet opcodes too: quiet hides success, never an error.
-            let text = refusal
-                .strip_prefix("MISCONF ")
-                .unwrap_or(&refusal)
-                .to_owned();
-            respond(
-                session,
-                header,
-                status::INTERNAL_ERROR,
-                0,
-                &[],
-                &[],
-                text.as_bytes(),
-            );
-            return false;
+            let text = refusal.strip_prefix("MISCONF ").unwrap_or(&refusal);
+            let text = text.as_bytes().to_vec();
+            respond(session, &header, status::INTERNAL_ERROR, 0, &[], &[], &text);
+            return Flow::Continue;
         }
     }
-    let now = session.keyspace().now_ms();
-    match header.opcode {
-        op::GET | op::GETQ | op::GETK | op::GETKQ => {
-            if !shape_ok(0, true, false) {
-                error(session, header, status::INVALID);
-                return false;
-            }
-            session.shared.stats.memcache_gets.add(1);
-            let quiet = matches!(header.opcode, op::GETQ | op::GETKQ);
-            let with_key = matches!(header.opcode, op::GETK | op::GETKQ);
-            let shared = session.shared;
-            let found = shared.keyspace.get_item_with(key, |data, meta, version| {
-                let returned_key: &[u8] = if with_key { key } else { &[] };
-                respond(
-                    session,
-                    header,
-                    status::OK,
-                    version,
-                    &meta.flags.to_be_bytes(),
-                    returned_key,
-                    data.as_bytes(),
-                );
-            });
-            if found.is_none() && !quiet {
-                let returned_key: &[u8] = if with_key { key } else { &[] };
-                respond(
-                    session,
-                    header,
-                    status::NOT_FOUND,
-                    0,
-                    &[],
-                    returned_key,
-                    status_text(status::NOT_FOUND),
-                );
-            }
-        }
-        op::GAT | op::GATQ | op::GATK | op::GATKQ | op::TOUCH => {
-            if !shape_ok(4, true, false) {
-                error(session, header, status::INVALID);
-                return false;
-            }
-            let exptime = i64::from(read_u32(extras) as i32);
-            let quiet = matches!(header.opcode, op::GATQ | op::GATKQ);
-            let with_key = matches!(header.opcode, op::GATK | op::GATKQ);
-            match session
-                .keyspace()
-                .touch_item(key, expire_at_ms(exptime, now))
-            {
-                Some(item) => {
-                    let returned_key: &[u8] = if with_key { key } else { &[] };
-                    let data: &[u8] = if header.opcode == op::TOUCH {
-                        &[]
-                    } else {
-                        item.value.as_bytes()
-                    };
-                    respond(
-                        session,
-                        header,
-                        status::OK,
-                        item.version,
-                        &item.flags.to_be_bytes(),
-                        returned_key,
-                        data,
-                    );
-                }
-                None if !quiet => error(session, header, status::NOT_FOUND),
-                None => {}
-            }
-        }
-        op::SET | op::ADD | op::REPLACE | op::SETQ | op::ADDQ | op::REPLACEQ => {
-            if !shape_ok(8, true, true) {
-                error(session, header, status::INVALID);
-                return false;
-            }
-            let flags = read_u32(extras);
-            let exptime = i64::from(read_u32(&extras[4..]) as i32);
-            let mode = match header.opcode {
-                op::SET | op::SETQ => StoreMode::Set,
-                op::ADD | op::ADDQ => StoreMode::Add,
-                _ => StoreMode::Replace,
-            };
-            let quiet = matches!(header.opcode, op::SETQ | op::ADDQ | op::REPLACEQ);
-            store(
-                session,
-                header,
-                mode,
-                key,
-                value,
-                flags,
-                expire_at_ms(exptime, now),
-                quiet,
-            );
-        }
-        op::APPEND | op::PREPEND | op::APPENDQ | op::PREPENDQ => {
-            if !shape_ok(0, true, true) {
-                error(session, header, status::INVALID);
-                return false;
-            }
-            let mode = if matches!(header.opcode, op::APPEND | op::APPENDQ) {
-                StoreMode::Append
-            } else {
-                StoreMode::Prepend
-            };
-            let quiet = matches!(header.opcode, op::APPENDQ | op::PREPENDQ);
-            store(session, header, mode, key, value, 0, 0, quiet);
-        }
-        op::DELETE | op::DELETEQ => {
-            if !shape_ok(0, true, false) {
-                error(session, header, status::INVALID);
-                return false;
-            }
-            let cas = (header.cas != 0).then_some(header.cas);
-            match session.keyspace().delete_item(key, cas) {
-                DeleteOutcome::Deleted if header.opcode == op::DELETEQ => {}
-                DeleteOutcome::Deleted => respond(session, header, status::OK, 0, &[], &[], &[]),
-                DeleteOutcome::NotFound => error(session, header, status::NOT_FOUND),
-                DeleteOutcome::Exists => error(session, header, status::EXISTS),
-            }
-        }
-        op::INCREMENT | op::DECREMENT | op::INCREMENTQ | op::DECREMENTQ => {
-            if !shape_ok(20, true, false) {
-                error(session, header, status::INVALID);
-                return false;
-            }
-            let delta = read_u64(extras);
-            let initial = read_u64(&extras[8..]);
-            let exptime = read_u32(&extras[16..]);
-            // 0xffffffff: do not create a missing key.
-            let create = (exptime != u32::MAX)
-                .then(|| (initial, expire_at_ms(i64::from(exptime as i32), now)));
-            let increment = matches!(header.opcode, op::INCREMENT | op::INCREMENTQ);
-            let quiet = matches!(header.opcode, op::INCREMENTQ | op::DECREMENTQ);
-            let cas = (header.cas != 0).then_some(header.cas);
-            match session.keyspace().arith(key, increment, delta, create, cas) {
-                ArithOutcome::Value(_, _) if quiet => {}
-                ArithOutcome::Value(value, version) => respond(
-                    session,
-                    header,
-                    status::OK,
-                    version,
-                    &[],
-                    &[],
-                    &value.to_be_bytes(),
-                ),
-                ArithOutcome::NotFound => error(session, header, status::NOT_FOUND),
-                ArithOutcome::NonNumeric => error(session, header, status::NON_NUMERIC),
-                ArithOutcome::Exists => error(session, header, status::EXISTS),
-            }
-        }
-        op::QUIT | op::QUITQ => {
-            if header.opcode == op::QUIT {
-                respond(session, header, status::OK, 0, &[], &[], &[]);
-            }
-            return true;
-        }
-        op::FLUSH | op::FLUSHQ => {
-            if !(extras.is_empty() || extras.len() == 4) || !key.is_empty() || !value.is_empty() {
-                error(session, header, status::INVALID);
-                return false;
-            }
-            let delay = if extras.len() == 4 {
-                i64::from(read_u32(extras) as i32)
-            } else {
-                0
-            };
-            if delay <= 0 {
-                session.keyspace().flush();
-            } else {
-                session.keyspace().flush_at(expire_at_ms(delay, now));
-            }
-            if header.opcode == op::FLUSH {
-                respond(session, header, status::OK, 0, &[], &[], &[]);
-            }
-        }
-        op::NOOP => respond(session, header, status::OK, 0, &[], &[], &[]),
-        op::VERSION => respond(session, header, status::OK, 0, &[], &[], VERSION.as_bytes()),
-        op::VERBOSITY => {
-            if extras.len() != 4 {
-                error(session, header, status::INVALID);
-                return false;
-            }
-            respond(session, header, status::OK, 0, &[], &[], &[]);
-        }
-        op::STAT => {
-            if key.is_empty() {
-                for (name, value) in general_stats(session) {
-                    respond(
-                        session,
-                        header,
-                        status::OK,
-                        0,
-                        &[],
-                        name.as_bytes(),
-                        value.as_bytes(),
-                    );
-                }
-            } else if key == b"reset" {
-                session.shared.stats.memcache_gets.reset();
-                session.shared.stats.memcache_sets.reset();
-            }
-            // The terminating empty stat.
-            respond(session, header, status::OK, 0, &[], &[], &[]);
-        }
-        _ => error(session, header, status::UNKNOWN_COMMAND),
-    }
-    false
+    let request = BinaryRequest {
+        header,
+        flags: row.flags,
+        extras,
+        key,
+        value,
+    };
+    (row.handler)(session, &request)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn store<E: Engine<Value = Value>>(
+/// A binary exptime: a 32-bit big-endian *unsigned* number of seconds, so, unlike the text
+/// protocol's, it is never negative (`0xffffffff` is an absolute time far ahead, as memcached
+/// reads it).
+pub(super) fn exptime(bytes: &[u8]) -> i64 {
+    i64::from(read_u32(bytes))
+}
+
+/// Answers a store whose value is past the item size limit: "too large", counted, and for an
+/// unconditional store the old value removed. `head` holds the extras and the key.
+pub(super) fn refuse_too_large<E: Engine<Value = Value>>(
     session: &mut Session<'_, E>,
     header: &Header,
-    mode: StoreMode,
-    key: &[u8],
-    value: &[u8],
-    flags: u32,
-    expire_at: u64,
-    quiet: bool,
+    head: &[u8],
 ) {
-    if value.len() > session.limits.item_bytes_max {
-        error(session, header, status::TOO_LARGE);
-        return;
-    }
-    session.shared.stats.memcache_sets.add(1);
-    let cas = (header.cas != 0).then_some(header.cas);
-    let outcome = session
-        .keyspace()
-        .store(mode, key, Str::copy_from(value), flags, expire_at, cas);
-    match outcome {
-        StoreOutcome::Stored(_) if quiet => {}
-        StoreOutcome::Stored(version) => {
-            respond(session, header, status::OK, version, &[], &[], &[])
+    let row = Table::<E>::binary(header.opcode);
+    if row.is_some_and(|row| row.has(flag::DROP_ON_TOO_LARGE)) {
+        let key = &head[header.extras_length..];
+        // While writes are refused the old value stays: removing it would be a write.
+        if super::valid_key(key) && session.shared.write_refusal().is_none() {
+            session.keyspace().delete_item(key, None);
         }
-        // memcached maps NOT_STORED to "exists" for add, "not found" for replace, and "not
-        // stored" for append/prepend.
-        StoreOutcome::NotStored => {
-            let code = match mode {
-                StoreMode::Add => status::EXISTS,
-                StoreMode::Replace => status::NOT_FOUND,
-                _ => status::NOT_STORED,
-            };
-            error(session, header, code);
-        }
-        StoreOutcome::Exists => error(session, header, status::EXISTS),
-        StoreOutcome::NotFound => error(session, header, status::NOT_FOUND),
     }
+    super::stats::counters().store_too_large.add(1);
+    error(session, header, status::TOO_LARGE);
 }

@@ -3,11 +3,14 @@
 //! Each takes a key and single-letter flags, some with a value glued on (`T30`, `C1234`).
 //! Return flags echo back in the reply (`c` the CAS, `f` the client flags, `k` the key, `O` the
 //! opaque token, `s` the size, `t` the remaining TTL). `q` makes the common reply silent
-//! (`EN` for `mg`, `HD` for the others, and `NF` for `md`), so a pipeline of quiet commands
+//! (`EN` for `mg`, `HD` for the others; memcached 1.6.18 still sends `md`'s `NF`, which
+//! protocol.txt lists as hidden, and so do we), so a pipeline of quiet commands
 //! ends with `mn` to know when it is done. Base64 keys (`b`) are not supported and get
 //! `CLIENT_ERROR`.
 
-use super::text::{Step, BAD_FORMAT};
+use super::stats::counters;
+use super::table::{Step, TextRequest};
+use super::text::BAD_FORMAT;
 use super::{expire_at_ms, parse_flags, parse_i64, parse_u64, ttl_seconds, valid_key};
 use crate::session::Session;
 use engine::keyspace::{ArithOutcome, DeleteOutcome, StoreMode, StoreOutcome, Str, Value};
@@ -71,79 +74,123 @@ fn number<E: Engine<Value = Value>>(session: &mut Session<'_, E>, letter: u8, va
     session.raw(itoa::Buffer::new().format(value).as_bytes());
 }
 
-pub(super) fn execute<E: Engine<Value = Value>>(
+/// The key and flags every meta command but `mn` starts with (`ms` has its data length in
+/// between); `Err` with the step after replying the error when they do not parse.
+fn key_and_flags<'a, E: Engine<Value = Value>>(
     session: &mut Session<'_, E>,
-    request: &[u8],
-    tokens: &[&[u8]],
-    line_bytes: usize,
-) -> Step {
-    let command = tokens[0];
-    if command == b"mn" {
-        session.raw(b"MN\r\n");
-        return Step::Done(line_bytes);
-    }
+    request: &TextRequest<'a>,
+) -> Result<(&'a [u8], Flags<'a>), Step> {
+    let tokens = request.tokens;
     let Some(&key) = tokens.get(1) else {
         session.raw(BAD_FORMAT);
-        return Step::Done(line_bytes);
+        return Err(request.done());
     };
     // ms carries the data length before its flags.
-    let flag_tokens = if command == b"ms" {
+    let flag_tokens = if tokens[0] == b"ms" {
         tokens.get(3..).unwrap_or(&[])
     } else {
         &tokens[2..]
     };
     let Some(flags) = Flags::parse(flag_tokens) else {
         session.raw(BAD_FORMAT);
-        return Step::Done(line_bytes);
+        return Err(request.done());
     };
     if flags.has(b'b') {
         session.raw(b"CLIENT_ERROR base64 keys are not supported\r\n");
-        return Step::Done(line_bytes);
+        return Err(request.done());
     }
     if !valid_key(key) {
         session.raw(BAD_FORMAT);
-        return Step::Done(line_bytes);
+        return Err(request.done());
     }
-    match command {
-        b"mg" => get(session, key, &flags, line_bytes),
-        b"ms" => set(
-            session,
-            request,
-            key,
-            tokens.get(2).copied(),
-            &flags,
-            line_bytes,
-        ),
-        b"md" | b"ma" if super::refuse_write(session) => Step::Done(line_bytes),
-        b"md" => delete(session, key, &flags, line_bytes),
-        b"ma" => arith(session, key, &flags, line_bytes),
-        b"me" => {
-            let now = session.keyspace().now_ms();
-            let shared = session.shared;
-            let found = shared.keyspace.get_item_with(key, |value, meta, version| {
-                (value.len(), meta.expire_at_ms, version)
-            });
-            match found {
-                Some((size, expire_at, version)) => {
-                    session.raw(b"ME ");
-                    session.raw(key);
-                    session.raw(
-                        format!(
-                            " exp={} la=0 cas={version} fetch=no cls=1 size={size}\r\n",
-                            ttl_seconds(expire_at, now)
-                        )
-                        .as_bytes(),
-                    );
-                }
-                None => session.raw(b"EN\r\n"),
-            }
-            Step::Done(line_bytes)
+    Ok((key, flags))
+}
+
+/// `mn`: the end marker of a pipeline of quiet meta commands.
+pub fn noop<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    request: &TextRequest<'_>,
+) -> Step {
+    session.raw(b"MN\r\n");
+    request.done()
+}
+
+/// `me <key>`: memcached's debug view of an item.
+pub fn debug<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    request: &TextRequest<'_>,
+) -> Step {
+    let (key, _) = match key_and_flags(session, request) {
+        Ok(parsed) => parsed,
+        Err(step) => return step,
+    };
+    let now = session.keyspace().now_ms();
+    let shared = session.shared;
+    let found = shared.keyspace.get_item_with(key, |value, meta, version| {
+        (value.len(), meta.expire_at_ms, version)
+    });
+    match found {
+        Some((size, expire_at, version)) => {
+            session.raw(b"ME ");
+            session.raw(key);
+            session.raw(
+                format!(
+                    " exp={} la=0 cas={version} fetch=no cls=1 size={size}\r\n",
+                    ttl_seconds(expire_at, now)
+                )
+                .as_bytes(),
+            );
         }
-        _ => unreachable!("only meta commands are routed here"),
+        None => session.raw(b"EN\r\n"),
+    }
+    request.done()
+}
+
+/// `mg <key> <flags>*`.
+pub fn get<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    request: &TextRequest<'_>,
+) -> Step {
+    match key_and_flags(session, request) {
+        Ok((key, flags)) => meta_get(session, key, &flags, request.line_bytes),
+        Err(step) => step,
     }
 }
 
-fn get<E: Engine<Value = Value>>(
+/// `ms <key> <datalen> <flags>*` and a data block.
+pub fn set<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    request: &TextRequest<'_>,
+) -> Step {
+    match key_and_flags(session, request) {
+        Ok((key, flags)) => meta_set(session, request, key, &flags),
+        Err(step) => step,
+    }
+}
+
+/// `md <key> <flags>*`.
+pub fn delete<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    request: &TextRequest<'_>,
+) -> Step {
+    match key_and_flags(session, request) {
+        Ok((key, flags)) => meta_delete(session, key, &flags, request.line_bytes),
+        Err(step) => step,
+    }
+}
+
+/// `ma <key> <flags>*`.
+pub fn arithmetic<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    request: &TextRequest<'_>,
+) -> Step {
+    match key_and_flags(session, request) {
+        Ok((key, flags)) => meta_arithmetic(session, key, &flags, request.line_bytes),
+        Err(step) => step,
+    }
+}
+
+fn meta_get<E: Engine<Value = Value>>(
     session: &mut Session<'_, E>,
     key: &[u8],
     flags: &Flags<'_>,
@@ -153,7 +200,6 @@ fn get<E: Engine<Value = Value>>(
         session.raw(b"CLIENT_ERROR bad token in command line format\r\n");
         return Step::Done(line_bytes);
     };
-    session.shared.stats.memcache_gets.add(1);
     let now = session.keyspace().now_ms();
     let item = match touch {
         Some(exptime) => session
@@ -171,6 +217,10 @@ fn get<E: Engine<Value = Value>>(
                 })
         }
     };
+    match touch {
+        Some(_) => counters().touched(item.is_some()),
+        None => counters().retrieved(item.is_some()),
+    }
     let Some(item) = item else {
         if !flags.has(b'q') {
             session.raw(b"EN\r\n");
@@ -205,20 +255,20 @@ fn get<E: Engine<Value = Value>>(
     Step::Done(line_bytes)
 }
 
-fn set<E: Engine<Value = Value>>(
+fn meta_set<E: Engine<Value = Value>>(
     session: &mut Session<'_, E>,
-    request: &[u8],
+    text: &TextRequest<'_>,
     key: &[u8],
-    length: Option<&[u8]>,
     flags: &Flags<'_>,
-    line_bytes: usize,
 ) -> Step {
-    let Some(length) = length.and_then(parse_u64) else {
+    let (request, line_bytes) = (text.input, text.line_bytes);
+    let Some(length) = text.tokens.get(2).and_then(|token| parse_u64(token)) else {
         session.raw(BAD_FORMAT);
         return Step::Done(line_bytes);
     };
     let length = length as usize;
     if length > session.limits.item_bytes_max {
+        counters().store_too_large.add(1);
         session.raw(b"SERVER_ERROR object too large for cache\r\n");
         return Step::Swallow(line_bytes, length.saturating_add(2));
     }
@@ -256,11 +306,12 @@ fn set<E: Engine<Value = Value>>(
         session.raw(b"CLIENT_ERROR bad token in command line format\r\n");
         return Step::Done(total);
     };
-    session.shared.stats.memcache_sets.add(1);
+    counters().cmd_set.add(1);
     let at = expire_at_ms(ttl, session.keyspace().now_ms());
     let outcome = session
         .keyspace()
         .store(mode, key, Str::copy_from(data), client_flags, at, cas);
+    super::storage::count_store(&outcome, cas.is_some());
     match outcome {
         StoreOutcome::Stored(version) => {
             if !flags.has(b'q') {
@@ -290,7 +341,7 @@ fn reply_code<E: Engine<Value = Value>>(
     session.raw(b"\r\n");
 }
 
-fn delete<E: Engine<Value = Value>>(
+fn meta_delete<E: Engine<Value = Value>>(
     session: &mut Session<'_, E>,
     key: &[u8],
     flags: &Flags<'_>,
@@ -301,16 +352,19 @@ fn delete<E: Engine<Value = Value>>(
         return Step::Done(line_bytes);
     };
     let quiet = flags.has(b'q');
-    match session.keyspace().delete_item(key, cas) {
+    let outcome = session.keyspace().delete_item(key, cas);
+    counters().deleted(outcome == DeleteOutcome::Deleted);
+    match outcome {
         DeleteOutcome::Deleted if !quiet => reply_code(session, b"HD", flags, key),
-        DeleteOutcome::NotFound if !quiet => reply_code(session, b"NF", flags, key),
+        // `q` hides only success: memcached 1.6.18 still reports a miss.
+        DeleteOutcome::NotFound => reply_code(session, b"NF", flags, key),
         DeleteOutcome::Exists => reply_code(session, b"EX", flags, key),
         _ => {}
     }
     Step::Done(line_bytes)
 }
 
-fn arith<E: Engine<Value = Value>>(
+fn meta_arithmetic<E: Engine<Value = Value>>(
     session: &mut Session<'_, E>,
     key: &[u8],
     flags: &Flags<'_>,
@@ -334,7 +388,9 @@ fn arith<E: Engine<Value = Value>>(
     };
     let now = session.keyspace().now_ms();
     let create = vivify.map(|ttl| (initial, expire_at_ms(ttl, now)));
-    match session.keyspace().arith(key, increment, delta, create, cas) {
+    let outcome = session.keyspace().arith(key, increment, delta, create, cas);
+    super::arithmetic::count(&outcome, increment);
+    match outcome {
         ArithOutcome::Value(value, version) => {
             let quiet = flags.has(b'q');
             if flags.has(b'v') {

@@ -8,13 +8,30 @@
 //!   protocol's framing, so a connection may mix them;
 //! * [`binary`]: the binary protocol (first byte `0x80`).
 //!
+//! Both codecs dispatch through the [`table`]: one row per text verb, meta command and binary
+//! opcode, holding the facts the dispatcher acts on and the handler. The handlers are grouped
+//! by family, one file each: `storage` (set, add, replace, append, prepend, cas), `retrieval`
+//! (get, gets, gat, gats), `arithmetic` (incr, decr), `keys` (delete, touch), `server` (stats,
+//! flush_all, version, verbosity, quit, shutdown, noop) and [`meta`]; each file serves the
+//! text and the binary form of its commands. [`numbers`] reads numbers by memcached's rules and
+//! [`stats`] keeps the counters its `stats` reports.
+//!
 //! Items live in the same keyspace as Redis strings: the memcached flags are the entry's
 //! [`Meta::flags`](engine::Meta), the CAS unique is the entry's version, and the expiry is the
 //! entry's expiry. Keys longer than [`KEY_BYTES_MAX`] are refused, values longer than the
-//! `max-item-size` option are refused with memcached's text and their data is skipped.
+//! `max-item-size` option (memcached's `-I`, 1 MB by default) are refused with memcached's
+//! text and their data is skipped.
 
+mod arithmetic;
 pub mod binary;
+mod keys;
 pub mod meta;
+pub mod numbers;
+mod retrieval;
+mod server;
+pub mod stats;
+mod storage;
+pub mod table;
 pub mod text;
 
 use crate::session::Session;
@@ -103,53 +120,6 @@ pub fn parse_i64(token: &[u8]) -> Option<i64> {
 /// Parses client flags: an unsigned 32-bit decimal.
 pub fn parse_flags(token: &[u8]) -> Option<u32> {
     parse_u64(token).and_then(|flags| u32::try_from(flags).ok())
-}
-
-/// `stats`: the general statistics memcached reports that we can report truthfully.
-pub fn general_stats<E: Engine<Value = Value>>(session: &Session<'_, E>) -> Vec<(String, String)> {
-    let shared = session.shared;
-    let stats = &shared.stats;
-    let keyspace_stats = session.keyspace().stats();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let config = shared.config();
-    vec![
-        ("pid".into(), std::process::id().to_string()),
-        (
-            "uptime".into(),
-            shared.started.elapsed().as_secs().to_string(),
-        ),
-        ("time".into(), now.to_string()),
-        ("version".into(), VERSION.into()),
-        ("pointer_size".into(), "64".into()),
-        ("curr_connections".into(), shared.client_count().to_string()),
-        (
-            "total_connections".into(),
-            stats.connections.sum().to_string(),
-        ),
-        (
-            "rejected_connections".into(),
-            stats.rejected.sum().to_string(),
-        ),
-        ("cmd_get".into(), stats.memcache_gets.sum().to_string()),
-        ("cmd_set".into(), stats.memcache_sets.sum().to_string()),
-        ("get_hits".into(), keyspace_stats.hits.sum().to_string()),
-        ("get_misses".into(), keyspace_stats.misses.sum().to_string()),
-        (
-            "get_expired".into(),
-            keyspace_stats.expired.sum().to_string(),
-        ),
-        ("bytes_read".into(), stats.net_input_bytes.sum().to_string()),
-        (
-            "bytes_written".into(),
-            stats.net_output_bytes.sum().to_string(),
-        ),
-        ("threads".into(), config.loop_count().to_string()),
-        ("curr_items".into(), session.keyspace().len().to_string()),
-        ("item_size_max".into(), config.max_item_size.to_string()),
-        ("engine".into(), E::NAME.into()),
-    ]
 }
 
 /// Writes memcached's error for a write refused because the append-only file cannot be
