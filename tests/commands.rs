@@ -302,6 +302,32 @@ fn getkeys_and_dispatch_errors_match_redis_byte_for_byte() {
         &["PING", "a", "b"],
         &["SELECT", "x"],
         &["SELECT", "0"],
+        // Configuration: the encoding thresholds (accepted, no effect), `save ""`, errors.
+        &["CONFIG", "SET", "list-max-ziplist-size", "-3"],
+        &["CONFIG", "GET", "list-max-ziplist-size"],
+        &["CONFIG", "GET", "list-max-listpack-size"],
+        &[
+            "CONFIG",
+            "SET",
+            "zset-max-ziplist-entries",
+            "16",
+            "hash-max-listpack-value",
+            "9",
+        ],
+        &["CONFIG", "GET", "zset-max-listpack-entries"],
+        &["CONFIG", "GET", "hash-max-ziplist-value"],
+        &["CONFIG", "SET", "list-compress-depth", "-1"],
+        &["CONFIG", "SET", "set-max-intset-entries", "x"],
+        &["CONFIG", "SET", "save", ""],
+        &["CONFIG", "GET", "save"],
+        &["CONFIG", "SET", "nosuch", "1"],
+        &["CONFIG", "SET", "databases", "4"],
+        // FUNCTION FLUSH (no libraries can exist yet) and its errors.
+        &["FUNCTION", "FLUSH"],
+        &["FUNCTION", "FLUSH", "async"],
+        &["FUNCTION", "FLUSH", "bogus"],
+        &["FUNCTION", "FLUSH", "a", "b"],
+        &["FUNCTION"],
     ];
     for case in cases {
         let (ours, reference) = (mine.call(case), theirs.call(case));

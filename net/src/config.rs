@@ -8,6 +8,83 @@
 use persistence::log::Fsync;
 use std::fmt::Write as _;
 
+/// One of Redis's encoding thresholds: its name, its older alias, default and range.
+#[derive(Debug, Clone, Copy)]
+pub struct EncodingOption {
+    /// The name.
+    pub name: &'static str,
+    /// The Redis 6 name, still accepted (empty: none).
+    pub alias: &'static str,
+    /// Redis 7.0's default.
+    pub default: i64,
+    /// The smallest value accepted.
+    pub min: i64,
+    /// The largest value accepted.
+    pub max: i64,
+}
+
+/// Redis's encoding thresholds. Client code and Redis's own tests set them; our data types
+/// have one encoding each, so they change nothing, but they are accepted and reported with
+/// Redis 7.0's defaults and ranges so that such code runs.
+pub const ENCODING_OPTIONS: [EncodingOption; 7] = [
+    EncodingOption {
+        name: "hash-max-listpack-entries",
+        alias: "hash-max-ziplist-entries",
+        default: 512,
+        min: 0,
+        max: i64::MAX,
+    },
+    EncodingOption {
+        name: "hash-max-listpack-value",
+        alias: "hash-max-ziplist-value",
+        default: 64,
+        min: 0,
+        max: i64::MAX,
+    },
+    EncodingOption {
+        name: "list-max-listpack-size",
+        alias: "list-max-ziplist-size",
+        default: -2,
+        min: i32::MIN as i64,
+        max: i32::MAX as i64,
+    },
+    EncodingOption {
+        name: "list-compress-depth",
+        alias: "",
+        default: 0,
+        min: 0,
+        max: i32::MAX as i64,
+    },
+    EncodingOption {
+        name: "set-max-intset-entries",
+        alias: "",
+        default: 512,
+        min: 0,
+        max: i64::MAX,
+    },
+    EncodingOption {
+        name: "zset-max-listpack-entries",
+        alias: "zset-max-ziplist-entries",
+        default: 128,
+        min: 0,
+        max: i64::MAX,
+    },
+    EncodingOption {
+        name: "zset-max-listpack-value",
+        alias: "zset-max-ziplist-value",
+        default: 64,
+        min: 0,
+        max: i64::MAX,
+    },
+];
+
+/// The encoding option named `name` (or its alias), with its index.
+fn encoding_option(name: &str) -> Option<(usize, &'static EncodingOption)> {
+    ENCODING_OPTIONS.iter().enumerate().find(|(_, option)| {
+        option.name == name || (!option.alias.is_empty() && option.alias == name)
+    })
+}
+
 /// The most numbered databases: the log records a record's database in one byte.
 pub const DATABASES_MAX: usize = 256;
 
@@ -116,6 +193,10 @@ pub struct Config {
     /// `aof-device-size` (ours): the size of the file `aof-device` creates when it does not
     /// exist.
     pub aof_device_size: u64,
+    /// Redis's encoding thresholds (`hash-max-listpack-entries`, ...), in
+    /// [`ENCODING_OPTIONS`] order: accepted, checked and reported as Redis does, with no
+    /// effect here, where each data type has one encoding.
+    pub encoding: [i64; ENCODING_OPTIONS.len()],
     /// `databases`: how many numbered databases (`SELECT 0` to `databases - 1`). At most
     /// [`DATABASES_MAX`], because the log records a database in one byte.
     pub databases: usize,
@@ -157,6 +238,7 @@ impl Default for Config {
             aof_device_size: 1024 * 1024 * 1024,
             aof_device_sync: "dsync".into(),
             databases: 16,
+            encoding: ENCODING_OPTIONS.map(|option| option.default),
         }
     }
 }
@@ -190,7 +272,19 @@ pub const OPTIONS: &[OptionSpec] = &[
     OptionSpec { name: "max-item-size", runtime: true, help: "largest memcached item (memcached -I)" },
     OptionSpec { name: "tcp-backlog", runtime: false, help: "listen backlog" },
     OptionSpec { name: "loglevel", runtime: true, help: "debug, verbose, notice or warning" },
-    OptionSpec { name: "save", runtime: false, help: "(no snapshots; always empty)" },
+    OptionSpec { name: "save", runtime: true, help: "snapshot schedule: only \"\" (no snapshots) is accepted" },
+    OptionSpec { name: "hash-max-listpack-entries", runtime: true, help: "(accepted, no effect: one encoding per type)" },
+    OptionSpec { name: "hash-max-ziplist-entries", runtime: true, help: "(alias of hash-max-listpack-entries)" },
+    OptionSpec { name: "hash-max-listpack-value", runtime: true, help: "(accepted, no effect: one encoding per type)" },
+    OptionSpec { name: "hash-max-ziplist-value", runtime: true, help: "(alias of hash-max-listpack-value)" },
+    OptionSpec { name: "list-max-listpack-size", runtime: true, help: "(accepted, no effect: one encoding per type)" },
+    OptionSpec { name: "list-max-ziplist-size", runtime: true, help: "(alias of list-max-listpack-size)" },
+    OptionSpec { name: "list-compress-depth", runtime: true, help: "(accepted, no effect: lists are not compressed)" },
+    OptionSpec { name: "set-max-intset-entries", runtime: true, help: "(accepted, no effect: one encoding per type)" },
+    OptionSpec { name: "zset-max-listpack-entries", runtime: true, help: "(accepted, no effect: one encoding per type)" },
+    OptionSpec { name: "zset-max-ziplist-entries", runtime: true, help: "(alias of zset-max-listpack-entries)" },
+    OptionSpec { name: "zset-max-listpack-value", runtime: true, help: "(accepted, no effect: one encoding per type)" },
+    OptionSpec { name: "zset-max-ziplist-value", runtime: true, help: "(alias of zset-max-listpack-value)" },
     OptionSpec { name: "dir", runtime: false, help: "directory of the append-only file's directory" },
     OptionSpec { name: "appendonly", runtime: false, help: "keep an append-only file: yes or no" },
     OptionSpec { name: "appendfsync", runtime: false, help: "always, everysec or no" },
@@ -230,11 +324,12 @@ pub fn parse_memory(text: &str) -> Option<usize> {
     number.checked_mul(multiplier)
 }
 
-fn parse_number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, String> {
+/// Parses an integer option, with Redis's text for one that is not (callers name the option).
+fn parse_number<T: std::str::FromStr>(value: &str) -> Result<T, String> {
     value
         .trim()
         .parse()
-        .map_err(|_| format!("argument couldn't be parsed into an integer for '{name}'"))
+        .map_err(|_| "argument couldn't be parsed into an integer".to_string())
 }
 
 /// Parses Redis's booleans.
@@ -267,7 +362,7 @@ impl Config {
             "memcache-port" => self.memcache_port = Port::parse(value)?,
             "ready-file" => self.ready_file = value.to_string(),
             "threads" => {
-                let threads: usize = parse_number(&name, value)?;
+                let threads: usize = parse_number(value)?;
                 if threads > 1024 {
                     return Err("argument must be between 0 and 1024 inclusive".into());
                 }
@@ -283,13 +378,13 @@ impl Config {
                 self.engine = value.to_string();
             }
             "maxclients" => {
-                let clients: usize = parse_number(&name, value)?;
+                let clients: usize = parse_number(value)?;
                 if clients == 0 {
                     return Err("argument must be between 1 and 4294967295 inclusive".into());
                 }
                 self.maxclients = clients;
             }
-            "timeout" => self.timeout_secs = parse_number(&name, value)?,
+            "timeout" => self.timeout_secs = parse_number(value)?,
             "proto-max-bulk-len" => {
                 let bytes = parse_memory(value)
                     .ok_or_else(|| "argument must be a memory value".to_string())?;
@@ -343,7 +438,7 @@ impl Config {
                 }
                 self.max_item_size = bytes;
             }
-            "tcp-backlog" => self.tcp_backlog = parse_number(&name, value)?,
+            "tcp-backlog" => self.tcp_backlog = parse_number(value)?,
             "loglevel" => {
                 let level = value.to_ascii_lowercase();
                 if !["debug", "verbose", "notice", "warning", "nothing"].contains(&level.as_str()) {
@@ -374,7 +469,7 @@ impl Config {
                 }
             }
             "auto-aof-rewrite-percentage" => {
-                self.auto_aof_rewrite_percentage = parse_number(&name, value)?
+                self.auto_aof_rewrite_percentage = parse_number(value)?
             }
             "auto-aof-rewrite-min-size" => {
                 self.auto_aof_rewrite_min_size = parse_memory(value)
@@ -393,7 +488,7 @@ impl Config {
                 self.aof_io = io;
             }
             "aof-pipeline-depth" => {
-                let depth: usize = parse_number(&name, value)?;
+                let depth: usize = parse_number(value)?;
                 let max = persistence::uring::PIPELINE_DEPTH_MAX;
                 if !(1..=max).contains(&depth) {
                     return Err(format!("argument must be between 1 and {max} inclusive"));
@@ -418,7 +513,7 @@ impl Config {
                 self.aof_device_sync = sync;
             }
             "databases" => {
-                let databases: usize = parse_number(&name, value)?;
+                let databases: usize = parse_number(value)?;
                 if !(1..=DATABASES_MAX).contains(&databases) {
                     return Err(format!(
                         "argument must be between 1 and {DATABASES_MAX} inclusive"
@@ -426,8 +521,21 @@ impl Config {
                 }
                 self.databases = databases;
             }
+            // No snapshots are ever taken, which is what `save ""` asks for.
+            "save" if value.trim().is_empty() => {}
             "save" => {
-                return Err(format!("'{name}' is not supported by this server"));
+                return Err("snapshots (RDB) are not supported: only save \"\" is accepted".into())
+            }
+            _ if encoding_option(&name).is_some() => {
+                let (index, option) = encoding_option(&name).expect("checked");
+                let number: i64 = parse_number(value)?;
+                if !(option.min..=option.max).contains(&number) {
+                    return Err(format!(
+                        "argument must be between {} and {} inclusive",
+                        option.min, option.max
+                    ));
+                }
+                self.encoding[index] = number;
             }
             _ => {
                 return Err(format!(
@@ -479,7 +587,10 @@ impl Config {
             "aof-device-size" => self.aof_device_size.to_string(),
             "aof-device-sync" => self.aof_device_sync.clone(),
             "databases" => self.databases.to_string(),
-            _ => return None,
+            _ => match encoding_option(name) {
+                Some((index, _)) => self.encoding[index].to_string(),
+                None => return None,
+            },
         })
     }
 

@@ -12,6 +12,7 @@
 //! clients take as "stay on RESP2".
 
 mod connection;
+mod functions;
 mod introspection;
 mod keys;
 mod lists;
@@ -223,6 +224,7 @@ pub fn table<E: Engine<Value = Value>>() -> table::Table<E> {
     rows.extend(server::rows());
     rows.extend(connection::rows());
     rows.extend(introspection::rows());
+    rows.extend(functions::rows());
     table::Table::new(rows)
 }
 

@@ -249,8 +249,14 @@ fn config_set<E: Engine<Value = Value>>(
             .find(|option| option.name.eq_ignore_ascii_case(&name))
             .map(|option| option.runtime);
         let result = match runtime {
+            None => {
+                return Err(format!(
+                    "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+                )
+                .into())
+            }
             Some(false) => Err("can't set immutable config".to_string()),
-            _ => config.set(&name, &value),
+            Some(true) => config.set(&name, &value),
         };
         if let Err(reason) = result {
             return Err(format!(
