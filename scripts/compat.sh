@@ -151,11 +151,15 @@ wait_pong() { # port pid name
     echo "compat.sh: $3 did not answer PING on port $1 in 30 s" >&2
     return 1
 }
-# A port nothing listens on (redis-server exits when it cannot bind, and wait_pong sees that).
+# A port nothing listens on (redis-server exits when it cannot bind, and wait_pong sees that),
+# picked below the kernel's ephemeral range: outgoing connections take ports from that range
+# without listening on them, so "nothing answers" there does not mean "free" (a busy machine
+# made every start fail so). The suite's own servers use ports near 21079-21111.
+ephemeral_low=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
 free_port() {
     local p
     for _ in $(seq 500); do
-        p=$((30000 + RANDOM % 20000))
+        p=$((22000 + RANDOM % (ephemeral_low - 22000)))
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
             echo "$p"
             return 0

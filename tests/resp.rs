@@ -458,3 +458,32 @@ fn a_request_split_after_complete_ones_is_answered_when_it_completes() {
     raw.send(b"a\r\n");
     raw.expect(b"$1\r\n1\r\n");
 }
+
+#[test]
+fn info_reports_the_cpu_time_used() {
+    let server = Server::start("lockfree", &[]);
+    let mut c = server.redis();
+    let cpu: String = redis::cmd("INFO").arg("cpu").query(&mut c).unwrap();
+    assert!(cpu.starts_with("# CPU\r\n"), "{cpu}");
+    assert!(
+        !cpu.contains("# Server"),
+        "INFO cpu has other sections: {cpu}"
+    );
+    let field = |name: &str| -> f64 {
+        cpu.lines()
+            .find_map(|line| line.strip_prefix(&format!("{name}:")))
+            .unwrap_or_else(|| panic!("no {name} in {cpu}"))
+            .parse()
+            .unwrap_or_else(|_| panic!("{name} is not a number in {cpu}"))
+    };
+    // The process has run, so it has used some CPU; it never forks.
+    assert!(
+        field("used_cpu_sys") + field("used_cpu_user") > 0.0,
+        "{cpu}"
+    );
+    assert_eq!(field("used_cpu_sys_children"), 0.0);
+    assert_eq!(field("used_cpu_user_children"), 0.0);
+    // The default sections include it, as Redis's do.
+    let all: String = redis::cmd("INFO").query(&mut c).unwrap();
+    assert!(all.contains("used_cpu_user:"), "{all}");
+}
