@@ -41,6 +41,8 @@
 #                       else /work/shared/tools/redis-tests)
 #   COMPAT_OUT          where compat.md goes (default bench-results)
 #   COMPAT_BIN          a prebuilt workingdb binary to test instead of building one
+#   COMPAT_RENDER_ONLY  1: run nothing, render the page again from the logs of the last run
+#                       (with COMPAT_BIN naming the binary that run tested)
 #   COMPAT_REV          a commit (e.g. HEAD): build that committed tree only, from a
 #                       `git archive` export in $CARGO_TARGET_DIR/compat-rev/src with target
 #                       dir $CARGO_TARGET_DIR/compat-rev/target (the checkout may be shared and
@@ -122,12 +124,17 @@ else
 fi
 [[ -x $bin ]] || { echo "compat.sh: no binary at $bin" >&2; exit 1; }
 
-rm -rf "$work"
-mkdir -p "$work/logs" "$work/redis" "$work/workingdb"
+render_only=${COMPAT_RENDER_ONLY:-0}
 results="$work/results.tsv"   # server mode unit ok err exception seconds
-: >"$results"
 died="$work/died.txt"
-: >"$died"
+if [[ $render_only == 1 ]]; then
+    [[ -s $results ]] || { echo "compat.sh: no results in $work to render" >&2; exit 1; }
+else
+    rm -rf "$work"
+    mkdir -p "$work/logs" "$work/redis" "$work/workingdb"
+    : >"$results"
+    : >"$died"
+fi
 
 # ---- servers ------------------------------------------------------------------------------
 redis_pid="" wdb_pid="" redis_port="" wdb_port=""
@@ -238,6 +245,9 @@ run_mode() { # server mode cache
     done
 }
 
+if [[ $render_only == 1 ]]; then
+    : # the logs and results of the last run stay as they are
+else
 # redis-server first: its first run also fetches the suite into $cache.
 run_mode redis default "$cache"
 run_mode redis singledb "$cache"
@@ -258,7 +268,12 @@ if [[ $probe == 1 ]]; then
         || { echo "compat.sh: could not make the probe's copy of the suite" >&2; exit 1; }
     run_mode workingdb probe "$probe_cache"
 fi
-finished=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+fi
+if [[ $render_only == 1 ]]; then
+    finished=$(date -u -r "$results" +%Y-%m-%dT%H:%M:%SZ)
+else
+    finished=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+fi
 elapsed=$((SECONDS - t0))
 trap - EXIT
 
@@ -312,7 +327,9 @@ failures() {
 first_failure() {
     local f=$1
     [[ -f $f ]] || { echo "no log"; return; }
-    failures "$f" | head -1 | awk -F'\t' '{ if ($1 == "exception") print "exception: " $3; else print "err in \"" $2 "\": " $3 }' | cut -c1-300
+    # awk reads all of its input and prints the first line only: `head -1` would close the
+    # pipe early, and under pipefail the writer's SIGPIPE would end the script.
+    failures "$f" | awk -F'\t' 'NR == 1 { if ($1 == "exception") print "exception: " $3; else print "err in \"" $2 "\": " $3 }' | cut -c1-300
 }
 md_escape() { sed 's/|/\\|/g; s/`/\x27/g'; }
 
