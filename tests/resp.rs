@@ -487,3 +487,36 @@ fn info_reports_the_cpu_time_used() {
     let all: String = redis::cmd("INFO").query(&mut c).unwrap();
     assert!(all.contains("used_cpu_user:"), "{all}");
 }
+
+#[test]
+fn inline_commands_that_are_memcached_verbs_reach_resp_on_the_resp_port() {
+    let redis = common::RedisServer::start();
+    let server = Server::start("lockfree", &[]);
+    // Each on a fresh connection, since the first line decides a connection's protocol.
+    let cases: &[&[u8]] = &[
+        b"set k v\r\n",
+        b"set \"\"\"test-key\"\"\" test-value\r\n",
+        b"append k w\r\n",
+        b"incr n\r\n",
+        b"decr n\r\n",
+        b"touch k\r\n",
+        b"quit\r\n",
+    ];
+    for case in cases {
+        let reply = |port: u16| {
+            let mut raw = common::Raw::connect(port);
+            raw.send(case);
+            raw.line()
+        };
+        assert_eq!(
+            reply(server.port),
+            reply(redis.port),
+            "{}",
+            String::from_utf8_lossy(case)
+        );
+    }
+    // A memcached command line is still memcached on the RESP port.
+    let mut raw = server.raw();
+    raw.round_trip(b"set m 0 0 1\r\nv\r\n", b"STORED\r\n");
+    raw.round_trip(b"get m\r\n", b"VALUE m 0 1\r\nv\r\nEND\r\n");
+}

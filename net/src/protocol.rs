@@ -8,14 +8,17 @@
 //! |---|---|
 //! | `*` | RESP (multi-bulk) |
 //! | `0x80` | memcached binary |
-//! | a lowercase memcached verb or meta command followed by a space or line end (`get `, `set `, `mg `, `stats\r\n`, ...) | memcached text |
+//! | a lowercase word only memcached has, or `get`, followed by a space or line end (`get `, `gets `, `mg `, `stats\r\n`, ...) | memcached text |
+//! | a lowercase word both have (`set`, `append`, `incr`, `decr`, `touch`, `quit`, `shutdown`): on the RESP port, memcached text only when the whole first line fits memcached's grammar for it (`set k 0 0 5`), else RESP inline; on the memcached port, memcached text | |
 //! | anything else, on the RESP port | RESP inline |
 //! | anything else, on the memcached port | memcached text (a blank line or an unknown word gets `ERROR`) |
 //!
 //! Redis clients always send multi-bulk requests; people typing at a terminal use inline
-//! commands, which Redis matches in any case. The one ambiguity on the RESP port is a
-//! lowercase inline command that is also a memcached verb (`get k`): it is read as memcached.
-//! Uppercase inline commands (`GET k`) and everything a client library sends reach RESP. On
+//! commands, which Redis matches in any case. On the RESP port a lowercase inline command that
+//! is also a memcached verb reaches RESP unless its line is a memcached command line (`set k v`
+//! is Redis's, `set k 0 0 1` memcached's); the one ambiguity left is `get k`, read as
+//! memcached. Uppercase inline commands (`GET k`) and everything a client library sends reach
+//! RESP. On
 //! the memcached port nothing but a multi-bulk request is RESP, and the first byte decides at
 //! once: a client that sends an unknown word gets memcached's answer, never a wait.
 
@@ -86,10 +89,71 @@ pub fn detect(first: &[u8], home: Protocol) -> Option<Protocol> {
             None
         };
     };
-    if MEMCACHE_VERBS.contains(&&first[..word_end]) {
+    let word = &first[..word_end];
+    if !MEMCACHE_VERBS.contains(&word) {
+        return Some(Protocol::Resp);
+    }
+    if !SHARED_VERBS.contains(&word) {
+        return Some(Protocol::MemcacheText);
+    }
+    // A word both protocols have: the whole first line decides.
+    let Some(line_end) = first.iter().position(|&b| b == b'\n') else {
+        return if first.len() >= LINE_DECIDE_BYTES_MAX {
+            Some(Protocol::Resp)
+        } else {
+            None
+        };
+    };
+    let line = first[..line_end]
+        .strip_suffix(b"\r")
+        .unwrap_or(&first[..line_end]);
+    if fits_memcache_grammar(line) {
         Some(Protocol::MemcacheText)
     } else {
         Some(Protocol::Resp)
+    }
+}
+
+/// memcached verbs that are Redis commands too. On the RESP port such a first line is read as
+/// memcached only when it fits memcached's grammar for the verb ([`fits_memcache_grammar`]);
+/// otherwise it is Redis's inline command, with Redis's replies and errors (`set k v`, `incr k`,
+/// `quit`). Words that only memcached has (`gets`, `add`, `mg`, `stats`, ...) decide at once,
+/// and so does `get`, whose memcached and Redis forms read alike (`get k`): it stays memcached.
+const SHARED_VERBS: &[&[u8]] = &[
+    b"set",
+    b"append",
+    b"incr",
+    b"decr",
+    b"touch",
+    b"quit",
+    b"shutdown",
+];
+
+/// The longest first line waited for when a shared verb leaves the protocol open: longer than
+/// any memcached command line of those verbs (a key is at most 250 bytes).
+const LINE_DECIDE_BYTES_MAX: usize = 1024;
+
+/// Whether a first line starting with a [`SHARED_VERBS`] word is a memcached command: `set` and
+/// `append` with flags, exptime and byte count (`set <key> <flags> <exptime> <bytes>
+/// [noreply]`), `incr`/`decr` with a number (`incr <key> <value> [noreply]`), `touch <key>
+/// <exptime> [noreply]`. `quit` and `shutdown` are Redis's on the RESP port.
+fn fits_memcache_grammar(line: &[u8]) -> bool {
+    let tokens: Vec<&[u8]> = line
+        .split(|&b| b == b' ')
+        .filter(|token| !token.is_empty())
+        .collect();
+    let number = |token: &[u8]| {
+        let digits = token.strip_prefix(b"-").unwrap_or(token);
+        !digits.is_empty() && digits.iter().all(u8::is_ascii_digit)
+    };
+    // The optional last word after `fixed` words.
+    let noreply_after = |fixed: usize| tokens.len() == fixed || tokens[fixed] == b"noreply";
+    match (tokens.first().copied(), tokens.len()) {
+        (Some(b"set" | b"append"), 5 | 6) => {
+            tokens[2..5].iter().all(|token| number(token)) && noreply_after(5)
+        }
+        (Some(b"incr" | b"decr" | b"touch"), 3 | 4) => number(tokens[2]) && noreply_after(3),
+        _ => false,
     }
 }
 
@@ -143,6 +207,33 @@ mod tests {
         assert_eq!(detect(b"ge"), None);
         assert_eq!(detect(b""), None);
         assert_eq!(detect(b"abcdefghijk"), Some(Protocol::Resp));
+        // Words both protocols have: the whole line decides, and needs its end.
+        assert_eq!(detect(b"set k 0 0 5\r\n"), Some(Protocol::MemcacheText));
+        assert_eq!(
+            detect(b"set k 0 -1 5 noreply\r\n"),
+            Some(Protocol::MemcacheText)
+        );
+        assert_eq!(detect(b"append k 1 2 3\n"), Some(Protocol::MemcacheText));
+        assert_eq!(detect(b"incr k 5\r\n"), Some(Protocol::MemcacheText));
+        assert_eq!(
+            detect(b"touch k 10 noreply\r\n"),
+            Some(Protocol::MemcacheText)
+        );
+        assert_eq!(detect(b"set k 0 0"), None);
+        assert_eq!(detect(b"set k v\r\n"), Some(Protocol::Resp));
+        assert_eq!(
+            detect(b"set \"\"\"test-key\"\"\" test-value\r\n"),
+            Some(Protocol::Resp)
+        );
+        assert_eq!(detect(b"set k 0 0 5 later\r\n"), Some(Protocol::Resp));
+        assert_eq!(detect(b"incr k\r\n"), Some(Protocol::Resp));
+        assert_eq!(detect(b"incr k x\r\n"), Some(Protocol::Resp));
+        assert_eq!(detect(b"quit\r\n"), Some(Protocol::Resp));
+        assert_eq!(detect(b"shutdown nosave\r\n"), Some(Protocol::Resp));
+        // A line that never ends is not waited for past the longest memcached line.
+        let mut long = b"set ".to_vec();
+        long.resize(LINE_DECIDE_BYTES_MAX, b'k');
+        assert_eq!(detect(&long), Some(Protocol::Resp));
     }
 
     mod properties {
