@@ -14,12 +14,32 @@
 # Each round runs, in this order, every system once per measurement:
 #   p1      redis-benchmark -t set,get,incr,lpush,mset -c 50 -r 100000 -d 32 -n N -P 1 --csv
 #   p16     the same with -P 16
+#   pc1     per core (BENCHMARKS.md, "Per core, like for like"): the p1 run with the server
+#           pinned to one cpu (taskset -c SERVER_BENCH_SERVER_CPU) and redis-benchmark to
+#           another (taskset -c SERVER_BENCH_CLIENT_CPU); redis-server against workingdb with
+#           SERVER_BENCH_PERCORE_ENGINES (default lockfree@1: one event loop on its one core)
+#   pc16    the same with -P 16
+#   aof16   same persistence: redis-benchmark -t set,get -c 50 -r 100000 -d 32 -n N -P 16
+#           with both servers appending (redis-server and workingdb --appendonly yes
+#           --appendfsync everysec --dir <a fresh directory>), unpinned, workingdb with
+#           SERVER_BENCH_AOF_ENGINES (default lockfree: the default threads)
 #   c1000   redis-benchmark -t set,get -c 1000 -r 100000 -d 32 -n N -P 1 --csv
 #   memcaslap  memcaslap -s 127.0.0.1:<port> -T 1 -c 50 -X 32 -t 10s (memcached, then
 #           workingdb's memcache port)
 #   idle    10,000 connections that each send one PING; server VmRSS before and after
 #   memory  1,000,000 SETs of 16-byte keys and 32-byte values; (RSS after - before) / DBSIZE,
 #           and INFO memory used_memory per key
+# So p1/p16 are the default comparison, pc1/pc16 the per-core one and aof16 the same-
+# persistence one, all three beside redis-server in the same rounds.
+#
+# Old against new: with SERVER_BENCH_BASE_BIN set (a workingdb binary of another commit, built
+# from a `git archive` export, never by checking out a commit here), every workingdb system of
+# the sections in SERVER_BENCH_BASE_SECTIONS (default p1,p16,pc1,pc16) also runs once with
+# that binary, as `base-<engine>` right before `wdb-<engine>`, started with the same options;
+# the page then adds a table of new / base ratios. For example, the run of issue 13:
+#   SERVER_BENCH_BASE_BIN=target/bench-old/release/workingdb SERVER_BENCH_BASE_LABEL=1704f0f \
+#   SERVER_BENCH_BIN=target/bench-new/release/workingdb SERVER_BENCH_BIN_LABEL=8c1f10d \
+#   SERVER_BENCH_QUIET_WAIT_S=1500 scripts/bench-server.sh
 #
 # Environment (all optional):
 #   SERVER_BENCH_ROUNDS     rounds (default 5; --quick: 1)
@@ -27,11 +47,16 @@
 #                           (default lockfree,lockfree@1,sharded,dashmap,flurry); `<engine>@<n>` runs
 #                           that engine with --threads <n> instead of SERVER_BENCH_THREADS
 #                           (e.g. lockfree@1: one event loop, leaving a core to the client)
+#   SERVER_BENCH_PERCORE_ENGINES  workingdb engines of pc1 and pc16 (default lockfree@1)
+#   SERVER_BENCH_AOF_ENGINES      workingdb engines of aof16 (default lockfree)
 #   SERVER_BENCH_SECTIONS   measurements to run, comma-separated, in run order
-#                           (default p1,p16,c1000,memcaslap,idle,memory)
+#                           (default p1,p16,pc1,pc16,aof16,c1000,memcaslap,idle,memory)
+#   SERVER_BENCH_SERVER_CPU the cpu list servers are pinned to in pc1/pc16 (default 0)
+#   SERVER_BENCH_CLIENT_CPU the cpu list redis-benchmark is pinned to there (default 1)
 #   SERVER_BENCH_THREADS    workingdb --threads and memcached -t (default 2)
-#   SERVER_BENCH_N_P1       redis-benchmark -n at -P 1 (default 200000; --quick: 20000)
-#   SERVER_BENCH_N_P16      redis-benchmark -n at -P 16 (default 1000000; --quick: 100000)
+#   SERVER_BENCH_N_P1       redis-benchmark -n at -P 1, also pc1 (default 200000; --quick: 20000)
+#   SERVER_BENCH_N_P16      redis-benchmark -n at -P 16, also pc16 and aof16 (default 1000000;
+#                           --quick: 100000)
 #   SERVER_BENCH_N_C1000    redis-benchmark -n at -c 1000 (default 200000; --quick: 20000)
 #   SERVER_BENCH_MEMCASLAP_TIME  memcaslap -t (default 10s; --quick: 2s)
 #   SERVER_BENCH_IDLE_CONNS idle connections (default 10000, also in --quick)
@@ -42,19 +67,35 @@
 #                           problems)
 #   SERVER_BENCH_CLIENT_TIMEOUT  seconds before a client run is killed as hung (default 300)
 #   SERVER_BENCH_BIN        a prebuilt workingdb binary to measure instead of building one
+#   SERVER_BENCH_BIN_LABEL  what the page calls that binary, e.g. its commit (default: the
+#                           checkout's commit)
+#   SERVER_BENCH_BASE_BIN   a second, older workingdb binary to compare with (see above)
+#   SERVER_BENCH_BASE_LABEL what the page calls it, e.g. its commit (default "base")
+#   SERVER_BENCH_BASE_SECTIONS  the sections that run it (default p1,p16,pc1,pc16)
+#   SERVER_BENCH_QUIET_WAIT_S  wait at most this many seconds in all (default 0: no wait) for a
+#                           quiet machine: before round 1 until no process matches
+#                           SERVER_BENCH_QUIET_PATTERN and the 1-minute load average is below
+#                           SERVER_BENCH_QUIET_LOAD; before later rounds only until no such
+#                           process runs (our own rounds keep the load average up). Polls
+#                           every 30 s; when the time is used up the rounds run anyway and the
+#                           page says which ones were not quiet.
+#   SERVER_BENCH_QUIET_PATTERN  pgrep -f pattern of other people's test runs (default
+#                           'port-stress|compat.sh|runtest|cargo test')
+#   SERVER_BENCH_QUIET_LOAD the load average to wait for (default 0.5)
 #   SERVER_BENCH_OUT        where the page, CSV and SVG go (default bench-results)
 #   CARGO_TARGET_DIR        as for cargo; the raw runs go to $CARGO_TARGET_DIR/server-bench
 #
-# Time on our 2-core VMs: a full round of the six default systems is about 6.5 minutes (about
-# 19 s of redis-benchmark per system at -P 1, about 13 s at -P 16 and 6 s at -c 1000, 10 s of
-# memcaslap, 5 s for the idle connections and 5 s for the memory load, each with a server
-# start and stop), so the default five rounds take about 33 minutes, plus a fat-LTO build
-# after a change. --quick
-# takes about 2 minutes after the build. The machine must be otherwise idle: the clients run
-# on the same cores as the servers.
+# Time on our 2-core VMs: a full round of the six default systems is about 6.5 minutes for
+# p1, p16, c1000, memcaslap, idle and memory (about 19 s of redis-benchmark per system at
+# -P 1, about 13 s at -P 16 and 6 s at -c 1000, 10 s of memcaslap, 5 s for the idle
+# connections and 5 s for the memory load, each with a server start and stop); pc1 and pc16
+# add about 1 minute for two systems and aof16 about 15 s, so the default five rounds take
+# about 40 minutes, plus a fat-LTO build after a change. --quick takes about 3 minutes after
+# the build. The machine must be otherwise idle: outside pc1/pc16 the clients run on the same
+# cores as the servers.
 set -euo pipefail
 
-usage() { sed -n '2,49p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,95p' "$0" | sed 's/^# \{0,1\}//'; }
 
 quick=0
 while [[ $# -gt 0 ]]; do
@@ -68,10 +109,13 @@ done
 
 # The exact invocation, with every setting that changes the result, for the page.
 invocation=""
-for var in SERVER_BENCH_ROUNDS SERVER_BENCH_ENGINES SERVER_BENCH_SECTIONS SERVER_BENCH_THREADS \
-    SERVER_BENCH_N_P1 SERVER_BENCH_N_P16 SERVER_BENCH_N_C1000 SERVER_BENCH_MEMCASLAP_TIME \
-    SERVER_BENCH_IDLE_CONNS SERVER_BENCH_KEYS SERVER_BENCH_LOAD_BATCH SERVER_BENCH_BIN \
-    SERVER_BENCH_OUT; do
+for var in SERVER_BENCH_ROUNDS SERVER_BENCH_ENGINES SERVER_BENCH_PERCORE_ENGINES \
+    SERVER_BENCH_AOF_ENGINES SERVER_BENCH_SECTIONS SERVER_BENCH_SERVER_CPU SERVER_BENCH_CLIENT_CPU \
+    SERVER_BENCH_THREADS SERVER_BENCH_N_P1 SERVER_BENCH_N_P16 SERVER_BENCH_N_C1000 \
+    SERVER_BENCH_MEMCASLAP_TIME SERVER_BENCH_IDLE_CONNS SERVER_BENCH_KEYS SERVER_BENCH_LOAD_BATCH \
+    SERVER_BENCH_BIN SERVER_BENCH_BIN_LABEL SERVER_BENCH_BASE_BIN SERVER_BENCH_BASE_LABEL \
+    SERVER_BENCH_BASE_SECTIONS SERVER_BENCH_QUIET_WAIT_S SERVER_BENCH_QUIET_PATTERN \
+    SERVER_BENCH_QUIET_LOAD SERVER_BENCH_OUT; do
     if [[ -n "${!var:-}" ]]; then invocation+="$var=$(printf '%q' "${!var}") "; fi
 done
 invocation+="scripts/bench-server.sh"
@@ -93,7 +137,17 @@ else
     memcaslap_time=${SERVER_BENCH_MEMCASLAP_TIME:-10s}
 fi
 IFS=, read -r -a engines <<<"${SERVER_BENCH_ENGINES:-lockfree,lockfree@1,sharded,dashmap,flurry}"
-IFS=, read -r -a sections <<<"${SERVER_BENCH_SECTIONS:-p1,p16,c1000,memcaslap,idle,memory}"
+IFS=, read -r -a percore_engines <<<"${SERVER_BENCH_PERCORE_ENGINES:-lockfree@1}"
+IFS=, read -r -a aof_engines <<<"${SERVER_BENCH_AOF_ENGINES:-lockfree}"
+IFS=, read -r -a sections <<<"${SERVER_BENCH_SECTIONS:-p1,p16,pc1,pc16,aof16,c1000,memcaslap,idle,memory}"
+IFS=, read -r -a base_sections <<<"${SERVER_BENCH_BASE_SECTIONS:-p1,p16,pc1,pc16}"
+server_cpu_list=${SERVER_BENCH_SERVER_CPU:-0}
+client_cpu_list=${SERVER_BENCH_CLIENT_CPU:-1}
+base_bin=${SERVER_BENCH_BASE_BIN:-}
+base_label=${SERVER_BENCH_BASE_LABEL:-base}
+quiet_wait_s=${SERVER_BENCH_QUIET_WAIT_S:-0}
+quiet_pattern=${SERVER_BENCH_QUIET_PATTERN:-port-stress|compat.sh|runtest|cargo test}
+quiet_load=${SERVER_BENCH_QUIET_LOAD:-0.5}
 threads=${SERVER_BENCH_THREADS:-2}
 idle_conns=${SERVER_BENCH_IDLE_CONNS:-10000}
 keys=${SERVER_BENCH_KEYS:-1000000}
@@ -106,7 +160,7 @@ work="$target_dir/server-bench"
 # Every server accepts the idle connections plus the benchmark's own.
 maxclients=$((idle_conns + 100))
 
-for engine in "${engines[@]}"; do
+for engine in "${engines[@]}" "${percore_engines[@]}" "${aof_engines[@]}"; do
     case "$engine" in
         lockfree | sharded | dashmap | flurry) ;;
         lockfree@[1-9] | sharded@[1-9] | dashmap@[1-9] | flurry@[1-9]) ;;
@@ -115,7 +169,7 @@ for engine in "${engines[@]}"; do
 done
 for section in "${sections[@]}"; do
     case "$section" in
-        p1 | p16 | c1000 | memcaslap | idle | memory) ;;
+        p1 | p16 | pc1 | pc16 | aof16 | c1000 | memcaslap | idle | memory) ;;
         *)
             echo "bench-server.sh: unknown section '$section' in SERVER_BENCH_SECTIONS" >&2
             exit 2
@@ -123,8 +177,22 @@ for section in "${sections[@]}"; do
     esac
 done
 
+for section in "${base_sections[@]}"; do
+    case "$section" in
+        p1 | p16 | pc1 | pc16 | aof16 | c1000 | memcaslap | idle | memory) ;;
+        *)
+            echo "bench-server.sh: unknown section '$section' in SERVER_BENCH_BASE_SECTIONS" >&2
+            exit 2
+            ;;
+    esac
+done
+if [[ -n "$base_bin" && ! -x "$base_bin" ]]; then
+    echo "bench-server.sh: SERVER_BENCH_BASE_BIN '$base_bin' is not an executable" >&2
+    exit 2
+fi
+
 missing=()
-for tool in redis-server redis-benchmark redis-cli memcached memcaslap python3 ss; do
+for tool in redis-server redis-benchmark redis-cli memcached memcaslap python3 ss taskset pgrep; do
     command -v "$tool" >/dev/null || missing+=("$tool")
 done
 if [[ ${#missing[@]} -gt 0 ]]; then
@@ -372,6 +440,9 @@ else
     build_note="cargo build --release"
 fi
 workingdb="$work/workingdb"
+if [[ -n "$base_bin" ]]; then
+    cp "$base_bin" "$work/workingdb-base"
+fi
 
 clk_tck=$(getconf CLK_TCK)
 memcached_user=()
@@ -438,8 +509,16 @@ check_listeners() {
     fi
 }
 
-# start_server SYSTEM LOG: redis, memcached or wdb-<engine>; sets server_pid, resp_port and
-# mc_port (workingdb: both; redis: resp only; memcached: mc only).
+# What the current section asks of the servers and the client: a cpu pin for each (pc1,
+# pc16: `taskset -c <cpus>` before the command; empty elsewhere) and persistence (aof16).
+server_pin=()
+client_pin=()
+persistence=(--appendonly no)
+data_dir=""
+
+# start_server SYSTEM LOG: redis, memcached, wdb-<engine> or base-<engine> (the same with
+# SERVER_BENCH_BASE_BIN); sets server_pid, resp_port and mc_port (workingdb: both; redis:
+# resp only; memcached: mc only).
 start_server() {
     local system=$1 log=$2
     read -r resp_port mc_port <<<"$("${helper[@]}" ports 2)" || true
@@ -447,9 +526,15 @@ start_server() {
         problem "no free ports"
         return 1
     fi
+    # A fresh data directory per server (only read when persistence is on): no server
+    # replays another's log.
+    data_dir="$work/data/round$round-$section-$system"
+    rm -rf "$data_dir"
+    mkdir -p "$data_dir"
     case "$system" in
         redis)
-            redis-server --port "$resp_port" --bind 127.0.0.1 --save "" --appendonly no \
+            "${server_pin[@]}" redis-server --port "$resp_port" --bind 127.0.0.1 --save "" \
+                "${persistence[@]}" --dir "$data_dir" \
                 --maxclients "$maxclients" --daemonize no >"$log" 2>&1 &
             server_pid=$!
             mc_port=""
@@ -460,12 +545,13 @@ start_server() {
             server_pid=$!
             resp_port=""
             ;;
-        wdb-*)
-            local spec=${system#wdb-} loops=$threads
+        wdb-* | base-*)
+            local spec=${system#*-} loops=$threads binary=$workingdb
             [[ $spec == *@* ]] && loops=${spec#*@}
-            "$workingdb" --port "$resp_port" --memcache-port "$mc_port" --threads "$loops" \
-                --engine "${spec%@*}" --maxclients "$maxclients" --loglevel warning \
-                --appendonly no --dir "$work/wdb-data" \
+            [[ $system == base-* ]] && binary="$work/workingdb-base"
+            "${server_pin[@]}" "$binary" --port "$resp_port" --memcache-port "$mc_port" \
+                --threads "$loops" --engine "${spec%@*}" --maxclients "$maxclients" \
+                --loglevel warning "${persistence[@]}" --dir "$data_dir" \
                 >"$log" 2>&1 &
             server_pid=$!
             ;;
@@ -504,6 +590,12 @@ stop_server() {
     fi
     wait "$server_pid" 2>/dev/null || true
     server_pid=""
+    if [[ -n "$data_dir" ]]; then
+        du -sk "$data_dir" 2>/dev/null | awk '{ print "data_dir_kb=" $1 }' \
+            >>"$dir/$system.meta" || true
+        rm -rf "$data_dir"
+        data_dir=""
+    fi
 }
 
 # info_fields PORT SECTION FIELD...: FIELD=value lines from INFO.
@@ -524,14 +616,16 @@ redis_benchmark() {
     local tests=$1 clients=$2 pipeline=$3 n=$4
     local base="$dir/$system" cpu0
     echo "tool=redis-benchmark" >"$base.meta"
-    echo "command=redis-benchmark -h 127.0.0.1 -p <port> -t $tests -c $clients -r 100000" \
-        "-d 32 -n $n -P $pipeline --csv" >>"$base.meta"
+    echo "command=${client_pin[*]:+${client_pin[*]} }redis-benchmark -h 127.0.0.1 -p <port>" \
+        "-t $tests -c $clients -r 100000 -d 32 -n $n -P $pipeline --csv" >>"$base.meta"
+    echo "server_pin=${server_pin[*]}" >>"$base.meta"
+    echo "persistence=${persistence[*]}" >>"$base.meta"
     start_server "$system" "$base.log" || { stop_server; return 0; }
     echo "rss_kb_before=$(rss_kb "$server_pid")" >>"$base.meta"
     cpu0=$(cpu_ticks "$server_pid")
-    "${helper[@]}" run "$base.out" "$client_timeout" redis-benchmark -h 127.0.0.1 -p "$resp_port" \
-        -t "$tests" -c "$clients" -r 100000 -d 32 -n "$n" -P "$pipeline" --csv >>"$base.meta" ||
-        problem "the client runner failed"
+    "${helper[@]}" run "$base.out" "$client_timeout" "${client_pin[@]}" redis-benchmark \
+        -h 127.0.0.1 -p "$resp_port" -t "$tests" -c "$clients" -r 100000 -d 32 -n "$n" \
+        -P "$pipeline" --csv >>"$base.meta" || problem "the client runner failed"
     if kill -0 "$server_pid" 2>/dev/null; then
         server_cpu "$server_pid" "$cpu0" >>"$base.meta"
         echo "rss_kb_after=$(rss_kb "$server_pid")" >>"$base.meta"
@@ -609,37 +703,92 @@ memory_run() {
 # ------------------------------------------------------------------------------------------
 # The rounds
 # ------------------------------------------------------------------------------------------
-resp_systems=(redis)
-mc_systems=(memcached)
-for engine in "${engines[@]}"; do
-    resp_systems+=("wdb-$engine")
-    mc_systems+=("wdb-$engine")
-done
+# section_systems SECTION: the systems of a section, in run order (the reference first, then
+# for each engine the base binary, if any, right before the measured one).
+section_systems() {
+    local section=$1 engine with_base=0 list=()
+    local -a section_engines=("${engines[@]}")
+    case "$section" in
+        pc1 | pc16) section_engines=("${percore_engines[@]}") ;;
+        aof16) section_engines=("${aof_engines[@]}") ;;
+    esac
+    if [[ -n "$base_bin" && " ${base_sections[*]} " == *" $section "* ]]; then
+        with_base=1
+    fi
+    if [[ $section == memcaslap ]]; then list=(memcached); else list=(redis); fi
+    for engine in "${section_engines[@]}"; do
+        [[ $with_base == 1 ]] && list+=("base-$engine")
+        list+=("wdb-$engine")
+    done
+    echo "${list[@]}"
+}
+# quiet_wait ROUND: waits, within what is left of SERVER_BENCH_QUIET_WAIT_S, until no process
+# matches the pattern (and, before round 1, the load average is below the threshold); sets
+# quiet_state to "quiet" or to what was still there when the time ran out.
+quiet_left=$quiet_wait_s
+quiet_state=""
+quiet_wait() {
+    local round=$1 busy load waited=0
+    while true; do
+        busy=$(pgrep -f "$quiet_pattern" 2>/dev/null | while read -r pid; do
+            [[ $pid == "$$" ]] || ps -o args= -p "$pid" 2>/dev/null | cut -c1-60
+        done | sort -u | paste -sd';' - || true)
+        load=$(cut -d' ' -f1 /proc/loadavg)
+        if [[ -z "$busy" ]] && { [[ $round -gt 1 ]] ||
+            awk -v l="$load" -v t="$quiet_load" 'BEGIN { exit !(l < t) }'; }; then
+            quiet_state="quiet after ${waited} s"
+            return
+        fi
+        if [[ $quiet_left -le 0 ]]; then
+            quiet_state="NOT quiet after ${waited} s (load $load${busy:+; running: $busy})"
+            return
+        fi
+        echo "   waiting for a quiet machine (load $load${busy:+; running: $busy})"
+        sleep 30
+        waited=$((waited + 30))
+        quiet_left=$((quiet_left - 30))
+    done
+}
 
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 round_seconds=()
 round_loads=()
+round_quiet=()
 round=0
 section=""
 system=""
 for round in $(seq 1 "$rounds"); do
+    if [[ $quiet_wait_s -gt 0 ]]; then
+        quiet_wait "$round"
+        round_quiet+=("round $round: $quiet_state")
+        echo "== round $round: $quiet_state"
+        [[ $round == 1 ]] && started=$(date -u +%Y-%m-%dT%H:%M:%SZ) &&
+            load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+    fi
     echo "== round $round of $rounds (load average $(cut -d' ' -f1-3 /proc/loadavg))"
     round_loads+=("$(cut -d' ' -f1 /proc/loadavg)")
     round_start=$(date +%s)
     for section in "${sections[@]}"; do
         dir="$work/raw/round$round/$section"
         mkdir -p "$dir"
-        if [[ $section == memcaslap ]]; then
-            systems=("${mc_systems[@]}")
-        else
-            systems=("${resp_systems[@]}")
-        fi
+        read -r -a systems <<<"$(section_systems "$section")"
+        server_pin=()
+        client_pin=()
+        persistence=(--appendonly no)
+        case "$section" in
+            pc1 | pc16)
+                server_pin=(taskset -c "$server_cpu_list")
+                client_pin=(taskset -c "$client_cpu_list")
+                ;;
+            aof16) persistence=(--appendonly yes --appendfsync everysec) ;;
+        esac
         for system in "${systems[@]}"; do
             echo "-- round $round, $section, $system"
             case "$section" in
-                p1) redis_benchmark set,get,incr,lpush,mset 50 1 "$n_p1" ;;
-                p16) redis_benchmark set,get,incr,lpush,mset 50 16 "$n_p16" ;;
+                p1 | pc1) redis_benchmark set,get,incr,lpush,mset 50 1 "$n_p1" ;;
+                p16 | pc16) redis_benchmark set,get,incr,lpush,mset 50 16 "$n_p16" ;;
+                aof16) redis_benchmark set,get 50 16 "$n_p16" ;;
                 c1000) redis_benchmark set,get 1000 1 "$n_c1000" ;;
                 memcaslap) memcaslap_run ;;
                 idle) idle_run ;;
@@ -665,6 +814,22 @@ finished=$(date -u +%Y-%m-%dT%H:%M:%SZ)
     echo "load_average_rounds=${round_loads[*]}"
     echo "load_average_end=$(cut -d' ' -f1-3 /proc/loadavg)"
     echo "engines=${engines[*]}"
+    echo "percore_engines=${percore_engines[*]}"
+    echo "aof_engines=${aof_engines[*]}"
+    echo "server_cpu=$server_cpu_list"
+    echo "client_cpu=$client_cpu_list"
+    echo "bin_label=${SERVER_BENCH_BIN_LABEL:-}"
+    if [[ -n "$base_bin" ]]; then
+        echo "base_bin=$base_bin"
+        echo "base_label=$base_label"
+        echo "base_sections=${base_sections[*]}"
+        echo "base_sha256=$(sha256sum "$work/workingdb-base" | cut -c1-16)"
+        echo "base_version=$("$work/workingdb-base" --version 2>&1 | head -1)"
+    fi
+    echo "quiet_wait_s=$quiet_wait_s"
+    echo "quiet_pattern=$quiet_pattern"
+    echo "quiet_load=$quiet_load"
+    echo "round_quiet=$(IFS='|'; echo "${round_quiet[*]}")"
     echo "sections=${sections[*]}"
     echo "threads=$threads"
     echo "n_p1=$n_p1"

@@ -11,8 +11,11 @@ Standard library only. Reads, under --work (default target/server-bench):
 * meta.txt: key=value lines describing the run and the machine;
 * problems.txt: what went wrong during the run, one line per problem.
 
-Sections: p1, p16, c1000 (redis-benchmark), memcaslap, idle, memory. Systems: redis,
-memcached and wdb-<engine>.
+Sections: p1, p16 (the default comparison), pc1, pc16 (per core: server and client pinned to
+different cpus), aof16 (both servers with appendonly yes, appendfsync everysec), c1000
+(redis-benchmark), memcaslap, idle, memory. Systems: redis, memcached, wdb-<engine> (the
+measured binary) and base-<engine> (SERVER_BENCH_BASE_BIN, an older binary: the page then
+compares the two, new / base, in "Old against new").
 
 Writes, under --out (default bench-results): server.md, server-data.csv (one row per metric
 per measurement, every round) and server-throughput.svg. The hand-written explanation in the
@@ -39,13 +42,23 @@ from render_engine import HUMAN_BEGIN, HUMAN_END, fmt_ratio, nice_step
 
 SUBJECT = "wdb-lockfree"
 ENGINE_ORDER = ["lockfree", "sharded", "dashmap", "flurry"]
-REFERENCE = {"p1": "redis", "p16": "redis", "c1000": "redis", "memcaslap": "memcached",
-             "idle": "redis", "memory": "redis"}
+REFERENCE = {"p1": "redis", "p16": "redis", "pc1": "redis", "pc16": "redis", "aof16": "redis",
+             "c1000": "redis", "memcaslap": "memcached", "idle": "redis", "memory": "redis"}
 RESP_SECTIONS = {
     "p1": ("-P 1, 50 clients", "set,get,incr,lpush,mset", 50, 1, "n_p1"),
     "p16": ("-P 16, 50 clients", "set,get,incr,lpush,mset", 50, 16, "n_p16"),
+    "pc1": ("Per core, -P 1, 50 clients", "set,get,incr,lpush,mset", 50, 1, "n_p1"),
+    "pc16": ("Per core, -P 16, 50 clients", "set,get,incr,lpush,mset", 50, 16, "n_p16"),
+    "aof16": ("Same persistence (appendfsync everysec on both), -P 16, 50 clients", "set,get",
+              50, 16, "n_p16"),
     "c1000": ("-c 1000 (connection scaling), -P 1", "set,get", 1000, 1, "n_c1000"),
 }
+SECTION_TITLES = {"p1": "-P 1", "p16": "-P 16", "pc1": "per core -P 1", "pc16": "per core -P 16",
+                  "aof16": "same persistence -P 16", "c1000": "-c 1000",
+                  "memcaslap": "memcaslap"}
+# What the page calls the two workingdb binaries (SERVER_BENCH_BIN_LABEL and
+# SERVER_BENCH_BASE_LABEL, or the commit); set from meta.txt in main().
+NAMES = {"wdb": "", "base": "base", "base_present": False}
 TESTS = ["SET", "GET", "INCR", "LPUSH", "MSET"]
 COLORS = {
     "redis": "#2ca02c",
@@ -55,6 +68,8 @@ COLORS = {
     "wdb-dashmap": "#1f77b4",
     "wdb-flurry": "#9467bd",
     "wdb-lockfree@1": "#ff9896",
+    "base-lockfree": "#8c564b",
+    "base-lockfree@1": "#c49c94",
 }
 IDLE_LIMIT_MB = 50.0
 HUMAN_PLACEHOLDER = (
@@ -84,9 +99,10 @@ def read_key_values(path):
 def system_rank(system):
     if system in ("redis", "memcached"):
         return (0, system)
-    engine, _, loops = system[len("wdb-"):].partition("@")
+    binary, _, spec = system.partition("-")
+    engine, _, loops = spec.partition("@")
     rank = ENGINE_ORDER.index(engine) if engine in ENGINE_ORDER else 99
-    return (1, rank, loops, engine)
+    return (1, rank, loops, engine, 0 if binary == "base" else 1)
 
 
 def label(system, bold=True):
@@ -101,8 +117,18 @@ def label(system, bold=True):
 def short(system):
     if system in ("redis", "memcached"):
         return {"redis": "redis-server", "memcached": "memcached"}[system]
-    engine, _, loops = system[len("wdb-"):].partition("@")
-    return f"{engine}, {loops} loop{'s' if loops != '1' else ''}" if loops else engine
+    binary, _, spec = system.partition("-")
+    engine, _, loops = spec.partition("@")
+    text = f"{engine}, {loops} loop{'s' if loops != '1' else ''}" if loops else engine
+    # Only named when two binaries ran: the base one always, the measured one then too.
+    if binary == "base" or NAMES["base_present"]:
+        text += f" ({NAMES[binary] or 'new'})"
+    return text
+
+
+def base_of(system):
+    """The base-binary twin of a measured system (wdb-x -> base-x)."""
+    return "base-" + system[len("wdb-"):]
 
 
 def as_float(value):
@@ -313,6 +339,11 @@ class Results:
     def engines(self, section):
         return [s for s in self.ordered_systems(section) if s.startswith("wdb-")]
 
+    def compared(self, section):
+        """Every system of a section but its reference: base and measured binaries."""
+        return [s for s in self.ordered_systems(section)
+                if s.startswith(("wdb-", "base-"))]
+
     def summary(self, section, system, test, metric):
         values = list(self.values.get((section, system, test, metric), {}).values())
         if not values:
@@ -435,11 +466,16 @@ def header_section(meta, results, repo_root):
         "runs every system once, in the same order (redis-server or memcached first, then "
         f"workingdb with each engine: {engines}), each started fresh on free ports; then "
         "`scripts/render_server.py`.",
-        f"- **Commit:** {meta.get('git_commit', '?')}"
-        + (" with uncommitted changes to the server or engine" if meta.get("git_dirty") == "yes"
-           else "")
+        (f"- **Commit:** {meta['bin_label']} (the measured binary; the checkout that ran the "
+         f"script was at {meta.get('git_commit', '?')})" if meta.get("bin_label")
+         else f"- **Commit:** {meta.get('git_commit', '?')}"
+         + (" with uncommitted changes to the server or engine"
+            if meta.get("git_dirty") == "yes" else ""))
         + f"; binary from {meta.get('build', '?')}, {meta.get('workingdb_version', '?')}, "
-        f"sha256 {meta.get('workingdb_sha256', '?')}…",
+        f"sha256 {meta.get('workingdb_sha256', '?')}…"
+        + (f"; old binary for \"Old against new\": {meta.get('base_label')}, "
+           f"`{meta.get('base_bin')}`, sha256 {meta.get('base_sha256', '?')}…"
+           if meta.get("base_bin") else ""),
         f"- **Machine:** {meta.get('nproc', '?')} CPUs (`nproc`), {meta.get('cpu_model', '?')}, "
         f"{meta.get('memory_total', '?')} RAM, {meta.get('kernel', '?')}, {meta.get('libc', '?')}; "
         f"load average {meta.get('load_average_start', '?')} at the start, "
@@ -465,11 +501,28 @@ def header_section(meta, results, repo_root):
         "below gives the cores each side used.",
         f"- **Rounds:** {len(results.rounds)}, taking {meta.get('round_seconds', '?')} s "
         f"(load average at each round's start: {meta.get('load_average_rounds', '?')})",
+        *quiet_lines(meta),
         "- **Raw data:** `server-data.csv` beside this page, one row per metric per measurement "
         "per round (with p95, average and maximum latency, CPU and RSS figures not shown here).",
         "",
     ]
     return out
+
+
+def quiet_lines(meta):
+    if not meta.get("quiet_wait_s") or meta.get("quiet_wait_s") == "0":
+        return ["- **Quiet machine:** not checked (SERVER_BENCH_QUIET_WAIT_S unset)."]
+    states = [s.strip() for s in meta.get("round_quiet", "").split("|") if s.strip()]
+    noisy = [s for s in states if "NOT quiet" in s]
+    text = (f"- **Quiet machine:** before round 1 the script waited (at most "
+            f"{meta['quiet_wait_s']} s in all, polling every 30 s) until no process matched "
+            f"`pgrep -f '{meta.get('quiet_pattern', '?')}'` and the 1-minute load average was "
+            f"below {meta.get('quiet_load', '?')}; before later rounds until no such process "
+            "ran. " + "; ".join(states) + ".")
+    if noisy:
+        text += (" **Some rounds ran while other work was running: their figures, and the "
+                 "ratios most of all, are noisier than on an idle machine.**")
+    return [text]
 
 
 def what_section(meta):
@@ -510,6 +563,20 @@ def what_section(meta):
         "server (INFO memory `used_memory` after − before) / DBSIZE. The raw payload is 48 "
         "B/key.",
         "",
+        f"- **Per core (pc1, pc16):** the -P 1 and -P 16 runs with every server started under "
+        f"`taskset -c {meta.get('server_cpu', '?')}` and redis-benchmark under `taskset -c "
+        f"{meta.get('client_cpu', '?')}`, workingdb with "
+        f"{', '.join(meta.get('percore_engines', '?').split())} (`@1`: `--threads 1`). This "
+        "measures cost per request on one core, without the client competing for it: the "
+        "headline comparison of BENCHMARKS.md.",
+        f"- **Same persistence (aof16):** `redis-benchmark -t set,get -c 50 -r 100000 -d 32 -n "
+        f"{meta.get('n_p16', '?')} -P 16 --csv` with both servers started with `--appendonly "
+        "yes --appendfsync everysec --dir <fresh dir>` (redis-server still `--save \"\"`), "
+        f"workingdb with {', '.join(meta.get('aof_engines', '?').split())}; not pinned.",
+        "- **Old against new:** when a second workingdb binary is given "
+        "(SERVER_BENCH_BASE_BIN), it runs as `<engine> (old)` right before the measured one in "
+        f"{', '.join(meta.get('base_sections', '').split()) or 'no section'}.",
+        "",
         "A measurement whose client failed, timed out or received error replies is left out "
         "of the medians and listed under Run problems.",
         "",
@@ -518,8 +585,11 @@ def what_section(meta):
 
 def targets_section(results, meta):
     idle_conns = int(meta.get("idle_conns", "10000"))
-    engines = sorted({s for sec in results.systems for s in results.systems[sec]
-                      if s.startswith("wdb-")}, key=system_rank)
+    # The targets judge the default comparison (and the memcached, idle and memory sections);
+    # the per-core and same-persistence sections have their own tables.
+    engines = sorted({s for sec in ("p1", "p16", "c1000", "memcaslap", "idle", "memory")
+                      for s in results.systems.get(sec, ()) if s.startswith("wdb-")},
+                     key=system_rank)
     out = [
         "Each cell: the median of same-round ratios (min–max over rounds) and the verdict, "
         "judged on the median.",
@@ -647,13 +717,23 @@ def resp_section(results, section, meta):
     systems = results.ordered_systems(section)
     if not systems:
         return []
-    engines = results.engines(section)
+    engines = results.compared(section)
+    client = ""
+    servers = ""
+    if section in ("pc1", "pc16"):
+        client = f"taskset -c {meta.get('client_cpu', '?')} "
+        servers = (f" Every server runs under `taskset -c {meta.get('server_cpu', '?')}` (its "
+                   "threads share that one cpu), the client on the other cpu.")
+    elif section == "aof16":
+        servers = (" Both servers append every write: `redis-server ... --appendonly yes "
+                   "--appendfsync everysec --dir <fresh dir>` and `workingdb ... --appendonly "
+                   "yes --appendfsync everysec --dir <fresh dir>`; neither is pinned.")
     out = [
         f"### {title}",
         "",
-        f"`redis-benchmark -t {','.join(t.lower() for t in tests)} -c {clients} -r 100000 -d 32 "
-        f"-n {meta.get(n_key, '?')} -P {pipeline} --csv`. Thousand requests/s, median over "
-        "rounds (min–max).",
+        f"`{client}redis-benchmark -t {','.join(t.lower() for t in tests)} -c {clients} -r "
+        f"100000 -d 32 -n {meta.get(n_key, '?')} -P {pipeline} --csv`. Thousand requests/s, "
+        f"median over rounds (min–max).{servers}",
         "",
         "| system | " + " | ".join(tests) + " |",
         "|---|" + "---:|" * len(tests),
@@ -694,17 +774,19 @@ def resp_section(results, section, meta):
 
 
 def cpu_section(results):
-    sections = [s for s in ("p1", "p16", "c1000", "memcaslap") if results.systems.get(s)]
+    sections = [s for s in ("p1", "p16", "pc1", "pc16", "aof16", "c1000", "memcaslap")
+                if results.systems.get(s)]
     if not sections:
         return []
-    titles = {"p1": "-P 1", "p16": "-P 16", "c1000": "-c 1000", "memcaslap": "memcaslap"}
+    titles = SECTION_TITLES
     systems = sorted({s for sec in sections for s in results.systems[sec]}, key=system_rank)
     out = [
         "### CPU split",
         "",
         "Cores used during the client's run (CPU seconds / the client's wall seconds), "
         "server / client, medians over rounds (invalid runs included: this is what the "
-        "processes did). On 2 cores, server + client cannot exceed 2.",
+        "processes did). On 2 cores, server + client cannot exceed 2; per core, each is held "
+        "to its one cpu.",
         "",
         "| system | " + " | ".join(titles[s] for s in sections) + " |",
         "|---|" + "---:|" * len(sections),
@@ -845,8 +927,8 @@ def memory_section(results, measurements, meta):
 def losses(results):
     """Generated lines: every case where a workingdb engine is behind the reference."""
     found = defaultdict(list)  # engine -> [line]
-    for section in ("p1", "p16", "c1000"):
-        title = {"p1": "-P 1", "p16": "-P 16", "c1000": "-c 1000"}[section]
+    for section in ("p1", "p16", "pc1", "pc16", "aof16", "c1000"):
+        title = SECTION_TITLES[section]
         tests = [t.upper() for t in RESP_SECTIONS[section][1].split(",")]
         for engine in results.engines(section):
             note = results.invalid_note(section, engine)
@@ -862,7 +944,7 @@ def losses(results):
                         f"{title} {test}: {fmt_k(ours)}k vs redis-server {fmt_k(theirs)}k "
                         f"requests/s, {ratio[0]:.3f}x{spread}"
                     )
-                if section == "p16":
+                if section in ("p16", "pc16", "aof16"):
                     continue  # p99 with 16 requests in flight per client says little
                 ratio = results.ratio(section, engine, "redis", test, "p99_ms")
                 if ratio is not None and ratio[0] > 1.0:
@@ -898,6 +980,81 @@ def losses(results):
     return found
 
 
+def old_vs_new_section(results, meta):
+    """new / base for every measured system that ran beside its base-binary twin."""
+    pairs = [(section, system) for section in ("p1", "p16", "pc1", "pc16", "aof16", "c1000")
+             for system in results.engines(section)
+             if base_of(system) in results.systems.get(section, ())]
+    if not pairs:
+        return []
+    base, new = NAMES["base"], NAMES["wdb"] or "new"
+    out = [
+        f"### Old against new: {new} / {base}",
+        "",
+        f"The binary of {base} (`{meta.get('base_bin', '?')}`, sha256 "
+        f"{meta.get('base_sha256', '?')}…) ran right before the binary of {new} in every "
+        "section below, same options, same round, so each round gives one same-round ratio. "
+        "Thousand requests/s and ms, medians over rounds; the ratio is the median of the "
+        "same-round ratios (min–max over rounds); **noise is that min–max**. A cell is a "
+        "regression beyond noise only when every round has the new binary behind (throughput "
+        "ratio below 1 in every round, or p99 ratio above 1 in every round).",
+        "",
+        f"| section | system | test | {base} k/s | {new} k/s | {new} / {base} | "
+        f"{base} p50 / p99 | {new} p50 / p99 | p99 {new} / {base} | verdict |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    beyond, widths, ratios = [], [], []
+    for section, system in pairs:
+        twin = base_of(system)
+        tests = [t.upper() for t in RESP_SECTIONS[section][1].split(",")]
+        for test in tests:
+            old_rps = results.summary(section, twin, test, "rps")
+            new_rps = results.summary(section, system, test, "rps")
+            ratio = results.ratio(section, system, twin, test, "rps")
+            p99 = results.ratio(section, system, twin, test, "p99_ms")
+
+            def latency(which):
+                p50 = results.summary(section, which, test, "p50_ms")
+                p99_ms = results.summary(section, which, test, "p99_ms")
+                return "—" if p50 is None else f"{p50[0]:.3f} / {p99_ms[0]:.3f}"
+
+            verdict = "no data"
+            if ratio is not None:
+                ratios.append(ratio[0])
+                widths.append(ratio[2] - ratio[1])
+                notes = []
+                if ratio[2] < 1.0 and ratio[3] > 1:
+                    notes.append("**slower in every round**")
+                elif ratio[1] > 1.0 and ratio[3] > 1:
+                    notes.append("faster in every round")
+                # p99 with 16 requests in flight per client says little; judged at -P 1 only.
+                if p99 is not None and p99[1] > 1.0 and p99[3] > 1 and section in ("pc1", "p1"):
+                    notes.append("**p99 worse in every round**")
+                verdict = "; ".join(notes) or ("within noise" if ratio[3] > 1
+                                                else "one round: no noise estimate")
+                if "**" in verdict:
+                    beyond.append(f"{SECTION_TITLES[section]} {short(system)} {test}: "
+                                  f"{fmt_ratio(ratio)} throughput, {fmt_ratio(p99)} p99")
+            out.append(
+                f"| {SECTION_TITLES[section]} | {short(system)} | {test} | "
+                f"{fmt_summary(old_rps, fmt_k)} | {fmt_summary(new_rps, fmt_k)} | "
+                f"{fmt_ratio(ratio)} | {latency(twin)} | {latency(system)} | {fmt_ratio(p99)} | "
+                f"{verdict} |"
+            )
+    out.append("")
+    if widths:
+        out.append(
+            f"Generated summary: {len(ratios)} throughput ratios, median {statistics.median(ratios):.2f}x "
+            f"(lowest {min(ratios):.2f}x, highest {max(ratios):.2f}x); the noise, the width of a "
+            f"ratio's min–max over rounds, is {statistics.median(widths):.2f} at the median "
+            f"({min(widths):.2f}–{max(widths):.2f}). "
+            + ("Behind in every round: " + "; ".join(beyond) + "."
+               if beyond else "No cell is behind in every round: no regression beyond noise.")
+        )
+        out.append("")
+    return out
+
+
 def existing_human_block(path):
     try:
         with open(path, encoding="utf-8") as f:
@@ -918,6 +1075,7 @@ def render_page(meta, results, measurements, problems, repo_root, human_block, s
     out += ["", "## Results", ""]
     for section in RESP_SECTIONS:
         out += resp_section(results, section, meta)
+    out += old_vs_new_section(results, meta)
     out += memcaslap_section(results, meta)
     out += cpu_section(results)
     out += idle_section(results, meta)
@@ -937,7 +1095,8 @@ def render_page(meta, results, measurements, problems, repo_root, human_block, s
     engines = sorted(found, key=system_rank)
     if found:
         out.append("Every case where a workingdb engine is behind the reference (generated; "
-                   "median of same-round ratios; p99 at -P 1 and -c 1000 only):")
+                   "median of same-round ratios; p99 at -P 1 and -c 1000 only). The old binary "
+                   "of \"Old against new\" is left out here:")
         out.append("")
         for engine in engines:
             out.append(f"- **{label(engine, bold=False)}**")
@@ -1067,6 +1226,9 @@ def main():
 
     repo_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     meta = read_key_values(os.path.join(args.work, "meta.txt"))
+    NAMES["wdb"] = meta.get("bin_label") or meta.get("git_commit", "")
+    NAMES["base"] = meta.get("base_label", "base")
+    NAMES["base_present"] = bool(meta.get("base_bin"))
     measurements = load_measurements(args.work)
     if not measurements:
         sys.exit(f"render_server: no measurements under {args.work}/raw/round*/")
