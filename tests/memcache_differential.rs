@@ -131,8 +131,17 @@ fn mask_binary(reply: &[u8]) -> Vec<Vec<u8>> {
 }
 
 fn text_reply(port: u16, request: &[u8]) -> String {
+    // A request that holds `mn` itself gets its own `MN` first: wait for one more than it
+    // asked for, or the read would end on whichever came first, by timing.
+    let count = |haystack: &[u8], needle: &[u8]| {
+        haystack
+            .windows(needle.len())
+            .filter(|window| *window == needle)
+            .count()
+    };
+    let expected = count(request, SENTINEL) + 1;
     mask_text(&exchange(port, request, SENTINEL, |reply| {
-        reply.ends_with(SENTINEL_REPLY)
+        reply.ends_with(SENTINEL_REPLY) && count(reply, SENTINEL_REPLY) >= expected
     }))
 }
 
