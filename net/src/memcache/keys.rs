@@ -113,27 +113,11 @@ pub fn binary_delete<E: Engine<Value = Value>>(
     Flow::Continue
 }
 
-/// Binary `TOUCH`: the exptime in the extras; the reply carries the flags.
+/// Binary `TOUCH`: the exptime in the extras; the reply carries the flags (GAT without the
+/// value).
 pub fn binary_touch<E: Engine<Value = Value>>(
     session: &mut Session<'_, E>,
     request: &BinaryRequest<'_>,
 ) -> Flow {
-    let header = &request.header;
-    let now = session.keyspace().now_ms();
-    let at = expire_at_ms(binary::exptime(request.extras), now);
-    let item = session.keyspace().touch_item(request.key, at);
-    counters().touched(item.is_some());
-    match item {
-        Some(item) => binary::respond(
-            session,
-            header,
-            status::OK,
-            item.version,
-            &item.flags.to_be_bytes(),
-            &[],
-            &[],
-        ),
-        None => binary::error(session, header, status::NOT_FOUND),
-    }
-    Flow::Continue
+    super::retrieval::touch_and_reply(session, request, false)
 }

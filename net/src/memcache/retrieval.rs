@@ -160,6 +160,17 @@ pub fn binary_gat<E: Engine<Value = Value>>(
     session: &mut Session<'_, E>,
     request: &BinaryRequest<'_>,
 ) -> Flow {
+    touch_and_reply(session, request, true)
+}
+
+/// Binary `TOUCH` and the `GAT` family: sets the expiry from the extras and replies with the
+/// flags, plus the value when `with_value` (GAT), and the key for the `K` opcodes. A miss is
+/// `NOT_FOUND`, unless the opcode is quiet.
+pub(super) fn touch_and_reply<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    request: &BinaryRequest<'_>,
+    with_value: bool,
+) -> Flow {
     let header = &request.header;
     let now = session.keyspace().now_ms();
     let at = expire_at_ms(binary::exptime(request.extras), now);
@@ -173,7 +184,11 @@ pub fn binary_gat<E: Engine<Value = Value>>(
             item.version,
             &item.flags.to_be_bytes(),
             request.returned_key(),
-            item.value.as_bytes(),
+            if with_value {
+                item.value.as_bytes()
+            } else {
+                &[]
+            },
         ),
         None if !request.quiet() => binary::error(session, header, status::NOT_FOUND),
         None => {}
