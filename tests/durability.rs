@@ -136,7 +136,9 @@ fn write_until_killed(server_port: (u16, u16), writer: &Writer, stop: &AtomicBoo
 
 /// The value of `slot` after the writes up to `last` (sequence numbers `seq % SLOTS == slot`).
 fn slot_value(slot: u64, last: u64) -> Option<u64> {
-    let candidate = last - (last + SLOTS - slot) % SLOTS;
+    // No write to the slot yet when `last` is below its first sequence number (a kill early in
+    // a cycle): checked, not wrapped.
+    let candidate = last.checked_sub((last + SLOTS - slot) % SLOTS)?;
     (candidate >= 1 && candidate <= last && candidate % SLOTS == slot).then_some(candidate)
 }
 
