@@ -5,10 +5,10 @@
 use clap::Parser;
 use engine::dashmap::DashMapEngine;
 use engine::flurry::FlurryEngine;
-use engine::keyspace::Journal;
-use engine::keyspace::{Keyspace, Value, SWEEP_CYCLE_BUDGET, SWEEP_INTERVAL};
 use engine::sharded::Sharded;
 use engine::{Engine, LockFree};
+use keyspace::Journal;
+use keyspace::{Keyspace, Value, SWEEP_CYCLE_BUDGET, SWEEP_INTERVAL};
 use net::{Config, Shared};
 use persistence::device::DeviceSegments;
 use persistence::log::{self, AppendLog, DbJournal, Io};

@@ -36,9 +36,9 @@
 
 use engine::dashmap::DashMapEngine;
 use engine::flurry::FlurryEngine;
-use engine::keyspace::{Keyspace, SetOptions, Str, Value};
 use engine::sharded::Sharded;
 use engine::{Engine, LockFree, Meta};
+use keyspace::{Keyspace, SetOptions, Str, Value};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::process::{Command, ExitCode};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -199,6 +199,7 @@ impl<E: Engine<Value = Value>> MemoryMap for KeyspaceOver<E> {
     }
     fn insert(&mut self, key: &[u8], value: Box<[u8]>) {
         self.0
+            .shared()
             .set(key, Str::copy_from(&value), SetOptions::default())
             .expect("a SET of a string cannot fail");
     }

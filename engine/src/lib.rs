@@ -60,8 +60,6 @@ pub mod counter;
 pub mod dashmap;
 #[cfg(not(loom))]
 pub mod flurry;
-#[cfg(not(loom))]
-pub mod keyspace;
 pub mod lockfree;
 #[cfg(not(loom))]
 pub mod sharded;

@@ -14,7 +14,7 @@
 //! replies are copied into, and shared values ([`Str`]) that large values are sent from
 //! directly with a vectored write, without copying them into a buffer.
 
-use engine::keyspace::Str;
+use keyspace::Str;
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Write};
 

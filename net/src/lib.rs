@@ -1,7 +1,7 @@
 //! # net: the event loops, buffers and protocol codecs
 //!
 //! The server speaks Redis's RESP and memcached's text, meta and binary protocols over one
-//! shared [`Keyspace`](engine::keyspace::Keyspace), on a few `mio` event loops (one per core
+//! shared [`Keyspace`](keyspace::Keyspace), on a few `mio` event loops (one per core
 //! by default). The pieces, from the socket inwards:
 //!
 //! * [`server`]: the loops. Each owns its listening sockets (`SO_REUSEPORT`), its connections
@@ -26,6 +26,7 @@
 pub mod buffer;
 pub mod client;
 pub mod config;
+pub mod lock;
 pub mod memcache;
 pub mod protocol;
 pub mod resp;

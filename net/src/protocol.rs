@@ -242,8 +242,8 @@ mod tests {
         use crate::resp::parse::Request;
         use crate::session::{RuntimeLimits, Session, Shared};
         use crate::{memcache, resp};
-        use engine::keyspace::{Keyspace, Value};
         use engine::LockFree;
+        use keyspace::{Keyspace, Value};
         use proptest::prelude::*;
         use std::sync::Arc;
 
@@ -265,12 +265,14 @@ mod tests {
                     output: &mut output,
                     pool: &mut pool,
                     limits: RuntimeLimits::from_config(&config),
+                    held: crate::lock::Held::Nothing,
                 };
                 let processed = match codec {
                     0 => resp::process(&mut session, &mut Request::default(), input),
                     1 => memcache::text::process(&mut session, input),
                     _ => memcache::binary::process(&mut session, input),
                 };
+                drop(session);
                 prop_assert!(
                     processed.consumed <= input.len(),
                     "codec {} over-consumed",

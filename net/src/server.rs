@@ -43,8 +43,8 @@ use crate::protocol::{detect, Processed, Protocol};
 use crate::resp::parse::Request;
 use crate::session::{RuntimeLimits, Session, Shared};
 use crate::{memcache, resp};
-use engine::keyspace::Value;
 use engine::Engine;
+use keyspace::Value;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use persistence::log::Fsync;
@@ -624,6 +624,7 @@ fn run_input<E: Engine<Value = Value>>(
     };
     let mut session = Session {
         shared,
+        held: crate::lock::Held::Nothing,
         client,
         output,
         pool,
@@ -640,6 +641,8 @@ fn run_input<E: Engine<Value = Value>>(
         Protocol::MemcacheText => memcache::text::process(&mut session, filled),
         Protocol::MemcacheBinary => memcache::binary::process(&mut session, filled),
     }));
+    // Releases a keyspace guard a panicking handler left in force.
+    drop(session);
     let processed: Processed = match outcome {
         Ok(processed) => processed,
         Err(_) => {

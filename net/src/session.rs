@@ -4,11 +4,12 @@
 use crate::buffer::{Output, Pool};
 use crate::client::{Client, ClientInfo, Inbox, Message};
 use crate::config::Config;
+use crate::lock::{Held, Lock};
 use crate::resp::parse::Limits;
 use crate::resp::table::Table;
 use crate::stats::ServerStats;
-use engine::keyspace::{Keyspace, Str, Value};
 use engine::Engine;
+use keyspace::{Db, Keyspace, Mode, Str, Value};
 use persistence::log::AppendLog;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -202,6 +203,8 @@ pub struct Session<'a, E: Engine<Value = Value>> {
     pub pool: &'a mut Pool,
     /// The limits in force.
     pub limits: RuntimeLimits,
+    /// The keyspace guards the dispatcher took for the command running (see [`crate::lock`]).
+    pub held: Held<'a, E>,
 }
 
 /// The configuration values the loops consult on every request, copied out of [`Config`] so
@@ -240,10 +243,39 @@ impl RuntimeLimits {
 }
 
 impl<'a, E: Engine<Value = Value>> Session<'a, E> {
-    /// The keyspace of the client's selected database. It borrows the shared state, not the
-    /// session, so a handler can write replies while it holds a value of the keyspace.
-    pub fn keyspace(&self) -> &'a Keyspace<E> {
+    /// The client's selected database, under the guard the dispatcher took for this command
+    /// (see [`crate::lock`]). It borrows the shared state, not the session, so a handler can
+    /// write replies while it holds a value of the keyspace.
+    ///
+    /// Panics when no guard covers the database: the command's row names the wrong lock.
+    pub fn keyspace(&self) -> Db<'a, E> {
+        self.db(self.client.db())
+    }
+
+    /// Database `index` under the guard in force; panics as [`Session::keyspace`] does.
+    pub fn db(&self, index: usize) -> Db<'a, E> {
+        self.held.db(index).unwrap_or_else(|| {
+            panic!("database {index} used without a guard: the command's lock rule is wrong")
+        })
+    }
+
+    /// The selected database's keyspace without a lock: for what needs none (its size, its
+    /// counters, its clock), never for an operation.
+    pub fn database(&self) -> &'a Keyspace<E> {
         &self.shared.databases[self.client.db()]
+    }
+
+    /// Runs `run` under `lock` (taken in `mode` on the selected database), unless a guard is
+    /// already in force (a sequence of commands holding every database, see
+    /// [`crate::lock`]), and releases it afterwards.
+    pub fn locked<R>(&mut self, lock: Lock, mode: Mode, run: impl FnOnce(&mut Self) -> R) -> R {
+        if self.held.is_held() {
+            return run(self);
+        }
+        self.held = Held::take(&self.shared.databases, lock, mode, self.client.db());
+        let result = run(self);
+        self.held = Held::Nothing;
+        result
     }
 
     /// Parser limits from the configuration.

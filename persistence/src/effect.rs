@@ -7,8 +7,8 @@
 //! writer bug, since the checksum matched).
 
 use crate::record::{self, Argument, Opcode, Record, TooLarge};
-use engine::keyspace::{Effect, End, ListPosition};
 use engine::Meta;
+use keyspace::{Effect, End, ListPosition};
 
 /// The most elements one list record carries: a record has at most
 /// [`record::ARGUMENTS_MAX`] arguments, two of which are the key and the end (or expiry).

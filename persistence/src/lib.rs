@@ -4,13 +4,13 @@
 //! The pieces, from the bytes up:
 //!
 //! * [`record`]: the record format and its checks (CRC-64/NVME over length and body);
-//! * [`effect`]: a keyspace [`engine::keyspace::Effect`] as a record and back;
+//! * [`effect`]: a keyspace [`keyspace::Effect`] as a record and back;
 //! * [`storage`]: the seam the writer writes through (a plain file, and a seeded
 //!   fault-injecting store for tests); [`uring`]: its io_uring back-end, a batch and its
 //!   linked `fdatasync` in one submission;
 //! * [`manifest`]: the directory of parts (base and incremental segments) and its atomically
 //!   replaced manifest, as Redis 7's multi-part AOF;
-//! * [`log`]: the [`engine::keyspace::Journal`] the keyspace reports to, the writer thread's
+//! * [`log`]: the [`keyspace::Journal`] the keyspace reports to, the writer thread's
 //!   group commit under `appendfsync always|everysec|no`, disk faults, and rewrites;
 //! * [`replay`]: loading the directory back, cutting a torn tail, refusing corruption;
 //! * [`device`]: the incremental segments on an `--aof-device` (an [`nvme::BlockLog`] per

@@ -42,7 +42,7 @@
 //!
 //! [`AppendLog::rewrite`] asks the writer to start a new incremental segment at its next
 //! batch boundary (it syncs the old one first and names the new one in the manifest), then a
-//! rewrite thread writes a base from [`engine::keyspace::Keyspace::snapshot`] and switches the
+//! rewrite thread writes a base from [`keyspace::Keyspace::snapshot`] and switches the
 //! manifest to "new base + new segment". The writer is never stopped for more than the segment
 //! switch (open a file, one fsync, one manifest store); the event loops never stop.
 //!
@@ -54,7 +54,7 @@
 use crate::effect;
 use crate::manifest::{self, Kind, Manifest, Part};
 use crate::storage::{FileStorage, Storage};
-use engine::keyspace::{Effect, Journal};
+use keyspace::{Effect, Journal};
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::fs::{self, OpenOptions};

@@ -8,12 +8,12 @@ mod common;
 use common::{dump, TempDir};
 use engine::dashmap::DashMapEngine;
 use engine::flurry::FlurryEngine;
-use engine::keyspace::{
+use engine::sharded::Sharded;
+use engine::{Engine, LockFree};
+use keyspace::{
     End, ExpireCondition, ExpireOption, Journal, Keyspace, ListPosition, SetCondition, SetOptions,
     StoreMode, Str, Value,
 };
-use engine::sharded::Sharded;
-use engine::{Engine, LockFree};
 use persistence::device::DeviceSegments;
 use persistence::log::{self, AppendLog, Fsync, Io, Options, Snapshotter};
 use persistence::replay::{self, LoadOptions};
@@ -72,67 +72,85 @@ fn random_write<E: Engine<Value = Value>>(keyspace: &Keyspace<E>, rng: &mut Rng)
                 get_old: false,
                 flags: 0,
             };
-            let _ = keyspace.set(&key, Str::copy_from(&value), options);
+            let _ = keyspace.shared().set(&key, Str::copy_from(&value), options);
         }
         4 => {
-            let _ = keyspace.incr_by(&key, rng.below(10) as i64 - 5);
+            let _ = keyspace.shared().incr_by(&key, rng.below(10) as i64 - 5);
         }
         5 => {
-            let _ = keyspace.append(&key, &value);
+            let _ = keyspace.shared().append(&key, &value);
         }
         6 => {
-            keyspace.del(&[&key]);
+            keyspace.shared().del(&[&key]);
         }
         7 => {
-            keyspace.expire_at(&key, later, ExpireCondition::Always);
+            keyspace
+                .shared()
+                .expire_at(&key, later, ExpireCondition::Always);
         }
         8 => {
-            keyspace.persist(&key);
+            keyspace.shared().persist(&key);
         }
         9..=11 => {
             let elements: [&[u8]; 2] = [&element, &value];
-            let _ = keyspace.push(&key, end, &elements[..1 + rng.below(2) as usize]);
+            let _ = keyspace
+                .shared()
+                .push(&key, end, &elements[..1 + rng.below(2) as usize]);
         }
         12 => {
-            let _ = keyspace.pop(&key, end, 1 + rng.below(2) as usize);
+            let _ = keyspace.shared().pop(&key, end, 1 + rng.below(2) as usize);
         }
         13 => {
-            let _ = keyspace.lset(&key, rng.below(4) as i64 - 2, &value);
+            let _ = keyspace
+                .shared()
+                .lset(&key, rng.below(4) as i64 - 2, &value);
         }
         14 => {
-            let _ = keyspace.lrem(&key, rng.below(3) as i64 - 1, &element);
+            let _ = keyspace
+                .shared()
+                .lrem(&key, rng.below(3) as i64 - 1, &element);
         }
         15 => {
-            let _ = keyspace.ltrim(&key, rng.below(3) as i64, -1);
+            let _ = keyspace.shared().ltrim(&key, rng.below(3) as i64, -1);
         }
         16 => {
-            let _ = keyspace.linsert(&key, ListPosition::Before, &element, &value);
+            let _ = keyspace
+                .shared()
+                .linsert(&key, ListPosition::Before, &element, &value);
         }
         17 => {
-            let _ = keyspace.lmove(&key, &other, end, End::Right);
+            let _ = keyspace.exclusive().lmove(&key, &other, end, End::Right);
         }
         18 => {
-            let _ = keyspace.rename(&key, &other, rng.below(2) == 0);
+            let _ = keyspace.exclusive().rename(&key, &other, rng.below(2) == 0);
         }
         19 => {
-            keyspace.copy(&key, &other, rng.below(2) == 0);
+            keyspace.exclusive().copy(&key, &other, rng.below(2) == 0);
         }
         20 => {
-            keyspace.mset(&[(&key, &value), (&other, &element)]);
+            keyspace
+                .exclusive()
+                .mset(&[(&key, &value), (&other, &element)]);
         }
         21 => {
             let mode = [StoreMode::Set, StoreMode::Add, StoreMode::Append][rng.below(3) as usize];
-            let _ = keyspace.store(mode, &key, Str::copy_from(&value), 7, later, None);
+            let _ = keyspace
+                .shared()
+                .store(mode, &key, Str::copy_from(&value), 7, later, None);
         }
         22 => {
-            let _ = keyspace.arith(&key, true, rng.below(5), None, None);
+            let _ = keyspace
+                .shared()
+                .arith(&key, true, rng.below(5), None, None);
         }
         _ => {
             if rng.below(40) == 0 {
-                keyspace.flush();
+                keyspace.exclusive().flush();
             } else {
                 // An expiry in the past deletes the key, and is logged as a delete.
-                keyspace.expire_at(&key, 1, ExpireCondition::Always);
+                keyspace
+                    .shared()
+                    .expire_at(&key, 1, ExpireCondition::Always);
             }
         }
     }
@@ -276,7 +294,7 @@ fn small_device_segments_fill(fsync: Fsync) {
                         if write % 8 == 0 {
                             let key = format!("big{}", rng.below(4));
                             let value = vec![b'a' + (write % 26) as u8; 8 * 1024];
-                            let _ = keyspace.set(
+                            let _ = keyspace.shared().set(
                                 key.as_bytes(),
                                 Str::copy_from(&value),
                                 SetOptions::default(),
@@ -557,7 +575,9 @@ fn a_crash_while_syncs_fail_keeps_every_acknowledged_write_and_a_prefix_of_the_r
         let log = faulty_log(&dir.0, &keyspace, &storage, Fsync::Always);
         // Acknowledged: durable before the disk goes bad.
         for index in 0..50 {
-            keyspace.mset(&[(format!("a{index}").as_bytes(), b"acknowledged")]);
+            keyspace
+                .exclusive()
+                .mset(&[(format!("a{index}").as_bytes(), b"acknowledged")]);
             assert!(log.wait_durable(log::thread_ticket(), Duration::from_secs(10)));
         }
         storage.lock().set_faults(Faults {
@@ -565,7 +585,9 @@ fn a_crash_while_syncs_fail_keeps_every_acknowledged_write_and_a_prefix_of_the_r
             ..Faults::default()
         });
         for index in 0..30 {
-            keyspace.mset(&[(format!("b{index}").as_bytes(), b"never acknowledged")]);
+            keyspace
+                .exclusive()
+                .mset(&[(format!("b{index}").as_bytes(), b"never acknowledged")]);
         }
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while log.write_error().is_none() {
@@ -615,15 +637,22 @@ fn a_list_longer_than_a_record_survives_logging_rewrite_and_replay() {
     );
     let owned: Vec<Vec<u8>> = (0..100_000).map(|i| format!("e{i}").into_bytes()).collect();
     let elements: Vec<&[u8]> = owned.iter().map(Vec::as_slice).collect();
-    keyspace.push(b"long", End::Left, &elements).unwrap();
     keyspace
+        .shared()
+        .push(b"long", End::Left, &elements)
+        .unwrap();
+    keyspace
+        .shared()
         .push(b"long", End::Right, &elements[..70_000])
         .unwrap();
     // The log of the pushes replays to the same list; then the same through a base.
     log.rewrite().unwrap();
     wait_for_rewrites(&log);
     assert_eq!(rewrites_done(&log), 1, "the rewrite wrote its base");
-    keyspace.push(b"long", End::Left, &elements[..3]).unwrap();
+    keyspace
+        .shared()
+        .push(b"long", End::Left, &elements[..3])
+        .unwrap();
     log.shutdown();
     let live = dump(&keyspace);
     drop(log);

@@ -6,8 +6,8 @@
 mod common;
 
 use common::{dump, Held, TempDir};
-use engine::keyspace::{Effect, End, Keyspace, ListPosition, Value};
 use engine::{Engine, LockFree, Meta};
+use keyspace::{Effect, End, Keyspace, ListPosition, Value};
 use persistence::effect;
 use persistence::manifest::{self, Kind, Manifest, Part};
 use persistence::replay::{self, LoadError, LoadOptions};

@@ -10,8 +10,8 @@ use super::stats::counters;
 use super::table::{BinaryRequest, Flow, Step, TextRequest};
 use super::text::decimal;
 use crate::session::Session;
-use engine::keyspace::{ArithOutcome, Value};
 use engine::Engine;
+use keyspace::{ArithOutcome, Value};
 
 /// The binary exptime that means "do not create a missing key".
 const NO_CREATE_EXPTIME: u32 = u32::MAX;

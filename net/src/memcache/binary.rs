@@ -7,10 +7,11 @@
 //! them and end with a `noop`.
 
 use super::table::{flag, BinaryRequest, Flow, Table};
+use crate::lock::Lock;
 use crate::protocol::Processed;
 use crate::session::Session;
-use engine::keyspace::Value;
 use engine::Engine;
+use keyspace::Value;
 
 /// Request magic.
 pub const REQUEST_MAGIC: u8 = 0x80;
@@ -214,7 +215,10 @@ fn execute<E: Engine<Value = Value>>(
         key,
         value,
     };
-    (row.handler)(session, &request)
+    let mode = super::table::lock_mode(row.flags);
+    session.locked(Lock::Shared, mode, |session| {
+        (row.handler)(session, &request)
+    })
 }
 
 /// A binary exptime: a 32-bit big-endian *unsigned* number of seconds, so, unlike the text
@@ -236,7 +240,9 @@ pub(super) fn refuse_too_large<E: Engine<Value = Value>>(
         let key = &head[header.extras_length..];
         // While writes are refused the old value stays: removing it would be a write.
         if super::valid_key(key) && session.shared.write_refusal().is_none() {
-            session.keyspace().delete_item(key, None);
+            session.locked(Lock::Shared, keyspace::Mode::Shared, |session| {
+                session.keyspace().delete_item(key, None)
+            });
         }
     }
     super::stats::counters().store_too_large.add(1);

@@ -8,8 +8,8 @@ use super::table::{BinaryRequest, Flow, Step, TextRequest};
 use super::text::{BAD_FORMAT, ERROR};
 use super::{expire_at_ms, valid_key};
 use crate::session::Session;
-use engine::keyspace::{DeleteOutcome, Value};
 use engine::Engine;
+use keyspace::{DeleteOutcome, Value};
 
 /// `delete <key> [0] [noreply]`. memcached still accepts the time argument of its old
 /// delayed deletes when it is exactly `0`; any other argument gets its usage error.

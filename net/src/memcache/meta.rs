@@ -13,8 +13,8 @@ use super::table::{Step, TextRequest};
 use super::text::BAD_FORMAT;
 use super::{expire_at_ms, parse_flags, parse_i64, parse_u64, ttl_seconds, valid_key};
 use crate::session::Session;
-use engine::keyspace::{ArithOutcome, DeleteOutcome, StoreMode, StoreOutcome, Str, Value};
 use engine::Engine;
+use keyspace::{ArithOutcome, DeleteOutcome, StoreMode, StoreOutcome, Str, Value};
 
 /// Flags parsed from tokens: each letter with the bytes glued to it.
 struct Flags<'a> {
@@ -125,8 +125,8 @@ pub fn debug<E: Engine<Value = Value>>(
         Err(step) => return step,
     };
     let now = session.keyspace().now_ms();
-    let shared = session.shared;
-    let found = shared.keyspace.get_item_with(key, |value, meta, version| {
+    let db = session.keyspace();
+    let found = db.get_item_with(key, |value, meta, version| {
         (value.len(), meta.expire_at_ms, version)
     });
     match found {
@@ -206,15 +206,13 @@ fn meta_get<E: Engine<Value = Value>>(
             .keyspace()
             .touch_item(key, expire_at_ms(exptime, now)),
         None => {
-            let shared = session.shared;
-            shared
-                .keyspace
-                .get_item_with(key, |value, meta, version| engine::keyspace::Item {
-                    value: value.clone(),
-                    flags: meta.flags,
-                    version,
-                    expire_at_ms: meta.expire_at_ms,
-                })
+            let db = session.keyspace();
+            db.get_item_with(key, |value, meta, version| keyspace::Item {
+                value: value.clone(),
+                flags: meta.flags,
+                version,
+                expire_at_ms: meta.expire_at_ms,
+            })
         }
     };
     match touch {

@@ -35,8 +35,8 @@ pub mod table;
 pub mod text;
 
 use crate::session::Session;
-use engine::keyspace::Value;
 use engine::Engine;
+use keyspace::Value;
 
 /// memcached's `KEY_MAX_LENGTH`.
 pub const KEY_BYTES_MAX: usize = 250;

@@ -11,8 +11,8 @@ use super::table::{BinaryRequest, Flow, Step, TextRequest};
 use super::text::{decimal, BAD_FORMAT, ERROR};
 use super::{expire_at_ms, valid_key};
 use crate::session::Session;
-use engine::keyspace::{Str, Value};
 use engine::Engine;
+use keyspace::{Str, Value};
 
 /// `get <key>*`.
 pub fn get<E: Engine<Value = Value>>(
@@ -81,7 +81,7 @@ fn retrieve<E: Engine<Value = Value>>(
         session.raw(BAD_FORMAT);
         return request.done();
     }
-    let shared = session.shared;
+    let db = session.keyspace();
     let counters = counters();
     for key in keys {
         let mut write = |value: &Str, flags: u32, version: u64| {
@@ -101,14 +101,14 @@ fn retrieve<E: Engine<Value = Value>>(
         };
         match touch {
             None => {
-                let found = shared.keyspace.get_item_with(key, |value, meta, version| {
+                let found = db.get_item_with(key, |value, meta, version| {
                     write(value, meta.flags, version)
                 });
                 counters.retrieved(found.is_some());
             }
             Some(exptime) => {
-                let at = expire_at_ms(exptime, shared.keyspace.now_ms());
-                let item = shared.keyspace.touch_item(key, at);
+                let at = expire_at_ms(exptime, db.now_ms());
+                let item = db.touch_item(key, at);
                 counters.touched(item.is_some());
                 if let Some(item) = item {
                     write(&item.value, item.flags, item.version);
@@ -126,20 +126,18 @@ pub fn binary_get<E: Engine<Value = Value>>(
     request: &BinaryRequest<'_>,
 ) -> Flow {
     let header = &request.header;
-    let shared = session.shared;
-    let found = shared
-        .keyspace
-        .get_item_with(request.key, |data, meta, version| {
-            binary::respond(
-                session,
-                header,
-                status::OK,
-                version,
-                &meta.flags.to_be_bytes(),
-                request.returned_key(),
-                data.as_bytes(),
-            );
-        });
+    let db = session.keyspace();
+    let found = db.get_item_with(request.key, |data, meta, version| {
+        binary::respond(
+            session,
+            header,
+            status::OK,
+            version,
+            &meta.flags.to_be_bytes(),
+            request.returned_key(),
+            data.as_bytes(),
+        );
+    });
     counters().retrieved(found.is_some());
     if found.is_none() && !request.quiet() {
         binary::respond(

@@ -9,8 +9,8 @@ use super::table::{BinaryRequest, Flow, Step, TextRequest};
 use super::text::{BAD_FORMAT, ERROR};
 use super::{expire_at_ms, VERSION};
 use crate::session::Session;
-use engine::keyspace::Value;
 use engine::Engine;
+use keyspace::Value;
 
 /// `stats [group]`.
 pub fn stats<E: Engine<Value = Value>>(

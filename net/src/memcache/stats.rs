@@ -8,8 +8,8 @@
 
 use crate::session::Session;
 use engine::counter::StripedCounter;
-use engine::keyspace::Value;
 use engine::Engine;
+use keyspace::Value;
 use std::sync::LazyLock;
 
 /// The counters, named as memcached's `stats` names them.

@@ -15,8 +15,8 @@ use super::table::{BinaryRequest, Flow, Step, TextRequest};
 use super::text::{BAD_CHUNK, BAD_FORMAT, ERROR, TOO_LARGE};
 use super::{expire_at_ms, refuse_write, valid_key};
 use crate::session::Session;
-use engine::keyspace::{StoreMode, StoreOutcome, Str, Value};
 use engine::Engine;
+use keyspace::{StoreMode, StoreOutcome, Str, Value};
 
 /// memcached refuses lengths whose block (with its `\r\n`) would not fit a C `int`.
 const DATA_BYTES_MAX: i32 = i32::MAX - 2;

@@ -23,8 +23,8 @@ use super::retrieval;
 use super::server;
 use super::storage;
 use crate::session::Session;
-use engine::keyspace::Value;
 use engine::Engine;
+use keyspace::Value;
 use std::marker::PhantomData;
 
 /// What the dispatcher must know about a command before running it, as bits.
@@ -43,6 +43,18 @@ pub mod flag {
     /// is removed as well, so no reader sees data older than a write that failed (memcached's
     /// rule; the conditional stores keep the old value).
     pub const DROP_ON_TOO_LARGE: u8 = 1 << 4;
+    /// Runs under the keyspace's exclusive lock (`flush_all`); every other command is a
+    /// single-key operation and runs under the shared one (see [`crate::lock`]).
+    pub const EXCLUSIVE: u8 = 1 << 5;
+}
+
+/// The keyspace lock a row with these [`flag`] bits runs under.
+pub fn lock_mode(flags: u8) -> keyspace::Mode {
+    if flags & flag::EXCLUSIVE != 0 {
+        keyspace::Mode::Exclusive
+    } else {
+        keyspace::Mode::Shared
+    }
 }
 
 /// What one text command did with the input.
@@ -304,7 +316,7 @@ const fn binary<E: Engine<Value = Value>>(
     }
 }
 
-use flag::{DATA, DROP_ON_TOO_LARGE, QUIET, WITH_KEY, WRITE};
+use flag::{DATA, DROP_ON_TOO_LARGE, EXCLUSIVE, QUIET, WITH_KEY, WRITE};
 
 impl<E: Engine<Value = Value>> Table<E> {
     /// Every text verb and meta command memcached 1.6 serves, the most frequent first (the
@@ -330,7 +342,7 @@ impl<E: Engine<Value = Value>> Table<E> {
         text("ma", WRITE, meta::arithmetic),
         text("mn", 0, meta::noop),
         text("me", 0, meta::debug),
-        text("flush_all", WRITE, server::flush_all),
+        text("flush_all", WRITE | EXCLUSIVE, server::flush_all),
         text("stats", 0, server::stats),
         text("version", 0, server::version),
         text("verbosity", 0, server::verbosity),
@@ -366,7 +378,13 @@ impl<E: Engine<Value = Value>> Table<E> {
             arithmetic::binary_decr,
         ),
         binary(0x07, "QUIT", 0, ANY, server::binary_quit),
-        binary(0x08, "FLUSH", WRITE, FLUSH, server::binary_flush),
+        binary(
+            0x08,
+            "FLUSH",
+            WRITE | EXCLUSIVE,
+            FLUSH,
+            server::binary_flush,
+        ),
         binary(0x09, "GETQ", QUIET, KEY_ONLY, retrieval::binary_get),
         binary(0x0a, "NOOP", 0, ANY, server::binary_noop),
         binary(0x0b, "VERSION", 0, ANY, server::binary_version),
@@ -418,7 +436,13 @@ impl<E: Engine<Value = Value>> Table<E> {
             arithmetic::binary_decr,
         ),
         binary(0x17, "QUITQ", QUIET, ANY, server::binary_quit),
-        binary(0x18, "FLUSHQ", WRITE | QUIET, FLUSH, server::binary_flush),
+        binary(
+            0x18,
+            "FLUSHQ",
+            WRITE | QUIET | EXCLUSIVE,
+            FLUSH,
+            server::binary_flush,
+        ),
         binary(
             0x19,
             "APPENDQ",

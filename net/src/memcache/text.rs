@@ -8,10 +8,11 @@
 
 use super::table::{flag, Step, Table, TextRequest};
 use super::{refuse_write, split_line, GET_LINE_BYTES_MAX, LINE_BYTES_MAX};
+use crate::lock::Lock;
 use crate::protocol::Processed;
 use crate::session::Session;
-use engine::keyspace::Value;
 use engine::Engine;
+use keyspace::Value;
 
 /// A malformed command line.
 pub(super) const BAD_FORMAT: &[u8] = b"CLIENT_ERROR bad command line format\r\n";
@@ -98,7 +99,10 @@ fn execute<E: Engine<Value = Value>>(
         tokens: &tokens,
         line_bytes,
     };
-    (row.handler)(session, &request)
+    let mode = super::table::lock_mode(row.flags);
+    session.locked(Lock::Shared, mode, |session| {
+        (row.handler)(session, &request)
+    })
 }
 
 /// Writes a decimal number.

@@ -7,8 +7,8 @@ use super::table::{command, container, Row};
 use super::{errors, int_arg, truncate_lossy, CommandError, CommandResult};
 use crate::client::{flags, ClientInfo, Message};
 use crate::session::Session;
-use engine::keyspace::Value;
 use engine::Engine;
+use keyspace::Value;
 use std::sync::atomic::Ordering;
 
 /// The Redis version we report: the one whose commands and replies we follow. Clients check it

@@ -8,8 +8,8 @@ use super::parse::Args;
 use super::table::{command, container, Row};
 use super::CommandResult;
 use crate::session::Session;
-use engine::keyspace::Value;
 use engine::Engine;
+use keyspace::Value;
 
 /// The `FUNCTION` row.
 pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {

@@ -10,8 +10,8 @@ use super::parse::Args;
 use super::table::{acl, command, flag, key, names, BeginSearch, CommandSpec, FindKeys, Row};
 use super::{errors, CommandResult};
 use crate::session::Session;
-use engine::keyspace::{glob_match, Value};
 use engine::Engine;
+use keyspace::{glob_match, Value};
 
 /// The `COMMAND` row and its subcommands.
 pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {

@@ -3,9 +3,10 @@
 use super::parse::Args;
 use super::table::{command, key, range, single, Row};
 use super::{errors, int_arg, CommandError, CommandResult};
+use crate::lock::Lock;
 use crate::session::Session;
-use engine::keyspace::{ExpireCondition, ScanFilter, Ttl, Value};
 use engine::Engine;
+use keyspace::{ExpireCondition, ScanFilter, Ttl, Value};
 
 /// The key commands' rows.
 pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
@@ -112,7 +113,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [KEYSPACE, WRITE, FAST],
             [single(key::RW | key::ACCESS | key::UPDATE, 1)],
             move_key
-        ),
+        )
+        .with_lock(Lock::AllDatabases),
         command!(
             "copy",
             -3,
@@ -123,7 +125,9 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
                 single(key::OW | key::UPDATE, 2)
             ],
             copy
-        ),
+        )
+        // COPY ... DB writes another database: every database, as MOVE.
+        .with_lock(Lock::AllDatabases),
     ]
 }
 
@@ -291,7 +295,7 @@ fn copy<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) 
     let copied = if there == here {
         session.keyspace().copy(args.get(1), args.get(2), replace)
     } else {
-        let to = &session.shared.databases[there];
+        let to = session.db(there);
         session
             .keyspace()
             .transfer(to, args.get(1), args.get(2), replace, false)
@@ -309,7 +313,7 @@ fn move_key<E: Engine<Value = Value>>(
     if there == session.client.db() {
         return Err("ERR source and destination objects are the same".into());
     }
-    let to = &session.shared.databases[there];
+    let to = session.db(there);
     let moved = session
         .keyspace()
         .transfer(to, args.get(1), args.get(1), false, true);

@@ -4,8 +4,8 @@ use super::parse::Args;
 use super::table::{command, key, single, Row};
 use super::{errors, int_arg, CommandResult};
 use crate::session::Session;
-use engine::keyspace::{End, ListPosition, PosOptions, Value};
 use engine::Engine;
+use keyspace::{End, ListPosition, PosOptions, Value};
 
 /// The list commands' rows.
 pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {

@@ -23,8 +23,8 @@ pub mod table;
 
 use crate::protocol::Processed;
 use crate::session::Session;
-use engine::keyspace::{self, Str, Value};
 use engine::Engine;
+use keyspace::{self, Str, Value};
 use parse::{Args, Parsed, Request};
 
 /// Why a command failed, as the reply's error text (without the leading `-`).
@@ -206,7 +206,8 @@ pub fn execute<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Arg
             return Flow::Continue;
         }
     }
-    if let Err(error) = handler(session, args) {
+    let mode = row.lock.mode(&row.spec, args);
+    if let Err(error) = session.locked(row.lock, mode, |session| handler(session, args)) {
         session.error(&error.0);
     }
     if session.client.has(crate::client::flags::CLOSE_AFTER_REPLY) {

@@ -253,7 +253,7 @@ fn find_crlf(input: &[u8], from: usize) -> Option<usize> {
 
 /// A decimal integer as Redis's `string2ll` reads a length: optional `-`, digits.
 fn parse_decimal(bytes: &[u8]) -> Option<i64> {
-    engine::keyspace::parse_i64(bytes)
+    keyspace::parse_i64(bytes)
 }
 
 /// Splits an inline line into arguments as Redis's `sdssplitargs`: spaces separate, "double

@@ -6,9 +6,10 @@ use super::table::{command, container, Row};
 use super::{errors, CommandResult};
 use crate::client::flags;
 use crate::config::OPTIONS;
+use crate::lock::Lock;
 use crate::session::Session;
-use engine::keyspace::{glob_match, Value};
 use engine::Engine;
+use keyspace::{glob_match, Value};
 use std::fmt::Write as _;
 use std::sync::PoisonError;
 
@@ -17,8 +18,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
     vec![
         command!("info", -1, [LOADING, STALE], [SLOW, DANGEROUS], [], info_command, tips: ["nondeterministic_output", "request_policy:all_shards", "response_policy:special"]),
         command!("dbsize", 1, [READONLY, FAST], [KEYSPACE, READ, FAST], [], dbsize, tips: ["request_policy:all_shards", "response_policy:agg_sum"]),
-        command!("flushdb", -1, [WRITE], [KEYSPACE, WRITE, SLOW, DANGEROUS], [], flushdb, tips: ["request_policy:all_shards", "response_policy:all_succeeded"]),
-        command!("flushall", -1, [WRITE], [KEYSPACE, WRITE, SLOW, DANGEROUS], [], flushall, tips: ["request_policy:all_shards", "response_policy:all_succeeded"]),
+        command!("flushdb", -1, [WRITE], [KEYSPACE, WRITE, SLOW, DANGEROUS], [], flushdb, tips: ["request_policy:all_shards", "response_policy:all_succeeded"]).with_lock(Lock::Exclusive),
+        command!("flushall", -1, [WRITE], [KEYSPACE, WRITE, SLOW, DANGEROUS], [], flushall, tips: ["request_policy:all_shards", "response_policy:all_succeeded"]).with_lock(Lock::AllDatabases),
         container!(
             "config",
             -2,
@@ -105,8 +106,8 @@ fn flushall<E: Engine<Value = Value>>(
     args: Args<'_>,
 ) -> CommandResult {
     flush_mode(args)?;
-    for keyspace in &session.shared.databases {
-        keyspace.flush();
+    for index in 0..session.shared.databases.len() {
+        session.db(index).flush();
     }
     session.ok();
     Ok(())
@@ -433,7 +434,7 @@ fn info<E: Engine<Value = Value>>(session: &Session<'_, E>, args: Args<'_>) -> S
     if include("stats") {
         let stats = &shared.stats;
         let databases = &shared.databases;
-        let sum = |counter: fn(&engine::keyspace::Stats) -> usize| -> usize {
+        let sum = |counter: fn(&keyspace::Stats) -> usize| -> usize {
             databases
                 .iter()
                 .map(|keyspace| counter(keyspace.stats()))

@@ -3,9 +3,10 @@
 use super::parse::Args;
 use super::table::{command, key, range, single, Row};
 use super::{bulk_value, errors, int_arg, CommandError, CommandResult};
+use crate::lock::Lock;
 use crate::session::Session;
-use engine::keyspace::{self, ExpireOption, SetCondition, SetOptions, Str, Value};
 use engine::Engine;
+use keyspace::{self, ExpireOption, SetCondition, SetOptions, Str, Value};
 
 /// The string commands' rows.
 pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
@@ -57,7 +58,9 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
         ),
         command!("mget", -2, [READONLY, FAST], [READ, STRING, FAST], [range(key::RO | key::ACCESS, 1, -1, 1)], mget, tips: ["request_policy:multi_shard"]),
         command!("mset", -3, [WRITE, DENYOOM], [WRITE, STRING, SLOW], [range(key::OW | key::UPDATE, 1, -1, 2)], mset, tips: ["request_policy:multi_shard", "response_policy:all_succeeded"]),
-        command!("msetnx", -3, [WRITE, DENYOOM], [WRITE, STRING, SLOW], [range(key::OW | key::INSERT, 1, -1, 2)], msetnx, tips: ["request_policy:multi_shard", "response_policy:agg_min"]),
+        command!("msetnx", -3, [WRITE, DENYOOM], [WRITE, STRING, SLOW], [range(key::OW | key::INSERT, 1, -1, 2)], msetnx, tips: ["request_policy:multi_shard", "response_policy:agg_min"])
+            // Check, then write: exclusive even for one key.
+            .with_lock(Lock::Exclusive),
         command!(
             "setnx",
             3,

@@ -23,10 +23,11 @@
 
 use super::parse::Args;
 use super::CommandResult;
+use crate::lock::Lock;
 use crate::session::Session;
-use engine::keyspace::Value;
 use engine::Engine;
 use foldhash::HashMap;
+use keyspace::Value;
 
 /// A command's flags: Redis 7's `CMD_*` bits that `COMMAND INFO` shows.
 pub mod flag {
@@ -506,12 +507,16 @@ pub struct Row<E: Engine<Value = Value>> {
     pub subcommands: Vec<Row<E>>,
     /// Its index in the table (set when the table is built).
     pub id: CommandId,
+    /// The keyspace lock the dispatcher takes for it (ours, not a Redis fact; derived from
+    /// the flags and key specs unless the row says otherwise, see [`crate::lock`]).
+    pub lock: Lock,
 }
 
 impl<E: Engine<Value = Value>> Row<E> {
     /// A command run by `handler`.
     pub fn new(spec: CommandSpec, handler: Handler<E>) -> Self {
         Self {
+            lock: Lock::derived(&spec),
             spec,
             handler: Some(handler),
             subcommands: Vec::new(),
@@ -522,6 +527,7 @@ impl<E: Engine<Value = Value>> Row<E> {
     /// A container command (`CONFIG`, `CLIENT`, ...): its handler is its subcommands'.
     pub fn container(spec: CommandSpec, subcommands: Vec<Row<E>>) -> Self {
         Self {
+            lock: Lock::derived(&spec),
             spec,
             handler: None,
             subcommands,
@@ -532,6 +538,12 @@ impl<E: Engine<Value = Value>> Row<E> {
     /// The same command with `resolve` giving its variable key flags per call.
     pub fn with_key_flags(mut self, resolve: fn(Args<'_>) -> u32) -> Self {
         self.spec.key_flags = Some(resolve);
+        self
+    }
+
+    /// The same command under another lock than the derived one (see [`crate::lock`]).
+    pub fn with_lock(mut self, lock: Lock) -> Self {
+        self.lock = lock;
         self
     }
 

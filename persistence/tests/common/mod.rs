@@ -3,8 +3,8 @@
 
 #![allow(dead_code)]
 
-use engine::keyspace::{Effect, Keyspace, Value};
 use engine::{Engine, Meta};
+use keyspace::{Effect, Keyspace, Value};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};

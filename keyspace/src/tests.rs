@@ -1,10 +1,11 @@
 //! Keyspace tests, run over every back-end, on a manual clock.
 
 use super::*;
-use crate::dashmap::DashMapEngine;
-use crate::flurry::FlurryEngine;
-use crate::sharded::Sharded;
-use crate::LockFree;
+use engine::dashmap::DashMapEngine;
+use engine::flurry::FlurryEngine;
+use engine::sharded::Sharded;
+use engine::LockFree;
+use std::time::Duration;
 
 /// Runs `$body` with `$ks` bound to a fresh keyspace over each back-end, and `$clock` to its
 /// manual clock (starting at 1,000,000 ms).
@@ -38,29 +39,31 @@ fn expiring_at(at_ms: u64) -> SetOptions {
 #[test]
 fn set_get_and_options() {
     for_each_backend!(|ks, clock| {
-        assert_eq!(ks.get(b"k").unwrap(), None);
-        ks.set(b"k", s("v1"), SetOptions::default()).unwrap();
-        assert_eq!(ks.get(b"k").unwrap(), Some(s("v1")));
+        assert_eq!(ks.shared().get(b"k").unwrap(), None);
+        ks.shared()
+            .set(b"k", s("v1"), SetOptions::default())
+            .unwrap();
+        assert_eq!(ks.shared().get(b"k").unwrap(), Some(s("v1")));
         // NX on an existing key: not written.
         let nx = SetOptions {
             condition: SetCondition::IfAbsent,
             ..SetOptions::default()
         };
-        assert!(!ks.set(b"k", s("v2"), nx).unwrap().written);
-        assert!(ks.set(b"other", s("x"), nx).unwrap().written);
+        assert!(!ks.shared().set(b"k", s("v2"), nx).unwrap().written);
+        assert!(ks.shared().set(b"other", s("x"), nx).unwrap().written);
         // XX on a missing key: not written.
         let xx = SetOptions {
             condition: SetCondition::IfPresent,
             ..SetOptions::default()
         };
-        assert!(!ks.set(b"missing", s("x"), xx).unwrap().written);
-        assert!(!ks.contains(b"missing"));
+        assert!(!ks.shared().set(b"missing", s("x"), xx).unwrap().written);
+        assert!(!ks.shared().contains(b"missing"));
         // GET returns the old value.
         let get = SetOptions {
             get_old: true,
             ..SetOptions::default()
         };
-        let outcome = ks.set(b"k", s("v3"), get).unwrap();
+        let outcome = ks.shared().set(b"k", s("v3"), get).unwrap();
         assert_eq!(outcome.old, Some(s("v1")));
         assert!(outcome.written);
         // Expiry: set with PX 100, gone after 100 ms.
@@ -68,74 +71,92 @@ fn set_get_and_options() {
             expire: ExpireOption::At(clock.now_ms() + 100),
             ..SetOptions::default()
         };
-        ks.set(b"t", s("x"), px).unwrap();
-        assert_eq!(ks.ttl(b"t"), Ttl::ExpiresAt(1_000_100));
+        ks.shared().set(b"t", s("x"), px).unwrap();
+        assert_eq!(ks.shared().ttl(b"t"), Ttl::ExpiresAt(1_000_100));
         // KEEPTTL keeps it.
         let keep = SetOptions {
             expire: ExpireOption::Keep,
             ..SetOptions::default()
         };
-        ks.set(b"t", s("y"), keep).unwrap();
-        assert_eq!(ks.ttl(b"t"), Ttl::ExpiresAt(1_000_100));
+        ks.shared().set(b"t", s("y"), keep).unwrap();
+        assert_eq!(ks.shared().ttl(b"t"), Ttl::ExpiresAt(1_000_100));
         clock.advance(99);
-        assert_eq!(ks.get(b"t").unwrap(), Some(s("y")));
+        assert_eq!(ks.shared().get(b"t").unwrap(), Some(s("y")));
         clock.advance(1);
-        assert_eq!(ks.get(b"t").unwrap(), None);
-        assert_eq!(ks.ttl(b"t"), Ttl::Missing);
+        assert_eq!(ks.shared().get(b"t").unwrap(), None);
+        assert_eq!(ks.shared().ttl(b"t"), Ttl::Missing);
         // A plain SET clears the expiry.
-        ks.set(b"u", s("x"), px).unwrap();
-        ks.set(b"u", s("x"), SetOptions::default()).unwrap();
-        assert_eq!(ks.ttl(b"u"), Ttl::Persistent);
+        ks.shared().set(b"u", s("x"), px).unwrap();
+        ks.shared()
+            .set(b"u", s("x"), SetOptions::default())
+            .unwrap();
+        assert_eq!(ks.shared().ttl(b"u"), Ttl::Persistent);
     });
 }
 
 #[test]
 fn wrong_type_is_reported_and_changes_nothing() {
     for_each_backend!(|ks, _clock| {
-        ks.push(b"list", End::Right, &[b"a"]).unwrap();
-        assert_eq!(ks.get(b"list"), Err(Error::WrongType));
-        assert_eq!(ks.incr_by(b"list", 1), Err(Error::WrongType));
-        assert_eq!(ks.append(b"list", b"x"), Err(Error::WrongType));
+        ks.shared().push(b"list", End::Right, &[b"a"]).unwrap();
+        assert_eq!(ks.shared().get(b"list"), Err(Error::WrongType));
+        assert_eq!(ks.shared().incr_by(b"list", 1), Err(Error::WrongType));
+        assert_eq!(ks.shared().append(b"list", b"x"), Err(Error::WrongType));
         let get = SetOptions {
             get_old: true,
             ..SetOptions::default()
         };
-        assert_eq!(ks.set(b"list", s("x"), get), Err(Error::WrongType));
-        assert_eq!(ks.llen(b"list").unwrap(), 1);
-        ks.set(b"str", s("x"), SetOptions::default()).unwrap();
-        assert_eq!(ks.push(b"str", End::Left, &[b"a"]), Err(Error::WrongType));
-        assert_eq!(ks.llen(b"str"), Err(Error::WrongType));
-        // A plain SET replaces a list.
-        ks.set(b"list", s("now a string"), SetOptions::default())
+        assert_eq!(ks.shared().set(b"list", s("x"), get), Err(Error::WrongType));
+        assert_eq!(ks.shared().llen(b"list").unwrap(), 1);
+        ks.shared()
+            .set(b"str", s("x"), SetOptions::default())
             .unwrap();
-        assert_eq!(ks.type_of(b"list"), Some("string"));
+        assert_eq!(
+            ks.shared().push(b"str", End::Left, &[b"a"]),
+            Err(Error::WrongType)
+        );
+        assert_eq!(ks.shared().llen(b"str"), Err(Error::WrongType));
+        // A plain SET replaces a list.
+        ks.shared()
+            .set(b"list", s("now a string"), SetOptions::default())
+            .unwrap();
+        assert_eq!(ks.shared().type_of(b"list"), Some("string"));
     });
 }
 
 #[test]
 fn counters() {
     for_each_backend!(|ks, _clock| {
-        assert_eq!(ks.incr_by(b"n", 1), Ok(1));
-        assert_eq!(ks.incr_by(b"n", -11), Ok(-10));
-        assert_eq!(ks.get(b"n").unwrap(), Some(s("-10")));
-        ks.set(b"max", s(&i64::MAX.to_string()), SetOptions::default())
+        assert_eq!(ks.shared().incr_by(b"n", 1), Ok(1));
+        assert_eq!(ks.shared().incr_by(b"n", -11), Ok(-10));
+        assert_eq!(ks.shared().get(b"n").unwrap(), Some(s("-10")));
+        ks.shared()
+            .set(b"max", s(&i64::MAX.to_string()), SetOptions::default())
             .unwrap();
-        assert_eq!(ks.incr_by(b"max", 1), Err(Error::Overflow));
-        ks.set(b"text", s("12a"), SetOptions::default()).unwrap();
-        assert_eq!(ks.incr_by(b"text", 1), Err(Error::NotInteger));
-        ks.set(b"spaces", s(" 1"), SetOptions::default()).unwrap();
-        assert_eq!(ks.incr_by(b"spaces", 1), Err(Error::NotInteger));
+        assert_eq!(ks.shared().incr_by(b"max", 1), Err(Error::Overflow));
+        ks.shared()
+            .set(b"text", s("12a"), SetOptions::default())
+            .unwrap();
+        assert_eq!(ks.shared().incr_by(b"text", 1), Err(Error::NotInteger));
+        ks.shared()
+            .set(b"spaces", s(" 1"), SetOptions::default())
+            .unwrap();
+        assert_eq!(ks.shared().incr_by(b"spaces", 1), Err(Error::NotInteger));
         // Redis adds in 80-bit long double and prints 17 digits: 10.5 + 0.1 is 10.6 and
         // 0.1 + 0.2 is 0.3 (f64 would say 0.30000000000000004).
-        assert_eq!(ks.incr_by_float_text(b"f", b"10.5"), Ok(s("10.5")));
-        assert_eq!(ks.incr_by_float_text(b"f", b"0.1"), Ok(s("10.6")));
-        assert_eq!(ks.incr_by_float_text(b"f", b"-10.6"), Ok(s("0")));
-        assert_eq!(ks.incr_by_float_text(b"g", b"0.1"), Ok(s("0.1")));
-        assert_eq!(ks.incr_by_float_text(b"g", b"0.2"), Ok(s("0.3")));
-        assert_eq!(ks.incr_by_float_text(b"g", b"abc"), Err(Error::NotFloat));
-        ks.set(b"big", s("1e4932"), SetOptions::default()).unwrap();
+        assert_eq!(ks.shared().incr_by_float_text(b"f", b"10.5"), Ok(s("10.5")));
+        assert_eq!(ks.shared().incr_by_float_text(b"f", b"0.1"), Ok(s("10.6")));
+        assert_eq!(ks.shared().incr_by_float_text(b"f", b"-10.6"), Ok(s("0")));
+        assert_eq!(ks.shared().incr_by_float_text(b"g", b"0.1"), Ok(s("0.1")));
+        assert_eq!(ks.shared().incr_by_float_text(b"g", b"0.2"), Ok(s("0.3")));
         assert_eq!(
-            ks.incr_by_float_text(b"big", b"1e4932"),
+            ks.shared().incr_by_float_text(b"g", b"abc"),
+            Err(Error::NotFloat)
+        );
+        ks.shared()
+            .set(b"big", s("1e4932"), SetOptions::default())
+            .unwrap();
+        assert_eq!(
+            ks.shared().incr_by_float_text(b"big", b"1e4932"),
             Err(Error::Overflow)
         );
     });
@@ -144,126 +165,156 @@ fn counters() {
 #[test]
 fn ranges_and_appends() {
     for_each_backend!(|ks, _clock| {
-        assert_eq!(ks.append(b"s", b"Hello"), Ok(5));
-        assert_eq!(ks.append(b"s", b" World"), Ok(11));
-        assert_eq!(ks.getrange(b"s", 0, 4).unwrap(), b"Hello");
-        assert_eq!(ks.getrange(b"s", -5, -1).unwrap(), b"World");
-        assert_eq!(ks.getrange(b"s", 5, 2).unwrap(), b"");
-        assert_eq!(ks.getrange(b"s", 0, 1000).unwrap(), b"Hello World");
-        assert_eq!(ks.setrange(b"s", 6, b"Redis"), Ok(11));
-        assert_eq!(ks.get(b"s").unwrap(), Some(s("Hello Redis")));
-        assert_eq!(ks.setrange(b"pad", 3, b"x"), Ok(4));
-        assert_eq!(ks.get(b"pad").unwrap(), Some(Str::copy_from(b"\0\0\0x")));
-        assert_eq!(ks.setrange(b"none", 3, b""), Ok(0));
-        assert!(!ks.contains(b"none"));
-        assert_eq!(ks.strlen(b"s"), Ok(11));
+        assert_eq!(ks.shared().append(b"s", b"Hello"), Ok(5));
+        assert_eq!(ks.shared().append(b"s", b" World"), Ok(11));
+        assert_eq!(ks.shared().getrange(b"s", 0, 4).unwrap(), b"Hello");
+        assert_eq!(ks.shared().getrange(b"s", -5, -1).unwrap(), b"World");
+        assert_eq!(ks.shared().getrange(b"s", 5, 2).unwrap(), b"");
+        assert_eq!(ks.shared().getrange(b"s", 0, 1000).unwrap(), b"Hello World");
+        assert_eq!(ks.shared().setrange(b"s", 6, b"Redis"), Ok(11));
+        assert_eq!(ks.shared().get(b"s").unwrap(), Some(s("Hello Redis")));
+        assert_eq!(ks.shared().setrange(b"pad", 3, b"x"), Ok(4));
+        assert_eq!(
+            ks.shared().get(b"pad").unwrap(),
+            Some(Str::copy_from(b"\0\0\0x"))
+        );
+        assert_eq!(ks.shared().setrange(b"none", 3, b""), Ok(0));
+        assert!(!ks.shared().contains(b"none"));
+        assert_eq!(ks.shared().strlen(b"s"), Ok(11));
     });
 }
 
 #[test]
 fn multi_key_strings() {
     for_each_backend!(|ks, _clock| {
-        ks.mset(&[(b"a", b"1"), (b"b", b"2")]);
+        ks.exclusive().mset(&[(b"a", b"1"), (b"b", b"2")]);
         let mut seen = Vec::new();
-        ks.mget_with(&[b"a", b"nope", b"b"], |value| {
+        ks.shared().mget_with(&[b"a", b"nope", b"b"], |value| {
             seen.push(value.map(|v| v.as_bytes().to_vec()))
         });
         assert_eq!(seen, vec![Some(b"1".to_vec()), None, Some(b"2".to_vec())]);
-        assert!(!ks.msetnx(&[(b"a", b"x"), (b"c", b"3")]));
-        assert!(!ks.contains(b"c"));
-        assert!(ks.msetnx(&[(b"c", b"3"), (b"d", b"4")]));
-        assert_eq!(ks.del(&[b"a", b"b", b"zz"]), 2);
-        assert_eq!(ks.exists(&[b"c", b"c", b"a"]), 2);
+        assert!(!ks.exclusive().msetnx(&[(b"a", b"x"), (b"c", b"3")]));
+        assert!(!ks.shared().contains(b"c"));
+        assert!(ks.exclusive().msetnx(&[(b"c", b"3"), (b"d", b"4")]));
+        assert_eq!(ks.exclusive().del(&[b"a", b"b", b"zz"]), 2);
+        assert_eq!(ks.shared().exists(&[b"c", b"c", b"a"]), 2);
     });
 }
 
 #[test]
 fn lists() {
     for_each_backend!(|ks, _clock| {
-        assert_eq!(ks.push(b"l", End::Right, &[b"a", b"b", b"c"]), Ok(3));
-        assert_eq!(ks.push(b"l", End::Left, &[b"z", b"y"]), Ok(5));
+        assert_eq!(
+            ks.shared().push(b"l", End::Right, &[b"a", b"b", b"c"]),
+            Ok(3)
+        );
+        assert_eq!(ks.shared().push(b"l", End::Left, &[b"z", b"y"]), Ok(5));
         let range = |ks: &Keyspace<E>, start, stop| {
             let mut items = Vec::new();
-            ks.lrange_with(b"l", start, stop, |_, item| {
-                if let Some(item) = item {
-                    items.push(String::from_utf8(item.to_vec()).unwrap());
-                }
-            })
-            .unwrap();
+            ks.shared()
+                .lrange_with(b"l", start, stop, |_, item| {
+                    if let Some(item) = item {
+                        items.push(String::from_utf8(item.to_vec()).unwrap());
+                    }
+                })
+                .unwrap();
             items.join(",")
         };
         assert_eq!(range(&ks, 0, -1), "y,z,a,b,c");
-        assert_eq!(ks.lindex(b"l", -1).unwrap().as_deref(), Some(&b"c"[..]));
-        assert_eq!(ks.lset(b"l", 1, b"Z"), Ok(()));
-        assert_eq!(ks.lset(b"l", 10, b"Z"), Err(Error::IndexOutOfRange));
-        assert_eq!(ks.lset(b"none", 0, b"Z"), Err(Error::NoSuchKey));
-        assert_eq!(ks.linsert(b"l", ListPosition::After, b"a", b"a2"), Ok(6));
         assert_eq!(
-            ks.linsert(b"l", ListPosition::Before, b"nope", b"x"),
+            ks.shared().lindex(b"l", -1).unwrap().as_deref(),
+            Some(&b"c"[..])
+        );
+        assert_eq!(ks.shared().lset(b"l", 1, b"Z"), Ok(()));
+        assert_eq!(
+            ks.shared().lset(b"l", 10, b"Z"),
+            Err(Error::IndexOutOfRange)
+        );
+        assert_eq!(ks.shared().lset(b"none", 0, b"Z"), Err(Error::NoSuchKey));
+        assert_eq!(
+            ks.shared().linsert(b"l", ListPosition::After, b"a", b"a2"),
+            Ok(6)
+        );
+        assert_eq!(
+            ks.shared()
+                .linsert(b"l", ListPosition::Before, b"nope", b"x"),
             Ok(-1)
         );
         assert_eq!(range(&ks, 0, -1), "y,Z,a,a2,b,c");
-        ks.push(b"l", End::Right, &[b"a", b"a"]).unwrap();
-        assert_eq!(ks.lrem(b"l", -1, b"a"), Ok(1));
+        ks.shared().push(b"l", End::Right, &[b"a", b"a"]).unwrap();
+        assert_eq!(ks.shared().lrem(b"l", -1, b"a"), Ok(1));
         assert_eq!(range(&ks, 0, -1), "y,Z,a,a2,b,c,a");
         let pos = PosOptions {
             rank: 1,
             count: Some(0),
             max_len: 0,
         };
-        assert_eq!(ks.lpos(b"l", b"a", pos), Ok(vec![2, 6]));
+        assert_eq!(ks.shared().lpos(b"l", b"a", pos), Ok(vec![2, 6]));
         let pos_last = PosOptions {
             rank: -1,
             count: None,
             max_len: 0,
         };
-        assert_eq!(ks.lpos(b"l", b"a", pos_last), Ok(vec![6]));
-        assert_eq!(ks.lrem(b"l", 0, b"a"), Ok(2));
-        ks.ltrim(b"l", 1, -2).unwrap();
+        assert_eq!(ks.shared().lpos(b"l", b"a", pos_last), Ok(vec![6]));
+        assert_eq!(ks.shared().lrem(b"l", 0, b"a"), Ok(2));
+        ks.shared().ltrim(b"l", 1, -2).unwrap();
         assert_eq!(range(&ks, 0, -1), "Z,a2,b");
-        let popped = ks.pop(b"l", End::Right, 2).unwrap().unwrap();
+        let popped = ks.shared().pop(b"l", End::Right, 2).unwrap().unwrap();
         assert_eq!(popped, vec![Box::from(&b"b"[..]), Box::from(&b"a2"[..])]);
         // Popping the last element removes the key.
-        assert_eq!(ks.pop(b"l", End::Left, 5).unwrap().unwrap().len(), 1);
-        assert_eq!(ks.type_of(b"l"), None);
-        assert_eq!(ks.pop(b"l", End::Left, 1).unwrap(), None);
-        assert_eq!(ks.push_existing(b"l", End::Left, &[b"x"]), Ok(0));
-        assert!(!ks.contains(b"l"));
-        // LTRIM to nothing removes the key.
-        ks.push(b"t", End::Right, &[b"1", b"2"]).unwrap();
-        ks.ltrim(b"t", 5, 10).unwrap();
-        assert!(!ks.contains(b"t"));
-        // LMOVE, including onto itself.
-        ks.push(b"src", End::Right, &[b"1", b"2", b"3"]).unwrap();
         assert_eq!(
-            ks.lmove(b"src", b"dst", End::Left, End::Right)
+            ks.shared().pop(b"l", End::Left, 5).unwrap().unwrap().len(),
+            1
+        );
+        assert_eq!(ks.shared().type_of(b"l"), None);
+        assert_eq!(ks.shared().pop(b"l", End::Left, 1).unwrap(), None);
+        assert_eq!(ks.shared().push_existing(b"l", End::Left, &[b"x"]), Ok(0));
+        assert!(!ks.shared().contains(b"l"));
+        // LTRIM to nothing removes the key.
+        ks.shared().push(b"t", End::Right, &[b"1", b"2"]).unwrap();
+        ks.shared().ltrim(b"t", 5, 10).unwrap();
+        assert!(!ks.shared().contains(b"t"));
+        // LMOVE, including onto itself.
+        ks.shared()
+            .push(b"src", End::Right, &[b"1", b"2", b"3"])
+            .unwrap();
+        assert_eq!(
+            ks.exclusive()
+                .lmove(b"src", b"dst", End::Left, End::Right)
                 .unwrap()
                 .as_deref(),
             Some(&b"1"[..])
         );
         assert_eq!(
-            ks.lmove(b"src", b"src", End::Right, End::Left)
+            ks.exclusive()
+                .lmove(b"src", b"src", End::Right, End::Left)
                 .unwrap()
                 .as_deref(),
             Some(&b"3"[..])
         );
-        assert_eq!(ks.llen(b"src"), Ok(2));
-        ks.set(b"str", s("x"), SetOptions::default()).unwrap();
+        assert_eq!(ks.shared().llen(b"src"), Ok(2));
+        ks.shared()
+            .set(b"str", s("x"), SetOptions::default())
+            .unwrap();
         assert_eq!(
-            ks.lmove(b"src", b"str", End::Left, End::Left),
+            ks.exclusive().lmove(b"src", b"str", End::Left, End::Left),
             Err(Error::WrongType)
         );
-        assert_eq!(ks.llen(b"src"), Ok(2));
-        assert_eq!(ks.lmove(b"missing", b"str", End::Left, End::Left), Ok(None));
+        assert_eq!(ks.shared().llen(b"src"), Ok(2));
+        assert_eq!(
+            ks.exclusive()
+                .lmove(b"missing", b"str", End::Left, End::Left),
+            Ok(None)
+        );
     });
 }
 
 #[test]
 fn list_writes_draw_versions_in_order() {
     for_each_backend!(|ks, _clock| {
-        ks.push(b"l", End::Right, &[b"a"]).unwrap();
+        ks.shared().push(b"l", End::Right, &[b"a"]).unwrap();
         let v1 = ks.engine().get(b"l", |entry| entry.version).unwrap();
-        ks.push(b"l", End::Right, &[b"b"]).unwrap();
+        ks.shared().push(b"l", End::Right, &[b"b"]).unwrap();
         let v2 = ks.engine().get(b"l", |entry| entry.version).unwrap();
         assert!(v2 > v1, "a push draws a new version");
     });
@@ -280,27 +331,28 @@ fn concurrent_pushes_and_overwrites_lose_nothing() {
                 let ks = &ks;
                 scope.spawn(move || {
                     for i in 0..pushes {
-                        ks.push(b"l", End::Right, &[format!("{i}").as_bytes()])
+                        ks.shared()
+                            .push(b"l", End::Right, &[format!("{i}").as_bytes()])
                             .unwrap();
                     }
                 });
             }
         });
-        assert_eq!(ks.llen(b"l"), Ok(threads * pushes));
+        assert_eq!(ks.shared().llen(b"l"), Ok(threads * pushes));
         // Concurrent pops: every pushed element is popped exactly once.
         let total = std::sync::atomic::AtomicUsize::new(0);
         std::thread::scope(|scope| {
             for _ in 0..threads {
                 let (ks, total) = (&ks, &total);
                 scope.spawn(move || {
-                    while let Some(items) = ks.pop(b"l", End::Left, 7).unwrap() {
+                    while let Some(items) = ks.shared().pop(b"l", End::Left, 7).unwrap() {
                         total.fetch_add(items.len(), Ordering::Relaxed);
                     }
                 });
             }
         });
         assert_eq!(total.into_inner(), threads * pushes);
-        assert!(!ks.contains(b"l"));
+        assert!(!ks.shared().contains(b"l"));
     });
 }
 
@@ -308,62 +360,85 @@ fn concurrent_pushes_and_overwrites_lose_nothing() {
 fn keys_expire_persist_rename_copy() {
     for_each_backend!(|ks, clock| {
         let now = clock.now_ms();
-        ks.set(b"k", s("v"), SetOptions::default()).unwrap();
-        assert!(!ks.expire_at(b"k", now + 5000, ExpireCondition::IfSome));
-        assert!(!ks.expire_at(b"k", now + 5000, ExpireCondition::IfGreater));
-        assert!(ks.expire_at(b"k", now + 5000, ExpireCondition::IfLess));
-        assert!(!ks.expire_at(b"k", now + 9000, ExpireCondition::IfNone));
-        assert!(ks.expire_at(b"k", now + 9000, ExpireCondition::IfGreater));
-        assert_eq!(ks.ttl(b"k"), Ttl::ExpiresAt(now + 9000));
-        assert!(ks.persist(b"k"));
-        assert!(!ks.persist(b"k"));
-        assert_eq!(ks.ttl(b"k"), Ttl::Persistent);
+        ks.shared()
+            .set(b"k", s("v"), SetOptions::default())
+            .unwrap();
+        assert!(!ks
+            .shared()
+            .expire_at(b"k", now + 5000, ExpireCondition::IfSome));
+        assert!(!ks
+            .shared()
+            .expire_at(b"k", now + 5000, ExpireCondition::IfGreater));
+        assert!(ks
+            .shared()
+            .expire_at(b"k", now + 5000, ExpireCondition::IfLess));
+        assert!(!ks
+            .shared()
+            .expire_at(b"k", now + 9000, ExpireCondition::IfNone));
+        assert!(ks
+            .shared()
+            .expire_at(b"k", now + 9000, ExpireCondition::IfGreater));
+        assert_eq!(ks.shared().ttl(b"k"), Ttl::ExpiresAt(now + 9000));
+        assert!(ks.shared().persist(b"k"));
+        assert!(!ks.shared().persist(b"k"));
+        assert_eq!(ks.shared().ttl(b"k"), Ttl::Persistent);
         // An expiry in the past deletes.
-        assert!(ks.expire_at(b"k", now, ExpireCondition::Always));
-        assert!(!ks.contains(b"k"));
-        assert!(!ks.expire_at(b"k", now + 1, ExpireCondition::Always));
+        assert!(ks.shared().expire_at(b"k", now, ExpireCondition::Always));
+        assert!(!ks.shared().contains(b"k"));
+        assert!(!ks
+            .shared()
+            .expire_at(b"k", now + 1, ExpireCondition::Always));
         // Rename carries the TTL.
-        ks.set(b"a", s("1"), SetOptions::default()).unwrap();
-        ks.expire_at(b"a", now + 100, ExpireCondition::Always);
-        assert_eq!(ks.rename(b"a", b"b", false), Ok(true));
-        assert_eq!(ks.ttl(b"b"), Ttl::ExpiresAt(now + 100));
-        assert_eq!(ks.rename(b"a", b"b", false), Err(Error::NoSuchKey));
-        ks.set(b"c", s("3"), SetOptions::default()).unwrap();
-        assert_eq!(ks.rename(b"b", b"c", true), Ok(false));
-        assert_eq!(ks.rename(b"b", b"b", false), Ok(true));
+        ks.shared()
+            .set(b"a", s("1"), SetOptions::default())
+            .unwrap();
+        ks.shared()
+            .expire_at(b"a", now + 100, ExpireCondition::Always);
+        assert_eq!(ks.exclusive().rename(b"a", b"b", false), Ok(true));
+        assert_eq!(ks.shared().ttl(b"b"), Ttl::ExpiresAt(now + 100));
+        assert_eq!(
+            ks.exclusive().rename(b"a", b"b", false),
+            Err(Error::NoSuchKey)
+        );
+        ks.shared()
+            .set(b"c", s("3"), SetOptions::default())
+            .unwrap();
+        assert_eq!(ks.exclusive().rename(b"b", b"c", true), Ok(false));
+        assert_eq!(ks.exclusive().rename(b"b", b"b", false), Ok(true));
         // Copy of a list is deep.
-        ks.push(b"l", End::Right, &[b"x"]).unwrap();
-        assert!(ks.copy(b"l", b"l2", false));
-        assert!(!ks.copy(b"l", b"l2", false));
-        ks.push(b"l2", End::Right, &[b"y"]).unwrap();
-        assert_eq!(ks.llen(b"l"), Ok(1));
-        assert_eq!(ks.llen(b"l2"), Ok(2));
-        assert!(ks.copy(b"c", b"l2", true));
-        assert_eq!(ks.type_of(b"l2"), Some("string"));
+        ks.shared().push(b"l", End::Right, &[b"x"]).unwrap();
+        assert!(ks.exclusive().copy(b"l", b"l2", false));
+        assert!(!ks.exclusive().copy(b"l", b"l2", false));
+        ks.shared().push(b"l2", End::Right, &[b"y"]).unwrap();
+        assert_eq!(ks.shared().llen(b"l"), Ok(1));
+        assert_eq!(ks.shared().llen(b"l2"), Ok(2));
+        assert!(ks.exclusive().copy(b"c", b"l2", true));
+        assert_eq!(ks.shared().type_of(b"l2"), Some("string"));
     });
 }
 
 #[test]
 fn scan_keys_and_random_key() {
     for_each_backend!(|ks, clock| {
-        assert_eq!(ks.random_key(7), None);
+        assert_eq!(ks.shared().random_key(7), None);
         for i in 0..300 {
-            ks.set(
-                format!("user:{i}").as_bytes(),
-                s("v"),
-                SetOptions::default(),
-            )
-            .unwrap();
+            ks.shared()
+                .set(
+                    format!("user:{i}").as_bytes(),
+                    s("v"),
+                    SetOptions::default(),
+                )
+                .unwrap();
         }
-        ks.push(b"list:1", End::Left, &[b"x"]).unwrap();
+        ks.shared().push(b"list:1", End::Left, &[b"x"]).unwrap();
         let expiring = SetOptions {
             expire: ExpireOption::At(clock.now_ms() + 10),
             ..SetOptions::default()
         };
-        ks.set(b"user:gone", s("v"), expiring).unwrap();
+        ks.shared().set(b"user:gone", s("v"), expiring).unwrap();
         clock.advance(10);
-        assert_eq!(ks.keys(b"user:*").len(), 300);
-        assert_eq!(ks.keys(b"list:?"), vec![b"list:1".to_vec()]);
+        assert_eq!(ks.shared().keys(b"user:*").len(), 300);
+        assert_eq!(ks.shared().keys(b"list:?"), vec![b"list:1".to_vec()]);
         let mut seen = std::collections::BTreeSet::new();
         let mut cursor = 0;
         let filter = ScanFilter {
@@ -371,7 +446,7 @@ fn scan_keys_and_random_key() {
             type_name: Some(b"string"),
         };
         loop {
-            cursor = ks.scan(cursor, 10, filter, |key| {
+            cursor = ks.shared().scan(cursor, 10, filter, |key| {
                 seen.insert(key.to_vec());
             });
             if cursor == 0 {
@@ -380,8 +455,8 @@ fn scan_keys_and_random_key() {
         }
         assert_eq!(seen.len(), 300);
         for seed in 0..20 {
-            let key = ks.random_key(seed).unwrap();
-            assert!(ks.contains(&key));
+            let key = ks.shared().random_key(seed).unwrap();
+            assert!(ks.shared().contains(&key));
         }
     });
 }
@@ -394,11 +469,13 @@ fn active_expiry_removes_keys_nobody_reads() {
             ..SetOptions::default()
         };
         for i in 0..1000 {
-            ks.set(format!("e{i}").as_bytes(), s("v"), expiring)
+            ks.shared()
+                .set(format!("e{i}").as_bytes(), s("v"), expiring)
                 .unwrap();
         }
         for i in 0..100 {
-            ks.set(format!("p{i}").as_bytes(), s("v"), SetOptions::default())
+            ks.shared()
+                .set(format!("p{i}").as_bytes(), s("v"), SetOptions::default())
                 .unwrap();
         }
         let mut cursor = 0;
@@ -435,87 +512,101 @@ fn memcached_operations() {
     for_each_backend!(|ks, clock| {
         let now = clock.now_ms();
         assert_eq!(
-            ks.store(StoreMode::Replace, b"k", s("v"), 0, 0, None),
+            ks.shared()
+                .store(StoreMode::Replace, b"k", s("v"), 0, 0, None),
             StoreOutcome::NotStored
         );
-        let StoreOutcome::Stored(cas) = ks.store(StoreMode::Add, b"k", s("v"), 42, 0, None) else {
+        let StoreOutcome::Stored(cas) =
+            ks.shared().store(StoreMode::Add, b"k", s("v"), 42, 0, None)
+        else {
             panic!("add to a missing key stores");
         };
         assert_eq!(
-            ks.store(StoreMode::Add, b"k", s("v"), 0, 0, None),
+            ks.shared().store(StoreMode::Add, b"k", s("v"), 0, 0, None),
             StoreOutcome::NotStored
         );
         let item = ks
+            .shared()
             .get_item_with(b"k", |value, meta, version| {
                 (value.clone(), meta.flags, version)
             })
             .unwrap();
         assert_eq!(item, (s("v"), 42, cas));
         assert_eq!(
-            ks.store(StoreMode::Set, b"k", s("x"), 0, 0, Some(cas + 1000)),
+            ks.shared()
+                .store(StoreMode::Set, b"k", s("x"), 0, 0, Some(cas + 1000)),
             StoreOutcome::Exists
         );
         assert_eq!(
-            ks.store(StoreMode::Set, b"nope", s("x"), 0, 0, Some(cas)),
+            ks.shared()
+                .store(StoreMode::Set, b"nope", s("x"), 0, 0, Some(cas)),
             StoreOutcome::NotFound
         );
         assert!(matches!(
-            ks.store(StoreMode::Append, b"k", s("++"), 7, now + 1, None),
+            ks.shared()
+                .store(StoreMode::Append, b"k", s("++"), 7, now + 1, None),
             StoreOutcome::Stored(_)
         ));
         assert!(matches!(
-            ks.store(StoreMode::Prepend, b"k", s("--"), 7, now + 1, None),
+            ks.shared()
+                .store(StoreMode::Prepend, b"k", s("--"), 7, now + 1, None),
             StoreOutcome::Stored(_)
         ));
         // Append and prepend keep the flags and expiry of the item.
         let (value, flags) = ks
+            .shared()
             .get_item_with(b"k", |value, meta, _| (value.clone(), meta.flags))
             .unwrap();
         assert_eq!((value, flags), (s("--v++"), 42));
-        assert_eq!(ks.ttl(b"k"), Ttl::Persistent);
+        assert_eq!(ks.shared().ttl(b"k"), Ttl::Persistent);
         // Counters.
-        ks.store(StoreMode::Set, b"n", s("10"), 0, 0, None);
+        ks.shared().store(StoreMode::Set, b"n", s("10"), 0, 0, None);
         assert!(matches!(
-            ks.arith(b"n", false, 11, None, None),
+            ks.shared().arith(b"n", false, 11, None, None),
             ArithOutcome::Value(0, _)
         ));
         assert!(matches!(
-            ks.arith(b"n", true, u64::MAX, None, None),
+            ks.shared().arith(b"n", true, u64::MAX, None, None),
             ArithOutcome::Value(u64::MAX, _)
         ));
         assert!(matches!(
-            ks.arith(b"n", true, 2, None, None),
+            ks.shared().arith(b"n", true, 2, None, None),
             ArithOutcome::Value(1, _)
         ));
         assert_eq!(
-            ks.arith(b"k", true, 1, None, None),
+            ks.shared().arith(b"k", true, 1, None, None),
             ArithOutcome::NonNumeric
         );
-        assert_eq!(ks.arith(b"zz", true, 1, None, None), ArithOutcome::NotFound);
+        assert_eq!(
+            ks.shared().arith(b"zz", true, 1, None, None),
+            ArithOutcome::NotFound
+        );
         assert!(matches!(
-            ks.arith(b"zz", true, 1, Some((5, 0)), None),
+            ks.shared().arith(b"zz", true, 1, Some((5, 0)), None),
             ArithOutcome::Value(5, _)
         ));
         // Touch and delete.
-        let touched = ks.touch_item(b"k", now + 10).unwrap();
+        let touched = ks.shared().touch_item(b"k", now + 10).unwrap();
         assert_eq!(touched.value, s("--v++"));
         assert_eq!(
-            ks.delete_item(b"k", Some(touched.version + 1)),
+            ks.shared().delete_item(b"k", Some(touched.version + 1)),
             DeleteOutcome::Exists
         );
         clock.advance(10);
-        assert_eq!(ks.delete_item(b"k", None), DeleteOutcome::NotFound);
+        assert_eq!(ks.shared().delete_item(b"k", None), DeleteOutcome::NotFound);
         // A past expiry stores and is gone at once.
         assert!(matches!(
-            ks.store(StoreMode::Set, b"past", s("x"), 0, 1, None),
+            ks.shared()
+                .store(StoreMode::Set, b"past", s("x"), 0, 1, None),
             StoreOutcome::Stored(_)
         ));
-        assert!(!ks.contains(b"past"));
+        assert!(!ks.shared().contains(b"past"));
         // Lists are misses for memcached and cannot be appended to.
-        ks.push(b"list", End::Left, &[b"a"]).unwrap();
-        assert!(ks.get_item_with(b"list", |_, _, _| ()).is_none());
+        ks.shared().push(b"list", End::Left, &[b"a"]).unwrap();
+        assert!(ks.shared().get_item_with(b"list", |_, _, _| ()).is_none());
         assert_eq!(
-            ks.store(StoreMode::Append, b"list", s("x"), 0, 0, None),
+            ks.shared()
+                .store(StoreMode::Append, b"list", s("x"), 0, 0, None),
             StoreOutcome::NotStored
         );
     });
@@ -565,9 +656,9 @@ fn random_operation<E: Engine<Value = Value>>(
     let other = format!("k{}", random(8)).into_bytes();
     let later = clock.now_ms() + 1 + random(200);
     match random(22) {
-        0 => drop(ks.set(&key, s("v"), SetOptions::default())),
-        1 => drop(ks.set(&key, s("v"), expiring_at(later))),
-        2 => drop(ks.set(
+        0 => drop(ks.shared().set(&key, s("v"), SetOptions::default())),
+        1 => drop(ks.shared().set(&key, s("v"), expiring_at(later))),
+        2 => drop(ks.shared().set(
             &key,
             s("w"),
             SetOptions {
@@ -576,34 +667,40 @@ fn random_operation<E: Engine<Value = Value>>(
                 ..SetOptions::default()
             },
         )),
-        3 => drop(ks.expire_at(&key, later, ExpireCondition::Always)),
+        3 => drop(ks.shared().expire_at(&key, later, ExpireCondition::Always)),
         // In the past: Redis deletes the key.
-        4 => drop(ks.expire_at(
+        4 => drop(ks.shared().expire_at(
             &key,
             clock.now_ms().saturating_sub(1),
             ExpireCondition::Always,
         )),
-        5 => drop(ks.persist(&key)),
-        6 => drop(ks.del(&[&key])),
-        7 => drop(ks.rename(&key, &other, random(2) == 0)),
-        8 => drop(ks.copy(&key, &other, random(2) == 0)),
-        9 => drop(ks.push(&key, End::Left, &[b"a", b"b"])),
-        10 => drop(ks.pop(&key, End::Right, 1 + random(2) as usize)),
-        11 => drop(ks.getex(&key, Some(ExpireOption::At(later)))),
-        12 => drop(ks.getex(&key, Some(ExpireOption::Clear))),
-        13 => drop(ks.getdel(&key)),
-        14 => drop(ks.incr_by(&key, 1)),
-        15 => drop(ks.append(&key, b"x")),
-        16 => drop(ks.store(StoreMode::Set, &key, s("m"), 1, later, None)),
-        17 => drop(ks.touch_item(&key, if random(2) == 0 { later } else { 0 })),
-        18 => drop(ks.get(&key)),
+        5 => drop(ks.shared().persist(&key)),
+        6 => drop(ks.shared().del(&[&key])),
+        7 => drop(ks.exclusive().rename(&key, &other, random(2) == 0)),
+        8 => drop(ks.exclusive().copy(&key, &other, random(2) == 0)),
+        9 => drop(ks.shared().push(&key, End::Left, &[b"a", b"b"])),
+        10 => drop(ks.shared().pop(&key, End::Right, 1 + random(2) as usize)),
+        11 => drop(ks.shared().getex(&key, Some(ExpireOption::At(later)))),
+        12 => drop(ks.shared().getex(&key, Some(ExpireOption::Clear))),
+        13 => drop(ks.shared().getdel(&key)),
+        14 => drop(ks.shared().incr_by(&key, 1)),
+        15 => drop(ks.shared().append(&key, b"x")),
+        16 => drop(
+            ks.shared()
+                .store(StoreMode::Set, &key, s("m"), 1, later, None),
+        ),
+        17 => drop(
+            ks.shared()
+                .touch_item(&key, if random(2) == 0 { later } else { 0 }),
+        ),
+        18 => drop(ks.shared().get(&key)),
         19 => clock.advance(random(120)),
         20 => drop(ks.active_expire_cycle(sweep_cursor, Duration::from_secs(1))),
         _ => {
             if random(10) == 0 {
-                ks.flush();
+                ks.exclusive().flush();
             } else {
-                drop(ks.lmove(&key, &other, End::Left, End::Right));
+                drop(ks.exclusive().lmove(&key, &other, End::Left, End::Right));
             }
         }
     }
@@ -711,7 +808,9 @@ fn avg_ttl_follows_the_sweeper_as_in_redis() {
     for_each_backend!(|ks, clock| {
         let mut cursor = 0;
         // No key with an expiry: no estimate, and the sweeper does not walk.
-        ks.set(b"plain", s("v"), SetOptions::default()).unwrap();
+        ks.shared()
+            .set(b"plain", s("v"), SetOptions::default())
+            .unwrap();
         ks.active_expire_cycle(&mut cursor, Duration::from_secs(1));
         assert_eq!(ks.avg_ttl_ms(), 0);
         assert_eq!(
@@ -720,7 +819,9 @@ fn avg_ttl_follows_the_sweeper_as_in_redis() {
         );
         for i in 0..10 {
             let options = expiring_at(clock.now_ms() + 10_000);
-            ks.set(format!("t{i}").as_bytes(), s("v"), options).unwrap();
+            ks.shared()
+                .set(format!("t{i}").as_bytes(), s("v"), options)
+                .unwrap();
         }
         // The first batch sets the estimate: all ten keys in one batch of at least 64.
         ks.active_expire_cycle(&mut cursor, Duration::from_secs(1));
@@ -746,12 +847,15 @@ fn sweeper_batches_grow_when_few_keys_expire() {
         // 79 cycles (the sweeper only goes on within a cycle while batches are stale, and
         // these are not: 1% of keys expired).
         for i in 0..5000 {
-            ks.set(format!("p{i}").as_bytes(), s("v"), SetOptions::default())
+            ks.shared()
+                .set(format!("p{i}").as_bytes(), s("v"), SetOptions::default())
                 .unwrap();
         }
         for i in 0..50 {
             let options = expiring_at(clock.now_ms() + 10);
-            ks.set(format!("e{i}").as_bytes(), s("v"), options).unwrap();
+            ks.shared()
+                .set(format!("e{i}").as_bytes(), s("v"), options)
+                .unwrap();
         }
         clock.advance(10);
         let mut cursor = 0;
@@ -789,11 +893,7 @@ fn short_strings_are_inline_and_long_ones_shared() {
         assert_eq!(copied.len(), len);
         assert_eq!(copied.is_empty(), len == 0);
         assert_eq!(copied, moved);
-        assert_eq!(
-            matches!(copied.0, Repr::Inline { .. }),
-            len <= STR_INLINE_BYTES,
-            "{len}"
-        );
+        assert_eq!(copied.is_inline(), len <= STR_INLINE_BYTES, "{len}");
         // A clone is the same value; an equal copy is the same value only when inline (a
         // shared one is another allocation, which the journal must log as a new value).
         assert!(copied.is_same(&copied.clone()));

@@ -1,7 +1,7 @@
 //! Operations on keys whatever their type: deletion, expiry, renaming, copying, iteration.
 
-use super::{glob_match, is_expired, Error, Keyspace, List, Result, Value};
-use crate::{Decision, Engine, Meta};
+use crate::{glob_match, is_expired, Db, Error, List, Result, Value};
+use engine::{Decision, Engine, Meta};
 use std::sync::Arc;
 
 /// `EXPIRE`'s `NX` / `XX` / `GT` / `LT`.
@@ -48,7 +48,7 @@ fn deep_copy(value: &Value) -> Value {
     }
 }
 
-impl<E: Engine<Value = Value>> Keyspace<E> {
+impl<E: Engine<Value = Value>> Db<'_, E> {
     /// `DEL` / `UNLINK`: how many of the keys existed. Several keys are deleted atomically.
     pub fn del(&self, keys: &[&[u8]]) -> usize {
         let delete = |key: &[u8]| {
@@ -60,16 +60,14 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
             .is_some()
         };
         if let [key] = keys {
-            let _shared = self.shared();
             return usize::from(delete(key));
         }
-        let _exclusive = self.exclusive();
+        self.require_exclusive("a DEL of several keys");
         keys.iter().filter(|key| delete(key)).count()
     }
 
     /// `EXISTS` / `TOUCH`: how many of the keys exist (a key named twice counts twice).
     pub fn exists(&self, keys: &[&[u8]]) -> usize {
-        let _shared = self.shared();
         keys.iter()
             .filter(|key| self.peek_locked(key, |_| ()).is_some())
             .count()
@@ -77,13 +75,11 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
 
     /// `TYPE`: the type name, `None` for a missing key.
     pub fn type_of(&self, key: &[u8]) -> Option<&'static str> {
-        let _shared = self.shared();
         self.peek_locked(key, |entry| entry.value.type_name())
     }
 
     /// `TTL` and friends.
     pub fn ttl(&self, key: &[u8]) -> Ttl {
-        let _shared = self.shared();
         match self.peek_locked(key, |entry| entry.meta.expire_at_ms) {
             None => Ttl::Missing,
             Some(0) => Ttl::Persistent,
@@ -94,7 +90,6 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
     /// `EXPIRE` and friends with an absolute time; returns whether the expiry was set. A time
     /// not in the future deletes the key (and returns true), as Redis does.
     pub fn expire_at(&self, key: &[u8], at_ms: u64, condition: ExpireCondition) -> bool {
-        let _shared = self.shared();
         let now = self.now_ms();
         self.write_locked(key, |current| {
             let Some(entry) = current else {
@@ -129,7 +124,6 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
 
     /// `PERSIST`: whether an expiry was removed.
     pub fn persist(&self, key: &[u8]) -> bool {
-        let _shared = self.shared();
         self.write_locked(key, |current| match current {
             Some(entry) if entry.meta.expire_at_ms != 0 => (
                 Decision::Replace {
@@ -150,7 +144,7 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
     /// the destination taken; `NoSuchKey` when the source is missing. The value keeps its
     /// expiry.
     pub fn rename(&self, source: &[u8], destination: &[u8], only_if_absent: bool) -> Result<bool> {
-        let _exclusive = self.exclusive();
+        self.require_exclusive("RENAME");
         let Some((value, meta)) =
             self.peek_locked(source, |entry| (entry.value.clone(), entry.meta))
         else {
@@ -172,7 +166,7 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
     /// `COPY`: whether it copied (false when the destination exists and `replace` is off, or
     /// the source is missing).
     pub fn copy(&self, source: &[u8], destination: &[u8], replace: bool) -> bool {
-        let _exclusive = self.exclusive();
+        self.require_exclusive("COPY");
         let Some((value, meta)) =
             self.peek_locked(source, |entry| (deep_copy(&entry.value), entry.meta))
         else {
@@ -192,24 +186,23 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
     /// puts `source`'s value and expiry at `destination` in `to`, unless `to` has that key
     /// and `replace` is off, and removes `source` here when moving. Returns whether it did.
     ///
-    /// Atomic with respect to both keyspaces: it holds both exclusive locks, taken in
-    /// address order so two transfers in opposite directions cannot deadlock. `to` must be
-    /// another keyspace (the same one would deadlock: the lock is not reentrant).
+    /// Atomic with respect to both keyspaces: the caller holds both exclusive locks. `to`
+    /// must be another keyspace.
     pub fn transfer(
         &self,
-        to: &Keyspace<E>,
+        to: Db<'_, E>,
         source: &[u8],
         destination: &[u8],
         replace: bool,
         remove_source: bool,
     ) -> bool {
-        assert!(!std::ptr::eq(self, to), "a transfer within one keyspace");
-        let (_first, _second) = if (self as *const Self) < (to as *const Self) {
-            (self.exclusive(), to.exclusive())
-        } else {
-            let second = to.exclusive();
-            (self.exclusive(), second)
-        };
+        assert_ne!(
+            self.address(),
+            to.address(),
+            "a transfer within one keyspace"
+        );
+        self.require_exclusive("MOVE and COPY ... DB");
+        to.require_exclusive("MOVE and COPY ... DB");
         let Some((value, meta)) =
             self.peek_locked(source, |entry| (deep_copy(&entry.value), entry.meta))
         else {
@@ -234,7 +227,6 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
         filter: ScanFilter<'_>,
         mut visit: impl FnMut(&[u8]),
     ) -> u64 {
-        let _shared = self.shared();
         let now = self.now_ms();
         self.map.scan(cursor, count, |key, entry| {
             if is_expired(&entry.meta, now) {

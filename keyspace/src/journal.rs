@@ -30,7 +30,7 @@
 //! the exclusive lock, so they reach the journal back to back.
 
 use super::{End, Keyspace, List, ListPosition, Str, Value};
-use crate::{Engine, Meta};
+use engine::{Engine, Meta};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -147,10 +147,10 @@ pub(super) enum Pending {
 impl Pending {
     /// What installing `decision` over `current` reports.
     pub(super) fn of(
-        current: Option<&crate::Entry<Value>>,
-        decision: &crate::Decision<Value>,
+        current: Option<&engine::Entry<Value>>,
+        decision: &engine::Decision<Value>,
     ) -> Self {
-        use crate::Decision;
+        use engine::Decision;
         match decision {
             Decision::Keep => Pending::Nothing,
             Decision::Remove => Pending::Delete,
@@ -264,23 +264,29 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
     pub fn apply(&self, effect: &Effect<'_>) -> Result<(), Inconsistent> {
         debug_assert!(self.journal.get().is_none(), "apply reports to no journal");
         let fine = |result: super::Result<()>| result.map_err(|_| Inconsistent);
+        if let Effect::Flush = effect {
+            let _exclusive = self.exclusive();
+            self.counted_clear();
+            return Ok(());
+        }
+        // Replay runs alone, before the server serves anyone; the shared guard is what every
+        // single-key operation runs under.
+        let db = self.shared();
         match *effect {
             Effect::PutString { key, value, meta } => {
-                let _shared = self.shared();
                 self.counted_insert(key, Value::Str(Str::copy_from(value)), meta);
                 Ok(())
             }
             Effect::SetMeta { key, meta } => {
-                let _shared = self.shared();
                 let updated = self.counted_update(key, |current| match current {
                     Some(entry) => (
-                        crate::Decision::Replace {
+                        engine::Decision::Replace {
                             value: entry.value.clone(),
                             meta,
                         },
                         true,
                     ),
-                    None => (crate::Decision::Keep, false),
+                    None => (engine::Decision::Keep, false),
                 });
                 if updated.output {
                     Ok(())
@@ -289,40 +295,36 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
                 }
             }
             Effect::Delete { key } => {
-                let _shared = self.shared();
                 self.counted_remove(key);
                 Ok(())
             }
-            Effect::ListPush { key, end, elements } => {
-                fine(self.push(key, end, elements).map(drop))
-            }
+            Effect::ListPush { key, end, elements } => fine(db.push(key, end, elements).map(drop)),
             Effect::ListPop { key, end, count } => {
                 let count = usize::try_from(count).unwrap_or(usize::MAX);
-                fine(self.pop(key, end, count).map(drop))
+                fine(db.pop(key, end, count).map(drop))
             }
             Effect::ListSet {
                 key,
                 index,
                 element,
-            } => fine(self.lset(key, index, element)),
+            } => fine(db.lset(key, index, element)),
             Effect::ListRemove {
                 key,
                 count,
                 element,
-            } => fine(self.lrem(key, count, element).map(drop)),
-            Effect::ListTrim { key, start, stop } => fine(self.ltrim(key, start, stop)),
+            } => fine(db.lrem(key, count, element).map(drop)),
+            Effect::ListTrim { key, start, stop } => fine(db.ltrim(key, start, stop)),
             Effect::ListInsert {
                 key,
                 position,
                 pivot,
                 element,
-            } => fine(self.linsert(key, position, pivot, element).map(drop)),
+            } => fine(db.linsert(key, position, pivot, element).map(drop)),
             Effect::PutList {
                 key,
                 meta,
                 elements,
             } => {
-                let _shared = self.shared();
                 let items: VecDeque<Box<[u8]>> =
                     elements.iter().map(|element| Box::from(*element)).collect();
                 if items.is_empty() {
@@ -332,11 +334,7 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
                 }
                 Ok(())
             }
-            Effect::Flush => {
-                let exclusive = self.exclusive();
-                self.counted_clear(&exclusive);
-                Ok(())
-            }
+            Effect::Flush => unreachable!("handled above"),
         }
     }
 

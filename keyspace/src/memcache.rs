@@ -3,8 +3,8 @@
 //! or on the CAS. A key holding a list (written over RESP) is a miss for memcached reads and
 //! cannot be appended to.
 
-use super::{Keyspace, Str, Value};
-use crate::{Decision, Engine, Entry, Meta};
+use crate::{Db, Str, Value};
+use engine::{Decision, Engine, Entry, Meta};
 
 /// A memcached item as a read returns it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,14 +93,13 @@ fn parse_counter(bytes: &[u8]) -> Option<u64> {
     std::str::from_utf8(bytes).ok()?.parse().ok()
 }
 
-impl<E: Engine<Value = Value>> Keyspace<E> {
+impl<E: Engine<Value = Value>> Db<'_, E> {
     /// `get` / `gets` / `mg`: calls `read` with the value, its flags and its CAS unique.
     pub fn get_item_with<R>(
         &self,
         key: &[u8],
         read: impl FnOnce(&Str, &Meta, u64) -> R,
     ) -> Option<R> {
-        let _shared = self.shared();
         self.read_locked(key, |entry| match &entry.value {
             Value::Str(value) => Some(read(value, &entry.meta, entry.version)),
             _ => None,
@@ -110,7 +109,6 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
 
     /// `gat` / `gats` / `touch`: sets the expiry and returns the item as it is afterwards.
     pub fn touch_item(&self, key: &[u8], expire_at_ms: u64) -> Option<Item> {
-        let _shared = self.shared();
         let now = self.now_ms();
         let updated = self.write_locked(key, |current| match current.and_then(item_of) {
             None => (Decision::Keep, None),
@@ -148,7 +146,6 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
         expire_at_ms: u64,
         cas: Option<u64>,
     ) -> StoreOutcome {
-        let _shared = self.shared();
         let now = self.now_ms();
         let updated = self.write_locked(key, |current| {
             if let Some(cas) = cas {
@@ -221,7 +218,6 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
         initial: Option<(u64, u64)>,
         cas: Option<u64>,
     ) -> ArithOutcome {
-        let _shared = self.shared();
         let updated = self.write_locked(key, |current| {
             let Some(entry) = current else {
                 return match initial {
@@ -266,7 +262,6 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
 
     /// `delete` / `md`, with an optional CAS unique to match.
     pub fn delete_item(&self, key: &[u8], cas: Option<u64>) -> DeleteOutcome {
-        let _shared = self.shared();
         self.write_locked(key, |current| match current {
             None => (Decision::Keep, DeleteOutcome::NotFound),
             Some(entry) if cas.is_some_and(|cas| cas != entry.version) => {

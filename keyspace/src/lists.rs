@@ -1,31 +1,12 @@
 //! List operations.
 //!
-//! ## The list protocol
-//!
-//! A list lives in an `Arc<List>` that the key's entry points to, and is mutated in place under
-//! the list's own mutex. Every mutation runs [`Keyspace::mutate_list`]:
-//!
-//! 1. read the key's entry and clone the `Arc<List>` (a missing key goes to step 5);
-//! 2. lock the list;
-//! 3. look at the elements and work out whether the operation leaves the list empty;
-//! 4. [`Engine::update`] the key, only if it still holds *this* list (pointer equality), with
-//!    either a fresh entry holding the same list (a new version, the same metadata) or, if the
-//!    list will be empty, a removal (Redis never keeps an empty list). If the key changed since
-//!    step 1 (replaced by `SET`, deleted, expired), the update keeps it as it is and we start
-//!    again from step 1;
-//! 5. only now mutate the elements, still under the lock; a missing key gets a new list that
-//!    already holds its elements and is installed only if the key is still absent.
-//!
-//! So a mutation happens only after its version is installed, while the list is provably
-//! current, and the lock orders the mutations of one list in the same order as their versions
-//! (what the append-only file needs to replay them). A writer that replaces the list key
-//! (SET, DEL, expiry) never takes the list's lock; a list writer that started before it either
-//! installed its version first (and the replacement comes after it, also in version order) or
-//! sees the change in step 4. Readers clone the `Arc` and read under the lock: they see the
-//! list as some mutation left it, which was its content at some moment inside the read.
+//! A list is a [`Container`](crate::Container) of [`ListItems`]: every mutation runs the
+//! container protocol ([`crate::container`]), which keeps in-place mutation in step with the
+//! engine's versions and removes a list that becomes empty.
 
-use super::{Effect, Error, Keyspace, List, Result, Value};
-use crate::{Decision, Engine, Meta};
+use crate::container::{Contained, Container, Missing};
+use crate::{Db, Effect, Error, ListItems, Result, Value};
+use engine::Engine;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -60,14 +41,31 @@ pub struct PosOptions {
 }
 
 /// Elements, as the list stores them.
-type Items = VecDeque<Box<[u8]>>;
+type Items = ListItems;
 
-/// What [`Keyspace::mutate_list`] does with a missing key.
-enum OnMissing<'a> {
-    /// Nothing (the operation's result for a missing key is computed by `missing`).
-    Nothing,
-    /// Create the list holding these elements, pushed at this end.
-    Create(End, &'a [&'a [u8]]),
+impl Contained for ListItems {
+    fn of(value: &Value) -> Option<&Arc<Container<Self>>> {
+        match value {
+            Value::List(list) => Some(list),
+            _ => None,
+        }
+    }
+
+    fn into_value(container: Arc<Container<Self>>) -> Value {
+        Value::List(container)
+    }
+
+    fn is_empty(&self) -> bool {
+        VecDeque::is_empty(self)
+    }
+}
+
+/// A new list of `elements` pushed at `end`, and its length: what a push creates.
+fn created(end: End, elements: &[&[u8]]) -> Missing<Items, usize> {
+    let mut items = Items::with_capacity(elements.len());
+    push_all(&mut items, end, elements);
+    let length = items.len();
+    Missing::Create(items, length)
 }
 
 fn push_all(items: &mut Items, end: End, elements: &[&[u8]]) {
@@ -105,124 +103,19 @@ fn resolve_index(index: i64, length: usize) -> Option<usize> {
     (0..length).contains(&index).then_some(index as usize)
 }
 
-impl<E: Engine<Value = Value>> Keyspace<E> {
-    /// The list protocol of the module docs. `will_empty` looks at the elements under the lock
-    /// and says whether `apply` will leave none; `apply` then mutates them. A missing key
-    /// returns `missing` (or, with `OnMissing::Create`, creates the list and returns
-    /// `created(length)`). `effect` is what the journal is told, with the version installed,
-    /// after `apply` and before the list's lock is released (a creation reports it too).
-    // Eight arguments: the protocol's steps each take the caller's closure, and bundling them
-    // in a struct would only move the same list elsewhere.
-    #[allow(clippy::too_many_arguments)]
-    fn mutate_list<R>(
-        &self,
-        key: &[u8],
-        effect: Effect<'_>,
-        on_missing: OnMissing<'_>,
-        missing: impl Fn() -> R,
-        created: impl Fn(usize) -> R,
-        will_empty: impl Fn(&Items) -> bool,
-        apply: impl FnOnce(&mut Items) -> R,
-    ) -> Result<R> {
-        let mut apply = Some(apply);
-        loop {
-            // 1. The current list, if any.
-            let list = self.peek_locked(key, |entry| match &entry.value {
-                Value::List(list) => Ok(Arc::clone(list)),
-                _ => Err(Error::WrongType),
-            });
-            let Some(list) = list.transpose()? else {
-                // 5, for a missing key.
-                let OnMissing::Create(end, elements) = on_missing else {
-                    return Ok(missing());
-                };
-                let mut items = Items::with_capacity(elements.len());
-                push_all(&mut items, end, elements);
-                let length = items.len();
-                let fresh = Arc::new(List::new(items));
-                let installed = self.write_unreported(key, |current| match current {
-                    None => (
-                        Decision::Replace {
-                            value: Value::List(Arc::clone(&fresh)),
-                            meta: Meta::default(),
-                        },
-                        true,
-                    ),
-                    Some(_) => (Decision::Keep, false),
-                });
-                if installed.output {
-                    if let (Some(journal), Some(version)) = (self.journal(), installed.version) {
-                        // Nobody can have changed the list between its install and this
-                        // report in a way that matters: they would draw a higher version.
-                        journal.record(version, &effect);
-                    }
-                    return Ok(created(length));
-                }
-                // Someone created the key first: go round and use theirs.
-                continue;
-            };
-            // 2. Lock it; 3. work out the effect.
-            let mut items = list.lock();
-            let empties = will_empty(&items);
-            // 4. New version (or removal), only if the key still holds this list.
-            let bumped = self.write_unreported(key, |current| match current {
-                Some(entry) => match &entry.value {
-                    Value::List(now) if Arc::ptr_eq(now, &list) => {
-                        let decision = if empties {
-                            Decision::Remove
-                        } else {
-                            Decision::Replace {
-                                value: Value::List(Arc::clone(&list)),
-                                meta: entry.meta,
-                            }
-                        };
-                        (decision, true)
-                    }
-                    _ => (Decision::Keep, false),
-                },
-                None => (Decision::Keep, false),
-            });
-            if !bumped.output {
-                drop(items);
-                continue;
-            }
-            // 5. Mutate, still under the lock.
-            let apply = apply
-                .take()
-                .expect("apply runs once: the loop returns after it");
-            let output = apply(&mut items);
-            if let (Some(journal), Some(version)) = (self.journal(), bumped.version) {
-                journal.record(version, &effect);
-            }
-            drop(items);
-            return Ok(output);
-        }
-    }
-
+impl<E: Engine<Value = Value>> Db<'_, E> {
     /// Reads the key's list under its lock; `None` for a missing key.
     fn read_list<R>(&self, key: &[u8], read: impl FnOnce(&Items) -> R) -> Result<Option<R>> {
-        let _shared = self.shared();
-        let list = self.read_locked(key, |entry| match &entry.value {
-            Value::List(list) => Ok(Arc::clone(list)),
-            _ => Err(Error::WrongType),
-        });
-        let Some(list) = list.transpose()? else {
-            return Ok(None);
-        };
-        let items = list.lock();
-        Ok(Some(read(&items)))
+        self.read_container(key, read)
     }
 
     /// `LPUSH` / `RPUSH`: the new length. `elements` is not empty.
     pub fn push(&self, key: &[u8], end: End, elements: &[&[u8]]) -> Result<usize> {
-        let _shared = self.shared();
-        self.mutate_list(
+        self.mutate_container(
             key,
             Effect::ListPush { key, end, elements },
-            OnMissing::Create(end, elements),
-            || 0,
-            |length| length,
-            |_| false,
+            || created(end, elements),
+            |_: &Items| false,
             |items| {
                 push_all(items, end, elements);
                 items.len()
@@ -232,14 +125,11 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
 
     /// `LPUSHX` / `RPUSHX`: the new length, 0 (and nothing created) for a missing key.
     pub fn push_existing(&self, key: &[u8], end: End, elements: &[&[u8]]) -> Result<usize> {
-        let _shared = self.shared();
-        self.mutate_list(
+        self.mutate_container(
             key,
             Effect::ListPush { key, end, elements },
-            OnMissing::Nothing,
-            || 0,
-            |length| length,
-            |_| false,
+            || Missing::Answer(0),
+            |_: &Items| false,
             |items| {
                 push_all(items, end, elements);
                 items.len()
@@ -249,22 +139,19 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
 
     /// `LPOP` / `RPOP` with a count: up to `count` elements; `None` for a missing key.
     pub fn pop(&self, key: &[u8], end: End, count: usize) -> Result<Option<Vec<Box<[u8]>>>> {
-        let _shared = self.shared();
         self.pop_locked(key, end, count)
     }
 
     fn pop_locked(&self, key: &[u8], end: End, count: usize) -> Result<Option<Vec<Box<[u8]>>>> {
-        self.mutate_list(
+        self.mutate_container(
             key,
             Effect::ListPop {
                 key,
                 end,
                 count: count as u64,
             },
-            OnMissing::Nothing,
-            || None,
-            |_| None,
-            |items| items.len() <= count,
+            || Missing::Answer(None),
+            |items: &Items| items.len() <= count,
             |items| {
                 let taken = count.min(items.len());
                 let popped = match end {
@@ -315,20 +202,17 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
 
     /// `LSET`.
     pub fn lset(&self, key: &[u8], index: i64, element: &[u8]) -> Result<()> {
-        let _shared = self.shared();
         // An index outside the list changes nothing; it still draws a version (the bump comes
         // before `apply` sees the index), a new version with the same content, which is harmless.
-        self.mutate_list(
+        self.mutate_container(
             key,
             Effect::ListSet {
                 key,
                 index,
                 element,
             },
-            OnMissing::Nothing,
-            || Err(Error::NoSuchKey),
-            |_| Err(Error::NoSuchKey),
-            |_| false,
+            || Missing::Answer(Err(Error::NoSuchKey)),
+            |_: &Items| false,
             |items| match resolve_index(index, items.len()) {
                 Some(index) => {
                     items[index] = Box::from(element);
@@ -342,23 +226,20 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
     /// `LREM`: removes up to `|count|` elements equal to `element` (all when `count` is 0),
     /// from the head when `count >= 0`, from the tail otherwise; returns how many.
     pub fn lrem(&self, key: &[u8], count: i64, element: &[u8]) -> Result<usize> {
-        let _shared = self.shared();
         let limit = if count == 0 {
             usize::MAX
         } else {
             count.unsigned_abs().try_into().unwrap_or(usize::MAX)
         };
         let matches = |items: &Items| items.iter().filter(|item| ***item == *element).count();
-        self.mutate_list(
+        self.mutate_container(
             key,
             Effect::ListRemove {
                 key,
                 count,
                 element,
             },
-            OnMissing::Nothing,
-            || 0,
-            |_| 0,
+            || Missing::Answer(0),
             |items| matches(items).min(limit) == items.len(),
             |items| {
                 let mut removed = 0;
@@ -389,14 +270,11 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
 
     /// `LTRIM`.
     pub fn ltrim(&self, key: &[u8], start: i64, stop: i64) -> Result<()> {
-        let _shared = self.shared();
-        self.mutate_list(
+        self.mutate_container(
             key,
             Effect::ListTrim { key, start, stop },
-            OnMissing::Nothing,
-            || (),
-            |_| (),
-            |items| resolve_range(start, stop, items.len()).is_none(),
+            || Missing::Answer(()),
+            |items: &Items| resolve_range(start, stop, items.len()).is_none(),
             |items| match resolve_range(start, stop, items.len()) {
                 None => items.clear(),
                 Some((from, to)) => {
@@ -415,8 +293,7 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
         pivot: &[u8],
         element: &[u8],
     ) -> Result<i64> {
-        let _shared = self.shared();
-        self.mutate_list(
+        self.mutate_container(
             key,
             Effect::ListInsert {
                 key,
@@ -424,10 +301,8 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
                 pivot,
                 element,
             },
-            OnMissing::Nothing,
-            || 0,
-            |_| 0,
-            |_| false,
+            || Missing::Answer(0),
+            |_: &Items| false,
             |items| match items.iter().position(|item| **item == *pivot) {
                 None => -1,
                 Some(at) => {
@@ -489,7 +364,7 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
         from: End,
         to: End,
     ) -> Result<Option<Box<[u8]>>> {
-        let _exclusive = self.exclusive();
+        self.require_exclusive("LMOVE");
         // Check the destination's type before popping, as Redis does: a wrong-typed
         // destination must leave the source untouched.
         let destination_type = self.peek_locked(destination, |entry| match entry.value {
@@ -515,17 +390,15 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
         };
         let element_slice: &[u8] = &element;
         let pushed = [element_slice];
-        self.mutate_list(
+        self.mutate_container(
             destination,
             Effect::ListPush {
                 key: destination,
                 end: to,
                 elements: &pushed,
             },
-            OnMissing::Create(to, &pushed),
-            || 0,
-            |length| length,
-            |_| false,
+            || created(to, &pushed),
+            |_: &Items| false,
             |items| {
                 push_all(items, to, &[element_slice]);
                 items.len()

@@ -1,0 +1,217 @@
+//! # Locking, chosen by the caller
+//!
+//! Every keyspace operation runs on a [`Db`]: the keyspace together with the lock its caller
+//! holds on it. The keyspace never takes its own lock inside an operation; the caller (the
+//! server's dispatcher, from the command's flags and keys) takes a [`Guard`] first and runs
+//! one command, or a whole sequence of commands, under it:
+//!
+//! | guard | taken for | costs |
+//! |---|---|---|
+//! | [`Keyspace::shared`] | a command that reads any number of keys or writes one key | one uncontended atomic on the calling thread's own slot |
+//! | [`Keyspace::exclusive`] | a command that writes several keys (`MSET`, `RENAME`, `DEL a b`, `LMOVE`), `FLUSHDB`, and later a whole `MULTI`/`EXEC` or script | every slot: waits for every shared holder |
+//!
+//! The lock is crossbeam's [`ShardedLock`], a "big reader" lock: one reader-writer lock per
+//! thread slot, so shared holders on different threads never touch the same cache line. It
+//! is not reentrant, which is why it is taken once, outside, and never by an operation.
+//!
+//! ## What is atomic with what
+//!
+//! * A single-key operation is atomic by itself: it is one [`Engine::update`] (or one
+//!   container mutation, see [`container`](crate::container)), whatever lock is held.
+//! * Operations under one exclusive guard are atomic together: no other operation on that
+//!   keyspace runs between them, so no client sees a multi-key write half done, and a
+//!   sequence of commands under one guard (EXEC, a script) is seen whole or not at all.
+//! * Operations under shared guards interleave freely, each one atomic; a reader of several
+//!   keys (`MGET`) under a shared guard sees every exclusive sequence either wholly before or
+//!   wholly after it, but may see two single-key writes of other clients in between its keys.
+//! * Expiry (lazy, or the sweeper under its own shared guard) is a single-key removal.
+//!
+//! An operation that needs the exclusive lock (every one that writes several keys) checks
+//! the [`Db`]'s mode and panics when called under a shared guard: that is a dispatcher bug,
+//! and every multi-key command has a test. In debug builds every operation also checks that
+//! the calling thread really holds a guard of at least the [`Db`]'s mode on that keyspace, so
+//! a `Db` kept past its guard is caught by the tests.
+
+use crate::{Keyspace, Value};
+use crossbeam_utils::sync::{ShardedLock, ShardedLockReadGuard, ShardedLockWriteGuard};
+use engine::Engine;
+use std::ops::Deref;
+use std::sync::PoisonError;
+
+/// The lock a [`Db`] runs under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Mode {
+    /// Shared with every other shared holder.
+    Shared,
+    /// Nobody else holds the keyspace's lock.
+    Exclusive,
+}
+
+/// A lock held on one keyspace; dereferences to the [`Db`] it allows. Dropping it releases
+/// the lock.
+pub struct Guard<'k, E: Engine<Value = Value>> {
+    db: Db<'k, E>,
+    _lock: Lock<'k>,
+}
+
+enum Lock<'k> {
+    Shared(#[allow(dead_code)] ShardedLockReadGuard<'k, ()>),
+    Exclusive(#[allow(dead_code)] ShardedLockWriteGuard<'k, ()>),
+}
+
+/// A keyspace and the mode of the lock its caller holds on it: what every operation runs on.
+///
+/// It is `Copy` and lives as long as the keyspace, not the guard, so a command handler can
+/// keep it while it writes its reply; holding it past the guard is a bug the debug build
+/// catches (see the module docs).
+pub struct Db<'k, E: Engine<Value = Value>> {
+    keyspace: &'k Keyspace<E>,
+    mode: Mode,
+}
+
+impl<E: Engine<Value = Value>> Clone for Db<'_, E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<E: Engine<Value = Value>> Copy for Db<'_, E> {}
+
+impl<E: Engine<Value = Value>> Keyspace<E> {
+    /// Takes the shared side of the keyspace's lock.
+    pub fn shared(&self) -> Guard<'_, E> {
+        // Poisoning: the lock guards no data of its own (the engine stays consistent through
+        // any panic, see the back-ends), so a poisoned lock is taken as it is.
+        let lock = self.lock().read().unwrap_or_else(PoisonError::into_inner);
+        Guard::new(self, Mode::Shared, Lock::Shared(lock))
+    }
+
+    /// Takes the exclusive side of the keyspace's lock.
+    pub fn exclusive(&self) -> Guard<'_, E> {
+        // Poisoning: as in `shared`.
+        let lock = self.lock().write().unwrap_or_else(PoisonError::into_inner);
+        Guard::new(self, Mode::Exclusive, Lock::Exclusive(lock))
+    }
+
+    /// Takes the lock in `mode`.
+    pub fn lock_in(&self, mode: Mode) -> Guard<'_, E> {
+        match mode {
+            Mode::Shared => self.shared(),
+            Mode::Exclusive => self.exclusive(),
+        }
+    }
+
+    fn lock(&self) -> &ShardedLock<()> {
+        &self.multi
+    }
+}
+
+impl<'k, E: Engine<Value = Value>> Guard<'k, E> {
+    fn new(keyspace: &'k Keyspace<E>, mode: Mode, lock: Lock<'k>) -> Self {
+        held::enter(keyspace.address(), mode);
+        Self {
+            db: Db { keyspace, mode },
+            _lock: lock,
+        }
+    }
+
+    /// The [`Db`] this guard allows.
+    pub fn db(&self) -> Db<'k, E> {
+        self.db
+    }
+}
+
+impl<E: Engine<Value = Value>> Drop for Guard<'_, E> {
+    fn drop(&mut self) {
+        held::leave(self.db.keyspace.address(), self.db.mode);
+    }
+}
+
+impl<'k, E: Engine<Value = Value>> Deref for Guard<'k, E> {
+    type Target = Db<'k, E>;
+
+    fn deref(&self) -> &Db<'k, E> {
+        &self.db
+    }
+}
+
+impl<'k, E: Engine<Value = Value>> Db<'k, E> {
+    /// The keyspace.
+    pub fn keyspace(&self) -> &'k Keyspace<E> {
+        self.check();
+        self.keyspace
+    }
+
+    /// The mode of the lock held.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Panics unless the exclusive lock is held: `what` needs it (see the module docs).
+    pub(crate) fn require_exclusive(&self, what: &str) {
+        assert!(
+            self.mode == Mode::Exclusive,
+            "{what} needs the keyspace's exclusive lock: the dispatcher took the shared one"
+        );
+    }
+
+    /// In debug builds, that this thread holds a guard of at least this mode on the keyspace.
+    fn check(&self) {
+        held::check(self.keyspace.address(), self.mode);
+    }
+}
+
+impl<'k, E: Engine<Value = Value>> Deref for Db<'k, E> {
+    type Target = Keyspace<E>;
+
+    fn deref(&self) -> &Keyspace<E> {
+        self.keyspace()
+    }
+}
+
+/// The guards this thread holds, in debug builds: what lets [`Db`] check it runs under one.
+#[cfg(debug_assertions)]
+mod held {
+    use super::Mode;
+    use std::cell::RefCell;
+
+    thread_local! {
+        static HELD: RefCell<Vec<(usize, Mode)>> = const { RefCell::new(Vec::new()) };
+    }
+
+    pub(super) fn enter(keyspace: usize, mode: Mode) {
+        HELD.with(|held| held.borrow_mut().push((keyspace, mode)));
+    }
+
+    pub(super) fn leave(keyspace: usize, mode: Mode) {
+        HELD.with(|held| {
+            let mut held = held.borrow_mut();
+            if let Some(at) = held.iter().rposition(|&entry| entry == (keyspace, mode)) {
+                held.remove(at);
+            }
+        });
+    }
+
+    pub(super) fn check(keyspace: usize, mode: Mode) {
+        HELD.with(|held| {
+            assert!(
+                held.borrow()
+                    .iter()
+                    .any(|&(address, held_mode)| address == keyspace && held_mode >= mode),
+                "a keyspace operation ran without its guard ({mode:?}) held on this thread"
+            );
+        });
+    }
+}
+
+#[cfg(not(debug_assertions))]
+mod held {
+    use super::Mode;
+
+    #[inline(always)]
+    pub(super) fn enter(_keyspace: usize, _mode: Mode) {}
+    #[inline(always)]
+    pub(super) fn leave(_keyspace: usize, _mode: Mode) {}
+    #[inline(always)]
+    pub(super) fn check(_keyspace: usize, _mode: Mode) {}
+}

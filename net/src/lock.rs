@@ -1,0 +1,134 @@
+//! # Which keyspace lock a command runs under
+//!
+//! The keyspace never locks inside an operation (see [`keyspace::guard`] for the concurrency
+//! model); the dispatcher takes the lock a command needs before calling its handler, from the
+//! command's table row, and releases it when the handler returns. The handler reaches its
+//! database through [`Session::keyspace`](crate::session::Session::keyspace), which hands out
+//! the [`Db`](keyspace::Db) of the guard in force.
+//!
+//! | [`Lock`] | taken | for |
+//! |---|---|---|
+//! | `Shared` | the selected database's shared side | reads of any number of keys, writes of one key, keyless commands |
+//! | `ByKeys` | exclusive when the call names more than one key, else shared | `DEL`, `MSET`, `RENAME`, `LMOVE`, ... |
+//! | `Exclusive` | the selected database's exclusive side | `FLUSHDB` |
+//! | `AllDatabases` | every database's exclusive side, in index order | `FLUSHALL`, `MOVE`, `COPY`, `SWAPDB` |
+//!
+//! Guards across databases are always taken in index order, so two commands that both lock
+//! several databases cannot deadlock. A sequence of commands that must be atomic together
+//! (`EXEC`, a script) takes `AllDatabases` once and runs every command under it: while a
+//! guard is in force, the dispatcher takes no other (the lock is not reentrant).
+
+use crate::resp::table::CommandSpec;
+use crate::resp::table::{flag, BeginSearch, FindKeys};
+use engine::Engine;
+use keyspace::{Db, Guard, Keyspace, Mode, Value};
+
+/// What a command locks; see the module docs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lock {
+    /// The selected database, shared.
+    Shared,
+    /// The selected database: exclusive when the call names more than one key.
+    ByKeys,
+    /// The selected database, exclusive.
+    Exclusive,
+    /// Every database, exclusive.
+    AllDatabases,
+}
+
+impl Lock {
+    /// The rule a command gets unless its row says otherwise: a write whose key specs can
+    /// name several keys locks by keys; everything else is shared (a read of several keys is
+    /// consistent under the shared lock, since every multi-key write holds the exclusive one).
+    pub fn derived(spec: &CommandSpec) -> Self {
+        if !spec.has(flag::WRITE) {
+            return Lock::Shared;
+        }
+        let ((first, last, _), movable) = spec.legacy_range();
+        if movable || last < 0 || last > first {
+            Lock::ByKeys
+        } else {
+            Lock::Shared
+        }
+    }
+
+    /// The mode to take on the selected database for this call (`args`, the name included).
+    pub fn mode(self, spec: &CommandSpec, args: crate::resp::parse::Args<'_>) -> Mode {
+        match self {
+            Lock::Shared => Mode::Shared,
+            Lock::Exclusive | Lock::AllDatabases => Mode::Exclusive,
+            Lock::ByKeys => {
+                if names_several_keys(spec, args) {
+                    Mode::Exclusive
+                } else {
+                    Mode::Shared
+                }
+            }
+        }
+    }
+}
+
+/// Whether this call names more than one key. For the common shape (one range spec from a
+/// fixed index) it is arithmetic on the argument count; otherwise the key specs are walked.
+fn names_several_keys(spec: &CommandSpec, args: crate::resp::parse::Args<'_>) -> bool {
+    if let [only] = spec.key_specs {
+        if let (
+            BeginSearch::Index(index),
+            FindKeys::Range {
+                last_key,
+                step,
+                limit: 0 | 1,
+            },
+        ) = (only.begin, only.find)
+        {
+            let count = args.len() as i64;
+            let index = i64::from(index);
+            let last = if last_key < 0 {
+                count + i64::from(last_key)
+            } else {
+                index + i64::from(last_key)
+            };
+            return last - index >= i64::from(step.max(1));
+        }
+    }
+    spec.key_positions(args).len() > 1
+}
+
+/// The guards a command (or a sequence of commands) holds.
+pub enum Held<'a, E: Engine<Value = Value>> {
+    /// None: a command that touches no keyspace, or between commands.
+    Nothing,
+    /// One database's guard, with its index.
+    One(usize, Guard<'a, E>),
+    /// Every database's exclusive guard, in index order.
+    All(Vec<Guard<'a, E>>),
+}
+
+impl<'a, E: Engine<Value = Value>> Held<'a, E> {
+    /// Takes `lock` in `mode` over `databases`, `selected` being the client's database.
+    pub fn take(
+        databases: &'a [std::sync::Arc<Keyspace<E>>],
+        lock: Lock,
+        mode: Mode,
+        selected: usize,
+    ) -> Self {
+        match lock {
+            Lock::AllDatabases => Held::All(databases.iter().map(|db| db.exclusive()).collect()),
+            _ => Held::One(selected, databases[selected].lock_in(mode)),
+        }
+    }
+
+    /// Whether a guard is in force.
+    pub fn is_held(&self) -> bool {
+        !matches!(self, Held::Nothing)
+    }
+
+    /// The [`Db`] of database `index` under the guard in force, if one covers it.
+    pub fn db(&self, index: usize) -> Option<Db<'a, E>> {
+        match self {
+            Held::Nothing => None,
+            Held::One(held, guard) => (*held == index).then(|| guard.db()),
+            Held::All(guards) => guards.get(index).map(Guard::db),
+        }
+    }
+}
