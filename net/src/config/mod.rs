@@ -5,7 +5,11 @@
 //! (redis.conf style: `name value` lines, `#` comments) or `CONFIG SET`. `CONFIG GET` reads the
 //! same table, so what the three entry points accept can never drift apart.
 
+pub mod redis;
+
 use persistence::log::Fsync;
+use redis::{redis_option, RedisKind, REDIS_OPTIONS};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// One of Redis's encoding thresholds: its name, its older alias, default and range.
@@ -203,6 +207,9 @@ pub struct Config {
     /// `aof-device-sync` (ours): how a batch on the device is made durable, `dsync`
     /// (RWF_DSYNC writes) or `fdatasync`.
     pub aof_device_sync: String,
+    /// The Redis options we do not implement ([`redis::REDIS_OPTIONS`]) that were set, by
+    /// name, as `CONFIG GET` prints them: kept, reported and rewritten, with no effect.
+    pub redis_options: BTreeMap<&'static str, String>,
 }
 
 impl Default for Config {
@@ -239,68 +246,272 @@ impl Default for Config {
             aof_device_sync: "dsync".into(),
             databases: 16,
             encoding: ENCODING_OPTIONS.map(|option| option.default),
+            redis_options: BTreeMap::new(),
         }
     }
 }
 
-/// One option: its name, whether `CONFIG SET` may change it while running, and its help.
+/// Whether `CONFIG SET` may change an option, in Redis's terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mutability {
+    /// Changed at run time, taking effect at once.
+    Runtime,
+    /// Only at start-up (flags, config file): `can't set immutable config`.
+    Immutable,
+    /// Redis's `PROTECTED_CONFIG` (`dir`), which `enable-protected-configs no` (its default,
+    /// and ours: we have no such switch) keeps from `CONFIG SET`: `can't set protected config`.
+    Protected,
+}
+
+/// How an option's value is written back by `CONFIG REWRITE`, as Redis writes that kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    /// A number, as it is.
+    Number,
+    /// A size in bytes, in the largest unit that divides it (`64mb`, `1gb`, `1000`).
+    Memory,
+    /// `yes` or `no`.
+    Bool,
+    /// One word from a fixed set.
+    Enum,
+    /// Free text, quoted (`dir "/var/lib/workingdb"`).
+    Text,
+    /// Words, unquoted (`bind 127.0.0.1 ::1`).
+    List,
+    /// `save ""`, always written (no snapshots are ever taken).
+    Save,
+    /// `client-output-buffer-limit normal <hard> <soft> <seconds>`.
+    OutputLimit,
+}
+
+/// One option: its name, whether `CONFIG SET` may change it while running, how `CONFIG
+/// REWRITE` writes it, and its help.
 #[derive(Debug, Clone, Copy)]
 pub struct OptionSpec {
     /// The name (Redis's where it exists).
     pub name: &'static str,
     /// Whether `CONFIG SET` may change it.
-    pub runtime: bool,
+    pub runtime: Mutability,
+    /// How its value is written to a config file.
+    pub kind: ValueKind,
     /// One line of help.
     pub help: &'static str,
 }
 
-/// Every option, in `CONFIG GET *` order. Options Redis clients commonly query but that we do
-/// not implement (`save`, `databases`) read as Redis without snapshots would answer, and
-/// cannot be set.
+impl OptionSpec {
+    /// Whether this row is another name for an option listed under its own name (Redis 6's
+    /// `*-ziplist-*` names): `CONFIG REWRITE` writes only the primary name.
+    pub fn is_alias(&self) -> bool {
+        ENCODING_OPTIONS
+            .iter()
+            .any(|option| option.alias == self.name)
+    }
+}
+
+/// The row of option `name` (any case, aliases included).
+pub fn option_spec(name: &str) -> Option<&'static OptionSpec> {
+    OPTIONS
+        .iter()
+        .find(|option| option.name.eq_ignore_ascii_case(name))
+}
+
+/// The primary name of option `name` (its own but for aliases), ours or Redis's.
+pub fn primary_name(name: &str) -> Option<&'static str> {
+    if let Some(spec) = option_spec(name) {
+        return Some(match encoding_option(spec.name) {
+            Some((_, option)) => option.name,
+            None => spec.name,
+        });
+    }
+    redis_option(name).map(|option| option.name)
+}
+
+/// Whether `CONFIG SET` may change option `name` (ours or Redis's); `None` for a name
+/// neither has.
+pub fn mutability(name: &str) -> Option<Mutability> {
+    match option_spec(name) {
+        Some(spec) => Some(spec.runtime),
+        None => redis_option(name).map(|option| option.runtime),
+    }
+}
+
+/// Every option name `CONFIG GET` matches patterns against, in its order: ours, then Redis's
+/// that we do not implement (their aliases too; hidden ones only when named exactly).
+pub fn option_names() -> impl Iterator<Item = &'static str> {
+    let ours = OPTIONS.iter().map(|spec| spec.name);
+    let redis = REDIS_OPTIONS
+        .iter()
+        .filter(|option| !option.hidden && option_spec(option.name).is_none())
+        .flat_map(|option| {
+            let alias = (!option.alias.is_empty() && option_spec(option.alias).is_none())
+                .then_some(option.alias);
+            std::iter::once(option.name).chain(alias)
+        });
+    ours.chain(redis)
+}
+
+/// Every option, in `CONFIG GET *` order. `save` reads as Redis without snapshots answers,
+/// and accepts only `""`.
 pub const OPTIONS: &[OptionSpec] = &[
-    OptionSpec { name: "bind", runtime: false, help: "addresses to listen on, space-separated" },
-    OptionSpec { name: "port", runtime: false, help: "RESP port (0: off, -1: any free port)" },
-    OptionSpec { name: "memcache-port", runtime: false, help: "memcached port (0: off, -1: any free port)" },
-    OptionSpec { name: "ready-file", runtime: false, help: "once listening, write the bound ports here (empty: none)" },
-    OptionSpec { name: "threads", runtime: false, help: "event loops (0: one per core)" },
-    OptionSpec { name: "engine", runtime: false, help: "sharded, dashmap, flurry or lockfree" },
-    OptionSpec { name: "maxclients", runtime: true, help: "most connections at once" },
-    OptionSpec { name: "timeout", runtime: true, help: "close clients idle this many seconds (0: never)" },
-    OptionSpec { name: "proto-max-bulk-len", runtime: true, help: "largest bulk string in a request" },
-    OptionSpec { name: "client-query-buffer-limit", runtime: true, help: "most unparsed input per client" },
-    OptionSpec { name: "client-output-buffer-limit", runtime: true, help: "normal <hard> <soft> <seconds>: close a client whose replies pass <hard> bytes (0: no limit)" },
-    OptionSpec { name: "max-item-size", runtime: true, help: "largest memcached item (memcached -I)" },
-    OptionSpec { name: "tcp-backlog", runtime: false, help: "listen backlog" },
-    OptionSpec { name: "loglevel", runtime: true, help: "debug, verbose, notice or warning" },
-    OptionSpec { name: "save", runtime: true, help: "snapshot schedule: only \"\" (no snapshots) is accepted" },
-    OptionSpec { name: "hash-max-listpack-entries", runtime: true, help: "(accepted, no effect: one encoding per type)" },
-    OptionSpec { name: "hash-max-ziplist-entries", runtime: true, help: "(alias of hash-max-listpack-entries)" },
-    OptionSpec { name: "hash-max-listpack-value", runtime: true, help: "(accepted, no effect: one encoding per type)" },
-    OptionSpec { name: "hash-max-ziplist-value", runtime: true, help: "(alias of hash-max-listpack-value)" },
-    OptionSpec { name: "list-max-listpack-size", runtime: true, help: "(accepted, no effect: one encoding per type)" },
-    OptionSpec { name: "list-max-ziplist-size", runtime: true, help: "(alias of list-max-listpack-size)" },
-    OptionSpec { name: "list-compress-depth", runtime: true, help: "(accepted, no effect: lists are not compressed)" },
-    OptionSpec { name: "set-max-intset-entries", runtime: true, help: "(accepted, no effect: one encoding per type)" },
-    OptionSpec { name: "zset-max-listpack-entries", runtime: true, help: "(accepted, no effect: one encoding per type)" },
-    OptionSpec { name: "zset-max-ziplist-entries", runtime: true, help: "(alias of zset-max-listpack-entries)" },
-    OptionSpec { name: "zset-max-listpack-value", runtime: true, help: "(accepted, no effect: one encoding per type)" },
-    OptionSpec { name: "zset-max-ziplist-value", runtime: true, help: "(alias of zset-max-listpack-value)" },
-    OptionSpec { name: "dir", runtime: false, help: "directory of the append-only file's directory" },
-    OptionSpec { name: "appendonly", runtime: false, help: "keep an append-only file: yes or no" },
-    OptionSpec { name: "appendfsync", runtime: false, help: "always, everysec or no" },
-    OptionSpec { name: "appendfilename", runtime: false, help: "stem of the append-only file's part names" },
-    OptionSpec { name: "appenddirname", runtime: false, help: "the append-only file's directory, inside dir" },
-    OptionSpec { name: "auto-aof-rewrite-percentage", runtime: false, help: "rewrite when the log grew this many percent since the last rewrite (0: off)" },
-    OptionSpec { name: "auto-aof-rewrite-min-size", runtime: false, help: "no automatic rewrite below this size" },
-    OptionSpec { name: "aof-load-truncated", runtime: false, help: "start after cutting a torn tail off the log: yes or no" },
-    OptionSpec { name: "aof-load-truncate-corrupt", runtime: false, help: "start after cutting the log at a corrupt record, losing what follows: yes or no" },
-    OptionSpec { name: "aof-io", runtime: false, help: "auto (io_uring when the kernel allows it), uring or sync" },
-    OptionSpec { name: "aof-pipeline-depth", runtime: false, help: "under appendfsync always over io_uring: batches in flight at once (1-8)" },
-    OptionSpec { name: "aof-device", runtime: false, help: "a block device or file for the AOF's incremental segments, written with O_DIRECT (empty: none)" },
-    OptionSpec { name: "aof-device-size", runtime: false, help: "the size of the file aof-device creates when it does not exist" },
-    OptionSpec { name: "aof-device-sync", runtime: false, help: "how a batch on aof-device is made durable: dsync (RWF_DSYNC writes) or fdatasync" },
-    OptionSpec { name: "databases", runtime: false, help: "numbered databases, SELECT 0 to databases-1 (1-256)" },
+    OptionSpec { name: "bind", runtime: Mutability::Immutable, kind: ValueKind::List, help: "addresses to listen on, space-separated" },
+    OptionSpec { name: "port", runtime: Mutability::Immutable, kind: ValueKind::Number, help: "RESP port (0: off, -1: any free port)" },
+    OptionSpec { name: "memcache-port", runtime: Mutability::Immutable, kind: ValueKind::Number, help: "memcached port (0: off, -1: any free port)" },
+    OptionSpec { name: "ready-file", runtime: Mutability::Immutable, kind: ValueKind::Text, help: "once listening, write the bound ports here (empty: none)" },
+    OptionSpec { name: "threads", runtime: Mutability::Immutable, kind: ValueKind::Number, help: "event loops (0: one per core)" },
+    OptionSpec { name: "engine", runtime: Mutability::Immutable, kind: ValueKind::Enum, help: "sharded, dashmap, flurry or lockfree" },
+    OptionSpec { name: "maxclients", runtime: Mutability::Runtime, kind: ValueKind::Number, help: "most connections at once" },
+    OptionSpec { name: "timeout", runtime: Mutability::Runtime, kind: ValueKind::Number, help: "close clients idle this many seconds (0: never)" },
+    OptionSpec { name: "proto-max-bulk-len", runtime: Mutability::Runtime, kind: ValueKind::Memory, help: "largest bulk string in a request" },
+    OptionSpec { name: "client-query-buffer-limit", runtime: Mutability::Runtime, kind: ValueKind::Memory, help: "most unparsed input per client" },
+    OptionSpec { name: "client-output-buffer-limit", runtime: Mutability::Runtime, kind: ValueKind::OutputLimit, help: "normal <hard> <soft> <seconds>: close a client whose replies pass <hard> bytes (0: no limit)" },
+    OptionSpec { name: "max-item-size", runtime: Mutability::Runtime, kind: ValueKind::Memory, help: "largest memcached item (memcached -I)" },
+    OptionSpec { name: "tcp-backlog", runtime: Mutability::Immutable, kind: ValueKind::Number, help: "listen backlog" },
+    OptionSpec { name: "loglevel", runtime: Mutability::Runtime, kind: ValueKind::Enum, help: "debug, verbose, notice or warning" },
+    OptionSpec { name: "save", runtime: Mutability::Runtime, kind: ValueKind::Save, help: "snapshot schedule: only \"\" (no snapshots) is accepted" },
+    OptionSpec { name: "hash-max-listpack-entries", runtime: Mutability::Runtime, kind: ValueKind::Number, help: "(accepted, no effect: one encoding per type)" },
+    OptionSpec { name: "hash-max-ziplist-entries", runtime: Mutability::Runtime, kind: ValueKind::Number, help: "(alias of hash-max-listpack-entries)" },
+    OptionSpec { name: "hash-max-listpack-value", runtime: Mutability::Runtime, kind: ValueKind::Number, help: "(accepted, no effect: one encoding per type)" },
+    OptionSpec { name: "hash-max-ziplist-value", runtime: Mutability::Runtime, kind: ValueKind::Number, help: "(alias of hash-max-listpack-value)" },
+    OptionSpec { name: "list-max-listpack-size", runtime: Mutability::Runtime, kind: ValueKind::Number, help: "(accepted, no effect: one encoding per type)" },
+    OptionSpec { name: "list-max-ziplist-size", runtime: Mutability::Runtime, kind: ValueKind::Number, help: "(alias of list-max-listpack-size)" },
+    OptionSpec { name: "list-compress-depth", runtime: Mutability::Runtime, kind: ValueKind::Number, help: "(accepted, no effect: lists are not compressed)" },
+    OptionSpec { name: "set-max-intset-entries", runtime: Mutability::Runtime, kind: ValueKind::Number, help: "(accepted, no effect: one encoding per type)" },
+    OptionSpec { name: "zset-max-listpack-entries", runtime: Mutability::Runtime, kind: ValueKind::Number, help: "(accepted, no effect: one encoding per type)" },
+    OptionSpec { name: "zset-max-ziplist-entries", runtime: Mutability::Runtime, kind: ValueKind::Number, help: "(alias of zset-max-listpack-entries)" },
+    OptionSpec { name: "zset-max-listpack-value", runtime: Mutability::Runtime, kind: ValueKind::Number, help: "(accepted, no effect: one encoding per type)" },
+    OptionSpec { name: "zset-max-ziplist-value", runtime: Mutability::Runtime, kind: ValueKind::Number, help: "(alias of zset-max-listpack-value)" },
+    OptionSpec { name: "dir", runtime: Mutability::Protected, kind: ValueKind::Text, help: "directory of the append-only file's directory" },
+    OptionSpec { name: "appendonly", runtime: Mutability::Runtime, kind: ValueKind::Bool, help: "keep an append-only file: yes or no" },
+    OptionSpec { name: "appendfsync", runtime: Mutability::Runtime, kind: ValueKind::Enum, help: "always, everysec or no" },
+    OptionSpec { name: "appendfilename", runtime: Mutability::Immutable, kind: ValueKind::Text, help: "stem of the append-only file's part names" },
+    OptionSpec { name: "appenddirname", runtime: Mutability::Immutable, kind: ValueKind::Text, help: "the append-only file's directory, inside dir" },
+    OptionSpec { name: "auto-aof-rewrite-percentage", runtime: Mutability::Runtime, kind: ValueKind::Number, help: "rewrite when the log grew this many percent since the last rewrite (0: off)" },
+    OptionSpec { name: "auto-aof-rewrite-min-size", runtime: Mutability::Runtime, kind: ValueKind::Memory, help: "no automatic rewrite below this size" },
+    OptionSpec { name: "aof-load-truncated", runtime: Mutability::Runtime, kind: ValueKind::Bool, help: "start after cutting a torn tail off the log: yes or no" },
+    OptionSpec { name: "aof-load-truncate-corrupt", runtime: Mutability::Runtime, kind: ValueKind::Bool, help: "start after cutting the log at a corrupt record, losing what follows: yes or no" },
+    OptionSpec { name: "aof-io", runtime: Mutability::Immutable, kind: ValueKind::Enum, help: "auto (io_uring when the kernel allows it), uring or sync" },
+    OptionSpec { name: "aof-pipeline-depth", runtime: Mutability::Immutable, kind: ValueKind::Number, help: "under appendfsync always over io_uring: batches in flight at once (1-8)" },
+    OptionSpec { name: "aof-device", runtime: Mutability::Immutable, kind: ValueKind::Text, help: "a block device or file for the AOF's incremental segments, written with O_DIRECT (empty: none)" },
+    OptionSpec { name: "aof-device-size", runtime: Mutability::Immutable, kind: ValueKind::Memory, help: "the size of the file aof-device creates when it does not exist" },
+    OptionSpec { name: "aof-device-sync", runtime: Mutability::Immutable, kind: ValueKind::Enum, help: "how a batch on aof-device is made durable: dsync (RWF_DSYNC writes) or fdatasync" },
+    OptionSpec { name: "databases", runtime: Mutability::Immutable, kind: ValueKind::Number, help: "numbered databases, SELECT 0 to databases-1 (1-256)" },
 ];
+
+/// The comment `CONFIG REWRITE` writes before the first line it appends (Redis's).
+pub const REWRITE_SIGNATURE: &str = "# Generated by CONFIG REWRITE";
+
+/// A size as Redis writes it in a config file: in `gb`, `mb` or `kb` when one divides it.
+pub fn format_memory(bytes: u64) -> String {
+    const KB: u64 = 1024;
+    for (unit, name) in [(KB * KB * KB, "gb"), (KB * KB, "mb"), (KB, "kb")] {
+        if bytes != 0 && bytes.is_multiple_of(unit) {
+            return format!("{}{name}", bytes / unit);
+        }
+    }
+    bytes.to_string()
+}
+
+/// `text` in double quotes with Redis's escapes (`sdscatrepr`): `\\`, `\"`, `\n`, `\r`,
+/// `\t`, `\a`, `\b`, and `\xNN` for other bytes that are not printable ASCII.
+pub fn quote(text: &str) -> String {
+    let mut quoted = String::from("\"");
+    for byte in text.bytes() {
+        match byte {
+            b'\\' => quoted.push_str("\\\\"),
+            b'"' => quoted.push_str("\\\""),
+            b'\n' => quoted.push_str("\\n"),
+            b'\r' => quoted.push_str("\\r"),
+            b'\t' => quoted.push_str("\\t"),
+            7 => quoted.push_str("\\a"),
+            8 => quoted.push_str("\\b"),
+            0x20..=0x7e => quoted.push(char::from(byte)),
+            _ => {
+                let _ = write!(quoted, "\\x{byte:02x}");
+            }
+        }
+    }
+    quoted.push('"');
+    quoted
+}
+
+/// Splits a config line into arguments as Redis's `sdssplitargs`: words separated by
+/// blanks; `"..."` with the escapes [`quote`] writes; `'...'` with only `\'`. A closing
+/// quote must be followed by a blank or the end. `None` for unbalanced quotes.
+pub fn split_args(line: &str) -> Option<Vec<String>> {
+    let bytes = line.as_bytes();
+    let mut words = Vec::new();
+    let mut at = 0;
+    loop {
+        while at < bytes.len() && bytes[at].is_ascii_whitespace() {
+            at += 1;
+        }
+        if at == bytes.len() {
+            return Some(words);
+        }
+        let mut word: Vec<u8> = Vec::new();
+        let quote_char = match bytes[at] {
+            b'"' | b'\'' => {
+                at += 1;
+                Some(bytes[at - 1])
+            }
+            _ => None,
+        };
+        loop {
+            match (quote_char, bytes.get(at)) {
+                (None, None) => break,
+                (None, Some(byte)) if byte.is_ascii_whitespace() => break,
+                (None, Some(&byte)) => {
+                    word.push(byte);
+                    at += 1;
+                }
+                (Some(_), None) => return None,
+                (Some(b'"'), Some(b'\\')) if at + 3 < bytes.len() && bytes[at + 1] == b'x' => {
+                    let hex = std::str::from_utf8(&bytes[at + 2..at + 4]).ok();
+                    match hex.and_then(|hex| u8::from_str_radix(hex, 16).ok()) {
+                        Some(value) => {
+                            word.push(value);
+                            at += 4;
+                        }
+                        None => {
+                            word.push(b'x');
+                            at += 2;
+                        }
+                    }
+                }
+                (Some(b'"'), Some(b'\\')) if at + 1 < bytes.len() => {
+                    word.push(match bytes[at + 1] {
+                        b'n' => b'\n',
+                        b'r' => b'\r',
+                        b't' => b'\t',
+                        b'b' => 8,
+                        b'a' => 7,
+                        other => other,
+                    });
+                    at += 2;
+                }
+                (Some(b'\''), Some(b'\\')) if bytes.get(at + 1) == Some(&b'\'') => {
+                    word.push(b'\'');
+                    at += 2;
+                }
+                (Some(close), Some(&byte)) if byte == close => {
+                    at += 1;
+                    if bytes
+                        .get(at)
+                        .is_some_and(|next| !next.is_ascii_whitespace())
+                    {
+                        return None;
+                    }
+                    break;
+                }
+                (Some(_), Some(&byte)) => {
+                    word.push(byte);
+                    at += 1;
+                }
+            }
+        }
+        words.push(String::from_utf8_lossy(&word).into_owned());
+    }
+}
 
 /// Parses a size as Redis's `memtoull`: a number with an optional unit (`k`=1000, `kb`=1024,
 /// `m`, `mb`, `g`, `gb`), case-insensitive.
@@ -322,6 +533,17 @@ pub fn parse_memory(text: &str) -> Option<usize> {
         _ => return None,
     };
     number.checked_mul(multiplier)
+}
+
+/// Parses an integer option bounded as Redis bounds it, with Redis's texts.
+fn parse_in_range(value: &str, min: i64, max: i64) -> Result<i64, String> {
+    let number: i64 = parse_number(value)?;
+    if !(min..=max).contains(&number) {
+        return Err(format!(
+            "argument must be between {min} and {max} inclusive"
+        ));
+    }
+    Ok(number)
 }
 
 /// Parses an integer option, with Redis's text for one that is not (callers name the option).
@@ -384,7 +606,7 @@ impl Config {
                 }
                 self.maxclients = clients;
             }
-            "timeout" => self.timeout_secs = parse_number(value)?,
+            "timeout" => self.timeout_secs = parse_in_range(value, 0, i64::from(i32::MAX))? as u64,
             "proto-max-bulk-len" => {
                 let bytes = parse_memory(value)
                     .ok_or_else(|| "argument must be a memory value".to_string())?;
@@ -438,11 +660,16 @@ impl Config {
                 }
                 self.max_item_size = bytes;
             }
-            "tcp-backlog" => self.tcp_backlog = parse_number(value)?,
+            "tcp-backlog" => {
+                self.tcp_backlog = parse_in_range(value, 0, i64::from(i32::MAX))? as u32
+            }
             "loglevel" => {
                 let level = value.to_ascii_lowercase();
-                if !["debug", "verbose", "notice", "warning", "nothing"].contains(&level.as_str()) {
-                    return Err("argument(s) must be one of the following: debug, verbose, notice, warning, nothing".into());
+                if !["debug", "verbose", "notice", "warning"].contains(&level.as_str()) {
+                    return Err(
+                        "argument(s) must be one of the following: debug, verbose, notice, warning"
+                            .into(),
+                    );
                 }
                 self.loglevel = level;
             }
@@ -455,7 +682,7 @@ impl Config {
             "appendonly" => self.appendonly = parse_yes_no(value)?,
             "appendfsync" => {
                 self.appendfsync = Fsync::parse(value).ok_or_else(|| {
-                    "argument(s) must be one of the following: always, everysec, no".to_string()
+                    "argument(s) must be one of the following: everysec, always, no".to_string()
                 })?
             }
             "appendfilename" | "appenddirname" => {
@@ -469,7 +696,8 @@ impl Config {
                 }
             }
             "auto-aof-rewrite-percentage" => {
-                self.auto_aof_rewrite_percentage = parse_number(value)?
+                self.auto_aof_rewrite_percentage =
+                    parse_in_range(value, 0, i64::from(i32::MAX))? as u64
             }
             "auto-aof-rewrite-min-size" => {
                 self.auto_aof_rewrite_min_size = parse_memory(value)
@@ -537,11 +765,17 @@ impl Config {
                 }
                 self.encoding[index] = number;
             }
-            _ => {
-                return Err(format!(
-                    "Unknown option or number of arguments for CONFIG SET - '{name}'"
-                ))
-            }
+            _ => match redis_option(&name) {
+                Some(option) => {
+                    let value = option.check(value)?;
+                    self.redis_options.insert(option.name, value);
+                }
+                None => {
+                    return Err(format!(
+                        "Unknown option or number of arguments for CONFIG SET - '{name}'"
+                    ))
+                }
+            },
         }
         Ok(())
     }
@@ -587,27 +821,171 @@ impl Config {
             "aof-device-size" => self.aof_device_size.to_string(),
             "aof-device-sync" => self.aof_device_sync.clone(),
             "databases" => self.databases.to_string(),
-            _ => match encoding_option(name) {
-                Some((index, _)) => self.encoding[index].to_string(),
-                None => return None,
+            _ => match (encoding_option(name), redis_option(name)) {
+                (Some((index, _)), _) => self.encoding[index].to_string(),
+                (None, Some(option)) => self
+                    .redis_options
+                    .get(option.name)
+                    .map_or_else(|| option.default.to_string(), Clone::clone),
+                (None, None) => return None,
             },
         })
     }
 
-    /// Applies a redis.conf-style text: `name value...` per line, `#` comments, values may be
-    /// quoted. `Err` names the line.
+    /// Applies a redis.conf-style text: `name value...` per line, `#` comments, arguments may
+    /// be quoted as Redis quotes them ([`split_args`]); several arguments make one value,
+    /// joined by spaces. `Err` names the line.
     pub fn apply_file(&mut self, text: &str) -> Result<(), String> {
         for (number, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let (name, value) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
-            let value = value.trim().trim_matches('"');
-            self.set(name, value)
+            let words = split_args(line)
+                .ok_or_else(|| format!("line {}: '{line}': unbalanced quotes", number + 1))?;
+            let (name, values) = words.split_first().expect("a line that is not blank");
+            self.set(name, &values.join(" "))
                 .map_err(|error| format!("line {}: '{line}': {error}", number + 1))?;
         }
         Ok(())
+    }
+
+    /// The line `CONFIG REWRITE` writes for option `spec`, and whether it must be written
+    /// even where the file does not mention the option (its value is not the default).
+    fn rewrite_line(&self, spec: &OptionSpec, defaults: &Config) -> (String, bool) {
+        let value = self.get(spec.name).unwrap_or_default();
+        let forced = defaults.get(spec.name).unwrap_or_default() != value;
+        let name = spec.name;
+        match spec.kind {
+            ValueKind::Number | ValueKind::Enum | ValueKind::Bool | ValueKind::List => {
+                (format!("{name} {value}"), forced)
+            }
+            ValueKind::Memory => {
+                let bytes: u64 = value.parse().unwrap_or(0);
+                (format!("{name} {}", format_memory(bytes)), forced)
+            }
+            ValueKind::Text => (format!("{name} {}", quote(&value)), forced),
+            ValueKind::Save => (format!("{name} \"\""), true),
+            ValueKind::OutputLimit => (
+                format!(
+                    "{name} normal {} 0 0",
+                    format_memory(self.client_output_hard_bytes as u64)
+                ),
+                self.client_output_hard_bytes != defaults.client_output_hard_bytes,
+            ),
+        }
+    }
+
+    /// `CONFIG REWRITE`: the config file `old` with this configuration written into it, as
+    /// Redis 7.0 rewrites one. Comments and blank lines stay; a line of an option we know
+    /// is replaced in place by the option's current value (the first line of that option;
+    /// its other lines become blank); an option that differs from its default and that the
+    /// file does not mention is appended after a `# Generated by CONFIG REWRITE` line; a line
+    /// we cannot read (an unknown option, unbalanced quotes) stays as a `# ??? ` comment.
+    /// Runs of blank lines become one.
+    pub fn rewrite_file(&self, old: &str) -> String {
+        let mut lines: Vec<String> = Vec::new();
+        // Option (primary name) -> the lines that set it, in file order.
+        let mut option_lines: Vec<(&'static str, Vec<usize>)> = Vec::new();
+        let mut needs_signature = true;
+        for raw in old.split('\n') {
+            let line = raw.trim_matches(|c| matches!(c, '\r' | '\n' | '\t' | ' '));
+            if line.is_empty() || line.starts_with('#') {
+                if line == REWRITE_SIGNATURE {
+                    needs_signature = false;
+                }
+                lines.push(line.to_string());
+                continue;
+            }
+            let primary = split_args(line)
+                .and_then(|words| words.first().and_then(|name| primary_name(name)));
+            let Some(primary) = primary else {
+                lines.push(format!("# ??? {line}"));
+                continue;
+            };
+            lines.push(line.to_string());
+            let at = lines.len() - 1;
+            match option_lines.iter_mut().find(|(name, _)| *name == primary) {
+                Some((_, numbers)) => numbers.push(at),
+                None => option_lines.push((primary, vec![at])),
+            }
+        }
+        // Redis splits on '\n', so a file that ends with one ends with an empty line, which
+        // the join below turns back into the final newline.
+        if lines.last().is_some_and(String::is_empty) {
+            lines.pop();
+        }
+        let defaults = Config::default();
+        for spec in OPTIONS.iter().filter(|spec| !spec.is_alias()) {
+            let (line, forced) = self.rewrite_line(spec, &defaults);
+            let reusable = option_lines
+                .iter_mut()
+                .find(|(name, _)| *name == spec.name)
+                .and_then(|(_, numbers)| (!numbers.is_empty()).then(|| numbers.remove(0)));
+            match reusable {
+                Some(at) => lines[at] = line,
+                None if forced => {
+                    if needs_signature {
+                        lines.push(REWRITE_SIGNATURE.to_string());
+                        needs_signature = false;
+                    }
+                    lines.push(line);
+                }
+                None => {}
+            }
+        }
+        for option in REDIS_OPTIONS {
+            if option_spec(option.name).is_some() {
+                continue;
+            }
+            let value = self.get(option.name).unwrap_or_default();
+            let forced = value != option.default;
+            let written = match option.kind {
+                RedisKind::Text => quote(&value),
+                RedisKind::Number { memory: true, .. } => match value.parse::<u64>() {
+                    Ok(bytes) => format_memory(bytes),
+                    Err(_) => value.clone(),
+                },
+                _ => value.clone(),
+            };
+            let line = format!("{} {written}", option.name);
+            let reusable = option_lines
+                .iter_mut()
+                .find(|(name, _)| *name == option.name)
+                .and_then(|(_, numbers)| (!numbers.is_empty()).then(|| numbers.remove(0)));
+            match reusable {
+                Some(at) => lines[at] = line,
+                None if forced => {
+                    if needs_signature {
+                        lines.push(REWRITE_SIGNATURE.to_string());
+                        needs_signature = false;
+                    }
+                    lines.push(line);
+                }
+                None => {}
+            }
+        }
+        // Lines of an option beyond the first that were not reused (a repeated option).
+        for (_, numbers) in &option_lines {
+            for &at in numbers {
+                lines[at].clear();
+            }
+        }
+        let mut text = String::new();
+        let mut was_empty = false;
+        for line in &lines {
+            if line.is_empty() {
+                if was_empty {
+                    continue;
+                }
+                was_empty = true;
+            } else {
+                was_empty = false;
+            }
+            text.push_str(line);
+            text.push('\n');
+        }
+        text
     }
 
     /// The number of event loops to run.
