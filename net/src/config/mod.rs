@@ -1068,3 +1068,78 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod rewrite_tests {
+    use super::*;
+
+    #[test]
+    fn arguments_split_and_quote_as_redis_does() {
+        assert_eq!(
+            split_args(r#"save "" bind "a b" 'it\'s' "\x41\n""#).unwrap(),
+            vec!["save", "", "bind", "a b", "it's", "A\n"]
+        );
+        assert_eq!(
+            split_args(r#"dir "/tmp"x"#),
+            None,
+            "text after a closing quote"
+        );
+        assert_eq!(split_args(r#"dir "/tmp"#), None, "unbalanced");
+        for text in ["plain", "with space", "quote\" and \\ and \n\t\x01"] {
+            let line = format!("name {}", quote(text));
+            assert_eq!(split_args(&line).unwrap(), vec!["name", text]);
+        }
+    }
+
+    #[test]
+    fn sizes_are_written_in_the_largest_unit_that_divides_them() {
+        assert_eq!(format_memory(0), "0");
+        assert_eq!(format_memory(1000), "1000");
+        assert_eq!(format_memory(2048), "2kb");
+        assert_eq!(format_memory(64 << 20), "64mb");
+        assert_eq!(format_memory(1 << 30), "1gb");
+    }
+
+    #[test]
+    fn a_rewritten_file_loads_back_as_the_configuration_that_wrote_it() {
+        let mut config = Config::default();
+        config.set("dir", "/var/lib/with \"quotes\"").unwrap();
+        config.set("maxmemory", "1gb").unwrap();
+        config.set("maxmemory-policy", "allkeys-lru").unwrap();
+        config.set("appendfsync", "no").unwrap();
+        config.set("zset-max-ziplist-entries", "7").unwrap();
+        let text = config.rewrite_file("# mine\nappendfsync always\n");
+        assert!(text.starts_with("# mine\nappendfsync no\n"), "{text}");
+        assert!(text.contains("\nmaxmemory 1gb\n"), "{text}");
+        let mut loaded = Config::default();
+        loaded.apply_file(&text).unwrap();
+        assert_eq!(loaded, config);
+        // Rewriting what a rewrite wrote changes nothing.
+        assert_eq!(config.rewrite_file(&text), text);
+    }
+
+    #[test]
+    fn redis_options_we_do_not_implement_are_checked_as_redis_checks_them() {
+        let mut config = Config::default();
+        assert_eq!(config.get("hz").unwrap(), "10");
+        config.set("hz", "100").unwrap();
+        assert_eq!(config.get("hz").unwrap(), "100");
+        assert_eq!(
+            config.set("hz", "-1").unwrap_err(),
+            "argument must be between 0 and 2147483647 inclusive"
+        );
+        assert_eq!(
+            config.set("hz", "often").unwrap_err(),
+            "argument couldn't be parsed into an integer"
+        );
+        assert_eq!(
+            config.set("activerehashing", "maybe").unwrap_err(),
+            "argument must be 'yes' or 'no'"
+        );
+        assert_eq!(mutability("daemonize"), Some(Mutability::Immutable));
+        assert_eq!(mutability("dir"), Some(Mutability::Protected));
+        assert_eq!(mutability("appendonly"), Some(Mutability::Runtime));
+        assert_eq!(mutability("no-such-option"), None);
+        assert_eq!(primary_name("slave-read-only"), Some("replica-read-only"));
+    }
+}
