@@ -5,18 +5,19 @@
 use clap::Parser;
 use engine::dashmap::DashMapEngine;
 use engine::flurry::FlurryEngine;
+use keyspace::{Keyspace, Value, SWEEP_CYCLE_BUDGET, SWEEP_INTERVAL};
 use engine::sharded::Sharded;
 use engine::{Engine, LockFree};
-use keyspace::Journal;
-use keyspace::{Keyspace, Value, SWEEP_CYCLE_BUDGET, SWEEP_INTERVAL};
+use net::aof::AofControl;
 use net::{Config, Shared};
 use persistence::device::DeviceSegments;
-use persistence::log::{self, AppendLog, DbJournal, Io};
+use persistence::journal::{DbJournal, Journal, Subscriber, SubscriptionId};
+use persistence::log::{self, AppendLog, Io};
 use persistence::replay;
 use persistence::uring::UringStorage;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 /// mimalloc instead of glibc malloc: the server allocates a node and a value per write and
 /// frees the replaced ones from whichever thread the epoch collector runs them on, and in
@@ -212,10 +213,12 @@ fn init_logging(level: &str) {
         .init();
 }
 
-/// The append-only file, opened: the directory lock (held while the server runs) and the log.
+/// The append-only file, opened: the directory lock (held while the log runs), the log and
+/// its subscription to the journal.
 struct Aof {
-    _lock: std::fs::File,
+    lock: std::fs::File,
     log: Arc<AppendLog>,
+    subscription: SubscriptionId,
 }
 
 /// Replays the log into `keyspace` and starts its writer; the keyspace reports to it from then
@@ -230,14 +233,8 @@ const REPLAY_PRESIZE_KEYS_MAX: usize = 1 << 24;
 const AOF_DEVICE_QUEUE_DEPTH: usize = 8;
 const AOF_DEVICE_BUFFER_BYTES: usize = 256 * 1024;
 
-/// Every numbered database's keyspace, in index order.
-type Databases<E> = Vec<Arc<Keyspace<E>>>;
-
-/// Opens and replays the AOF, creating each database's keyspace sized for what the log holds
-/// of it.
-fn open_aof<E: Engine<Value = Value>>(config: &Config) -> Result<(Databases<E>, Aof), String> {
-    let dir = std::path::Path::new(&config.dir).join(&config.appenddirname);
-    let lock = replay::lock_dir(&dir).map_err(|error| format!("{}: {error}", dir.display()))?;
+/// How the log is written: `aof-io`, and whether the kernel has io_uring.
+fn choose_io(config: &Config) -> Result<Io, String> {
     let io = match (config.aof_io.as_str(), UringStorage::probe()) {
         ("sync", _) => Io::Sync,
         (_, Ok(())) => Io::Uring,
@@ -253,6 +250,21 @@ fn open_aof<E: Engine<Value = Value>>(config: &Config) -> Result<(Databases<E>, 
             Io::Sync
         }
     };
+    Ok(io)
+}
+
+/// Every numbered database's keyspace, in index order.
+type Databases<E> = Vec<Arc<Keyspace<E>>>;
+
+/// Opens and replays the AOF, creating each database's keyspace sized for what the log holds
+/// of it.
+fn open_aof<E: Engine<Value = Value>>(
+    config: &Config,
+    journal: &Arc<Journal>,
+) -> Result<(Databases<E>, Aof), String> {
+    let dir = std::path::Path::new(&config.dir).join(&config.appenddirname);
+    let lock = replay::lock_dir(&dir).map_err(|error| format!("{}: {error}", dir.display()))?;
+    let io = choose_io(config)?;
     let options = replay::LoadOptions {
         load_truncated: config.aof_load_truncated,
         truncate_corrupt: config.aof_load_truncate_corrupt,
@@ -301,22 +313,8 @@ fn open_aof<E: Engine<Value = Value>>(config: &Config) -> Result<(Databases<E>, 
         loaded.bytes as f64 / 1e6 / seconds.max(1e-9),
         databases.iter().map(|keyspace| keyspace.len()).sum::<usize>(),
     );
-    let weak: Vec<_> = databases.iter().map(Arc::downgrade).collect();
-    let snapshotter: log::Snapshotter = Arc::new(move |visit| {
-        for (db, keyspace) in weak.iter().enumerate() {
-            if let Some(keyspace) = keyspace.upgrade() {
-                keyspace.snapshot(|version, effect| visit(db as u8, version, effect));
-            }
-        }
-    });
-    let options = log::Options {
-        dir,
-        file_name: config.appendfilename.clone(),
-        fsync: config.appendfsync,
-        auto_rewrite_percentage: config.auto_aof_rewrite_percentage,
-        auto_rewrite_min_bytes: config.auto_aof_rewrite_min_size,
-        pipeline_depth: config.aof_pipeline_depth,
-    };
+    let snapshotter = snapshotter(databases.iter().map(Arc::downgrade).collect());
+    let options = log_options(config, dir);
     let log = AppendLog::start(
         options,
         loaded.manifest,
@@ -329,12 +327,7 @@ fn open_aof<E: Engine<Value = Value>>(config: &Config) -> Result<(Databases<E>, 
     )
     .map_err(|error| format!("cannot start the AOF writer: {error}"))?;
     let log = Arc::new(log);
-    for (db, keyspace) in databases.iter().enumerate() {
-        let journal = Arc::new(DbJournal::new(db as u8, Arc::clone(&log)));
-        if keyspace.set_journal(journal as Arc<dyn Journal>).is_err() {
-            return Err("the keyspace already has a journal".into());
-        }
-    }
+    let subscription = journal.subscribe(Arc::clone(&log) as Arc<dyn Subscriber>);
     if devices.is_some() && !active_on_device {
         // The log was written without the device until now: a rewrite moves it there.
         tracing::info!("AOF: rewriting to move the active segment onto --aof-device");
@@ -349,7 +342,92 @@ fn open_aof<E: Engine<Value = Value>>(config: &Config) -> Result<(Databases<E>, 
             Io::Sync => "pwrite/fdatasync",
         }
     );
-    Ok((databases, Aof { _lock: lock, log }))
+    let aof = Aof {
+        lock,
+        log,
+        subscription,
+    };
+    Ok((databases, aof))
+}
+
+/// The log's options from the configuration.
+fn log_options(config: &Config, dir: std::path::PathBuf) -> log::Options {
+    log::Options {
+        dir,
+        file_name: config.appendfilename.clone(),
+        fsync: config.appendfsync,
+        auto_rewrite_percentage: config.auto_aof_rewrite_percentage,
+        auto_rewrite_min_bytes: config.auto_aof_rewrite_min_size,
+        pipeline_depth: config.aof_pipeline_depth,
+    }
+}
+
+/// Walks every database that still exists, for a rewrite's base.
+fn snapshotter<E: Engine<Value = Value>>(databases: Vec<Weak<Keyspace<E>>>) -> log::Snapshotter {
+    Arc::new(move |visit| {
+        for (db, keyspace) in databases.iter().enumerate() {
+            if let Some(keyspace) = keyspace.upgrade() {
+                keyspace.snapshot(|version, effect| visit(db as u8, version, effect));
+            }
+        }
+    })
+}
+
+/// Starts and stops the log at run time (`CONFIG SET appendonly`), for `net`'s [`AofSlot`]
+/// (net::aof::AofSlot): the one place that holds the journal, the keyspaces and the
+/// directory lock of the running log.
+struct AofSwitch<E: Engine<Value = Value>> {
+    journal: Arc<Journal>,
+    databases: Vec<Weak<Keyspace<E>>>,
+    /// The running log's lock and subscription; `None` while the log is off.
+    running: Mutex<Option<(std::fs::File, SubscriptionId)>>,
+}
+
+impl<E: Engine<Value = Value>> AofControl for AofSwitch<E> {
+    fn start(&self, config: &Config, first_position: u64) -> Result<Arc<AppendLog>, String> {
+        if !config.aof_device.is_empty() {
+            // The device's slots are opened and checked at start-up, with replay.
+            return Err("an AOF on --aof-device can only be started with the server".into());
+        }
+        let dir = std::path::Path::new(&config.dir).join(&config.appenddirname);
+        let lock = replay::lock_dir(&dir).map_err(|error| format!("{}: {error}", dir.display()))?;
+        let io = choose_io(config)?;
+        let mut subscription = None;
+        let log = AppendLog::start_with_base(
+            log_options(config, dir),
+            log::file_opener(io),
+            snapshotter(self.databases.clone()),
+            first_position,
+            |log| {
+                subscription = Some(
+                    self.journal
+                        .subscribe(Arc::clone(log) as Arc<dyn Subscriber>),
+                )
+            },
+        )
+        .map_err(|error| format!("cannot start the AOF: {error}"))?;
+        let subscription = subscription.expect("start_with_base subscribes");
+        *self.running.lock().unwrap_or_else(PoisonError::into_inner) = Some((lock, subscription));
+        tracing::info!(
+            "AOF turned on at run time: writing its base (appendfsync {})",
+            config.appendfsync.name()
+        );
+        Ok(log)
+    }
+
+    fn stop(&self, log: &Arc<AppendLog>) {
+        let running = self
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some((_lock, subscription)) = running {
+            self.journal.unsubscribe(subscription);
+        }
+        // Everything delivered before the unsubscription is written and synced.
+        log.shutdown();
+        tracing::info!("AOF turned off at run time");
+    }
 }
 
 /// One background thread runs every database's active expiry cycle, in turn, every
@@ -373,22 +451,47 @@ fn spawn_sweeper<E: Engine<Value = Value>>(
         })
 }
 
-fn serve<E: Engine<Value = Value>>(config: Config) -> Result<(), String> {
+fn serve<E: Engine<Value = Value>>(
+    config: Config,
+    config_file: Option<std::path::PathBuf>,
+) -> Result<(), String> {
+    // One journal for the server's life, attached to every database whether or not a log
+    // runs: `CONFIG SET appendonly yes` subscribes a log to it later.
+    let journal = Arc::new(Journal::new());
     let (databases, aof) = if config.appendonly {
-        let (databases, aof) = open_aof::<E>(&config)?;
+        let (databases, aof) = open_aof::<E>(&config, &journal)?;
         (databases, Some(aof))
     } else {
-        let databases = (0..config.databases)
+        let databases: Databases<E> = (0..config.databases)
             .map(|_| Arc::new(Keyspace::new(E::new())))
             .collect();
         (databases, None)
     };
+    for (db, keyspace) in databases.iter().enumerate() {
+        let view = Arc::new(DbJournal::new(db as u8, Arc::clone(&journal)));
+        if keyspace.set_journal(view).is_err() {
+            return Err("the keyspace already has a journal".into());
+        }
+    }
     // SHUTDOWN takes the SIGTERM path below, so both stop the server the same way.
     let mut shared = Shared::new(databases.clone(), config.clone()).with_shutdown(|| {
         let _ = signal_hook::low_level::raise(signal_hook::consts::SIGTERM);
     });
-    if let Some(aof) = &aof {
-        shared = shared.with_aof(Arc::clone(&aof.log));
+    let switch = AofSwitch {
+        journal: Arc::clone(&journal),
+        databases: databases.iter().map(Arc::downgrade).collect(),
+        running: Mutex::new(None),
+    };
+    if let Some(aof) = aof {
+        *switch
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some((aof.lock, aof.subscription));
+        shared = shared.with_aof(aof.log);
+    }
+    shared.aof.set_control(Box::new(switch));
+    if let Some(path) = config_file {
+        shared = shared.with_config_file(path);
     }
     let shared = Arc::new(shared);
     let mut signals = signal_hook::iterator::Signals::new([
@@ -396,7 +499,7 @@ fn serve<E: Engine<Value = Value>>(config: Config) -> Result<(), String> {
         signal_hook::consts::SIGTERM,
     ])
     .map_err(|error| format!("cannot install signal handlers: {error}"))?;
-    let running = net::start(shared).map_err(|error| error.to_string())?;
+    let running = net::start(Arc::clone(&shared)).map_err(|error| error.to_string())?;
     let stop = running.stop_flag();
     let sweeper_stop = Arc::clone(&stop);
     let sweeper = spawn_sweeper(databases, move || sweeper_stop.load(Ordering::Relaxed))
@@ -424,10 +527,10 @@ fn serve<E: Engine<Value = Value>>(config: Config) -> Result<(), String> {
     }
     running.shutdown();
     let _ = sweeper.join();
-    if let Some(aof) = &aof {
+    if let Some(log) = shared.aof.get() {
         // Everything acknowledged is in the log already; this syncs what `everysec` and `no`
         // had not yet.
-        aof.log.shutdown();
+        log.shutdown();
     }
     tracing::info!("bye");
     Ok(())
@@ -456,10 +559,10 @@ fn main() -> ExitCode {
     };
     init_logging(&config.loglevel);
     let result = match config.engine.as_str() {
-        "sharded" => serve::<Sharded<Value>>(config),
-        "dashmap" => serve::<DashMapEngine<Value>>(config),
-        "flurry" => serve::<FlurryEngine<Value>>(config),
-        _ => serve::<LockFree<Value>>(config),
+        "sharded" => serve::<Sharded<Value>>(config, flags.config),
+        "dashmap" => serve::<DashMapEngine<Value>>(config, flags.config),
+        "flurry" => serve::<FlurryEngine<Value>>(config, flags.config),
+        _ => serve::<LockFree<Value>>(config, flags.config),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

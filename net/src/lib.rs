@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod aof;
 pub mod buffer;
 pub mod client;
 pub mod config;

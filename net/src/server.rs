@@ -47,7 +47,7 @@ use engine::Engine;
 use keyspace::Value;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
-use persistence::log::Fsync;
+use persistence::log::{AppendLog, Fsync};
 use slab::Slab;
 use std::io::{self, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -225,10 +225,10 @@ pub fn start<E: Engine<Value = Value>>(shared: Arc<Shared<E>>) -> io::Result<Run
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         wakers.push(Arc::clone(&waker));
         let waiting_for_disk = Arc::new(AtomicBool::new(false));
-        if let Some(aof) = &shared.aof {
+        {
             let waiting = Arc::clone(&waiting_for_disk);
             let waker = Arc::clone(&waker);
-            aof.add_listener(Box::new(move || {
+            shared.aof.add_listener(Arc::new(move || {
                 // SeqCst: the writer stored the durable position before calling us (module
                 // docs); this load must not be ordered before that store.
                 std::sync::atomic::fence(Ordering::SeqCst);
@@ -443,13 +443,15 @@ impl<E: Engine<Value = Value>> EventLoop<E> {
 
     /// Drives the held connections whose tickets are durable now; keeps the others.
     fn release_held(&mut self) {
-        let Some(aof) = self.shared.aof.clone() else {
-            return;
-        };
         // SeqCst store then fence then load: the loop's side of the pair in the module docs.
         self.waiting_for_disk.store(true, Ordering::SeqCst);
         std::sync::atomic::fence(Ordering::SeqCst);
-        let durable = aof.durable_position();
+        // With no log (`CONFIG SET appendonly no` stopped it, after syncing what it held),
+        // nothing is left to wait for.
+        let durable = self
+            .shared
+            .aof
+            .with(|log| log.map_or(u64::MAX, AppendLog::durable_position));
         let mut still = Vec::new();
         for key in std::mem::take(&mut self.held) {
             let Some(connection) = self.connections.get_mut(key) else {
@@ -704,10 +706,14 @@ fn drive<E: Engine<Value = Value>>(
         }
         if connection.hold_until > 0 {
             // Only under `appendfsync always` are replies held for the disk.
-            if let Some(aof) = &shared.aof {
-                if aof.fsync() == Fsync::Always && aof.durable_position() < connection.hold_until {
-                    return Driven::Held;
-                }
+            let hold_until = connection.hold_until;
+            let held = shared.aof.with(|log| {
+                log.is_some_and(|aof| {
+                    aof.fsync() == Fsync::Always && aof.durable_position() < hold_until
+                })
+            });
+            if held {
+                return Driven::Held;
             }
             connection.hold_until = 0;
         }

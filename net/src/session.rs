@@ -1,6 +1,7 @@
 //! What a command sees while it runs: the server's shared state, its own client, and the
 //! connection's output with the loop's buffer pool, plus the encoders for RESP replies.
 
+use crate::aof::AofSlot;
 use crate::buffer::{Output, Pool};
 use crate::client::{Client, ClientInfo, Inbox, Message};
 use crate::config::Config;
@@ -44,8 +45,11 @@ pub struct Shared<E: Engine<Value = Value>> {
     connected: AtomicUsize,
     /// Bumped on every configuration change, so loops know to refresh their limits.
     config_generation: AtomicU64,
-    /// The append-only file, when `appendonly yes`.
-    pub aof: Option<Arc<AppendLog>>,
+    /// The append-only file, when `appendonly yes` (`CONFIG SET appendonly` switches it).
+    pub aof: AofSlot,
+    /// The config file the server was started with (`CONFIG REWRITE` writes it back), made
+    /// absolute; `None` without one.
+    pub config_file: Option<std::path::PathBuf>,
     /// Unix time of the start (`LASTSAVE` without an append-only file).
     pub started_unix: u64,
     /// Asks the process to shut down as SIGTERM does (`SHUTDOWN`); `None` where nothing can
@@ -77,15 +81,22 @@ impl<E: Engine<Value = Value>> Shared<E> {
             next_client_id: AtomicU64::new(1),
             connected: AtomicUsize::new(0),
             config_generation: AtomicU64::new(0),
-            aof: None,
+            aof: AofSlot::default(),
+            config_file: None,
             started_unix: (seed / 1_000_000_000) as u64,
             shutdown: None,
         }
     }
 
     /// The same, writing to `aof`.
-    pub fn with_aof(mut self, aof: Arc<AppendLog>) -> Self {
-        self.aof = Some(aof);
+    pub fn with_aof(self, aof: Arc<AppendLog>) -> Self {
+        self.aof.install(Some(aof));
+        self
+    }
+
+    /// The same, started with the config file at `path` (`CONFIG REWRITE` writes it back).
+    pub fn with_config_file(mut self, path: std::path::PathBuf) -> Self {
+        self.config_file = Some(std::path::absolute(&path).unwrap_or(path));
         self
     }
 
@@ -98,7 +109,7 @@ impl<E: Engine<Value = Value>> Shared<E> {
     /// Why writes are refused now, in Redis's words (`MISCONF ...`): the append-only file
     /// cannot be written. `None` when writes are accepted.
     pub fn write_refusal(&self) -> Option<String> {
-        let error = self.aof.as_ref()?.write_error()?;
+        let error = self.aof.with(|log| log?.write_error())?;
         Some(format!("MISCONF Errors writing to the AOF file: {error}"))
     }
 

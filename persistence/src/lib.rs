@@ -10,8 +10,12 @@
 //!   linked `fdatasync` in one submission;
 //! * [`manifest`]: the directory of parts (base and incremental segments) and its atomically
 //!   replaced manifest, as Redis 7's multi-part AOF;
-//! * [`log`]: the [`keyspace::Journal`] the keyspace reports to, the writer thread's
-//!   group commit under `appendfsync always|everysec|no`, disk faults, and rewrites;
+//! * [`journal`]: the [`keyspace::Journal`] the keyspace reports to, which encodes
+//!   each effect once and hands it to every subscriber (the seam for a live feed and
+//!   replication: what a subscriber receives and what happens to a slow one);
+//! * [`writer`]: the AOF, the journal's first subscriber: the writer thread's group commit
+//!   under `appendfsync always|everysec|no` and disk faults; [`rewrite`]: a new base while
+//!   the writer goes on, and a log started at run time; [`log`] keeps the old names;
 //! * [`replay`]: loading the directory back, cutting a torn tail, refusing corruption;
 //! * [`device`]: the incremental segments on an `--aof-device` (an [`nvme::BlockLog`] per
 //!   segment, a stub file in the directory naming its slot).
@@ -21,9 +25,12 @@
 
 pub mod device;
 pub mod effect;
+pub mod journal;
 pub mod log;
 pub mod manifest;
 pub mod record;
 pub mod replay;
+pub mod rewrite;
 pub mod storage;
 pub mod uring;
+pub mod writer;

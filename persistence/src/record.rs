@@ -54,6 +54,10 @@ const _: () = assert!(RECORD_BYTES_MAX < u32::MAX as usize);
 const _: () = assert!(RECORD_BYTES_MIN == 32);
 
 /// What a record does. The arguments of each are listed; numbers are little-endian.
+///
+/// The numbers are the on-disk format: never renumbered nor reused. Each opcode belongs to
+/// one data type's file in [`crate::effect`] (`keys`, `string`, `list`), which alone builds and
+/// reads its arguments; a new type takes the next free numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Opcode {

@@ -5,7 +5,7 @@ use super::parse::Args;
 use super::table::{command, container, Row};
 use super::{errors, CommandResult};
 use crate::client::flags;
-use crate::config::OPTIONS;
+use crate::config::{mutability, option_names, Mutability};
 use crate::lock::Lock;
 use crate::session::Session;
 use engine::Engine;
@@ -144,7 +144,7 @@ fn bgrewriteaof<E: Engine<Value = Value>>(
     args: Args<'_>,
 ) -> CommandResult {
     let _ = args;
-    match &session.shared.aof {
+    match &session.shared.aof.get() {
         // Redis without an AOF writes a fresh one from scratch; we have none to write.
         None => Err(
             "ERR Background append only file rewriting is not possible: appendonly is off".into(),
@@ -164,7 +164,7 @@ fn lastsave<E: Engine<Value = Value>>(
     args: Args<'_>,
 ) -> CommandResult {
     let _ = args;
-    let at = match &session.shared.aof {
+    let at = match &session.shared.aof.get() {
         Some(aof) => aof.last_save_unix(),
         None => session.shared.started_unix,
     };
@@ -215,13 +215,23 @@ fn config_get<E: Engine<Value = Value>>(
 ) -> CommandResult {
     let config = session.shared.config();
     let mut pairs = Vec::new();
-    for option in OPTIONS {
+    for name in option_names() {
         if args
             .iter_from(2)
-            .any(|pattern| glob_match(pattern, option.name.as_bytes(), true))
+            .any(|pattern| glob_match(pattern, name.as_bytes(), true))
         {
-            if let Some(value) = config.get(option.name) {
-                pairs.push((option.name, value));
+            if let Some(value) = config.get(name) {
+                pairs.push((name.to_string(), value));
+            }
+        }
+    }
+    // A hidden option (Redis's debugging knobs) answers only to its exact name.
+    for pattern in args.iter_from(2) {
+        let name = String::from_utf8_lossy(pattern).to_ascii_lowercase();
+        let hidden = crate::config::redis::redis_option(&name).is_some_and(|option| option.hidden);
+        if hidden && !pairs.iter().any(|(listed, _)| *listed == name) {
+            if let Some(value) = config.get(&name) {
+                pairs.push((name, value));
             }
         }
     }
@@ -240,47 +250,86 @@ fn config_set<E: Engine<Value = Value>>(
     if !args.len().is_multiple_of(2) {
         return Err(errors::SYNTAX.into());
     }
-    // All or nothing: apply to a copy, then install it.
-    let mut config = session.shared.config();
+    let failed = |name: &str, reason: &str| -> CommandResult {
+        Err(
+            format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}")
+                .into(),
+        )
+    };
+    // As Redis: every name is checked before any value, and the first problem in argument
+    // order is the one reported (an unknown name, an option that cannot change, a repeat).
+    let mut pairs: Vec<(String, String)> = Vec::new();
     for index in (2..args.len()).step_by(2) {
-        let name = String::from_utf8_lossy(args.get(index)).to_string();
-        let value = String::from_utf8_lossy(args.get(index + 1)).to_string();
-        let runtime = OPTIONS
-            .iter()
-            .find(|option| option.name.eq_ignore_ascii_case(&name))
-            .map(|option| option.runtime);
-        let result = match runtime {
-            None => {
-                return Err(format!(
-                    "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
-                )
-                .into())
-            }
-            Some(false) => Err("can't set immutable config".to_string()),
-            Some(true) => config.set(&name, &value),
-        };
-        if let Err(reason) = result {
+        let name = String::from_utf8_lossy(args.get(index)).into_owned();
+        let Some(runtime) = mutability(&name) else {
             return Err(format!(
-                "ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}"
+                "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
             )
             .into());
+        };
+        match runtime {
+            Mutability::Immutable => return failed(&name, "can't set immutable config"),
+            Mutability::Protected => return failed(&name, "can't set protected config"),
+            Mutability::Runtime => {}
+        }
+        // Redis 7.0 tells a name from its alias here: only the same name twice is a repeat.
+        let lower = name.to_ascii_lowercase();
+        if pairs.iter().any(|(seen, _)| *seen == lower) {
+            return failed(&name, "duplicate parameter");
+        }
+        let value = String::from_utf8_lossy(args.get(index + 1)).into_owned();
+        pairs.push((lower, value));
+    }
+    // All or nothing: values go to a copy, which is applied, then installed.
+    let shared = session.shared;
+    let before = shared.config();
+    let mut config = before.clone();
+    for (name, value) in &pairs {
+        if let Err(reason) = config.set(name, value) {
+            return failed(name, &reason);
         }
     }
-    session.shared.set_config(config);
+    if config.appendonly != before.appendonly {
+        if let Err(reason) = shared.aof.set_enabled(config.appendonly, &config) {
+            tracing::warn!(
+                "CONFIG SET appendonly {}: {reason}",
+                config.get("appendonly").unwrap_or_default()
+            );
+            return failed("appendonly", "Unable to turn on AOF. Check server logs.");
+        }
+    }
+    if let Some(log) = shared.aof.get() {
+        if log.fsync() != config.appendfsync {
+            log.set_fsync(config.appendfsync);
+        }
+        log.set_auto_rewrite(
+            config.auto_aof_rewrite_percentage,
+            config.auto_aof_rewrite_min_size,
+        );
+    }
+    shared.set_config(config);
     session.ok();
     Ok(())
 }
 
+/// `CONFIG RESETSTAT`: zeroes what Redis's `resetServerStats` zeroes that we count.
 fn config_resetstat<E: Engine<Value = Value>>(
     session: &mut Session<'_, E>,
     args: Args<'_>,
 ) -> CommandResult {
     let _ = args;
     let stats = &session.shared.stats;
-    stats.commands.reset();
-    stats.errors.reset();
-    stats.connections.reset();
-    stats.rejected.reset();
+    for counter in [
+        &stats.commands,
+        &stats.errors,
+        &stats.connections,
+        &stats.rejected,
+        &stats.net_input_bytes,
+        &stats.net_output_bytes,
+        &stats.output_limit_closed,
+    ] {
+        counter.reset();
+    }
     for keyspace in &session.shared.databases {
         let keyspace_stats = keyspace.stats();
         keyspace_stats.hits.reset();
@@ -291,12 +340,70 @@ fn config_resetstat<E: Engine<Value = Value>>(
     Ok(())
 }
 
+/// `CONFIG REWRITE`: writes the running configuration into the file the server was started
+/// with (see `Config::rewrite_file` for what is kept), replacing it atomically.
 fn config_rewrite<E: Engine<Value = Value>>(
     session: &mut Session<'_, E>,
     args: Args<'_>,
 ) -> CommandResult {
-    let _ = (session, args);
-    Err("ERR The server is running without a config file".into())
+    let _ = args;
+    let Some(path) = session.shared.config_file.clone() else {
+        return Err("ERR The server is running without a config file".into());
+    };
+    let result = match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(text),
+        // Redis rewrites a file that has gone as an empty one.
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(error) => Err(error),
+    }
+    .and_then(|old| replace_file(&path, &session.shared.config().rewrite_file(&old)));
+    match result {
+        Ok(()) => {
+            tracing::warn!("CONFIG REWRITE executed with success.");
+            session.ok();
+            Ok(())
+        }
+        Err(error) => {
+            tracing::warn!("CONFIG REWRITE failed: {error}");
+            Err(format!("ERR Rewriting config file: {}", strerror(&error)).into())
+        }
+    }
+}
+
+/// The C library's text for an error (what Redis's `strerror` prints), without Rust's
+/// " (os error N)".
+fn strerror(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    match text.find(" (os error ") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
+/// Replaces `path` with `text` atomically, as Redis does: a temporary file beside it, fsync,
+/// mode 0644, rename over it, fsync of the directory.
+fn replace_file(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(format!(".tmp-{}", std::process::id()));
+    let temporary = std::path::PathBuf::from(temporary);
+    let written = (|| {
+        let mut file = std::fs::File::create(&temporary)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o644))?;
+        std::fs::rename(&temporary, path)?;
+        let directory = path
+            .parent()
+            .filter(|parent| !parent.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        std::fs::File::open(directory)?.sync_all()
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written
 }
 
 fn config_help<E: Engine<Value = Value>>(
@@ -412,15 +519,15 @@ fn info<E: Engine<Value = Value>>(session: &Session<'_, E>, args: Args<'_>) -> S
     }
     if include("persistence") {
         text.push_str("# Persistence\r\nloading:0\r\nasync_loading:0\r\n");
-        let last_save = shared
-            .aof
+        let aof = shared.aof.get();
+        let last_save = aof
             .as_ref()
             .map_or(shared.started_unix, |aof| aof.last_save_unix());
         let _ = write!(
             text,
             "rdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{last_save}\r\nrdb_last_bgsave_status:ok\r\n"
         );
-        match &shared.aof {
+        match &aof {
             None => text.push_str("aof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_last_write_status:ok\r\n"),
             Some(aof) => {
                 for (name, value) in aof.info() {
