@@ -1,5 +1,6 @@
 //! Key commands: deletion, expiry, renaming, copying and iteration.
 
+use super::docs::keys as docs;
 use super::parse::Args;
 use super::table::{command, key, range, single, Row};
 use super::{errors, int_arg, CommandError, CommandResult};
@@ -10,17 +11,18 @@ use engine::Engine;
 /// The key commands' rows.
 pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
     vec![
-        command!("del", -2, [WRITE], [KEYSPACE, WRITE, SLOW], [range(key::RM | key::DELETE, 1, -1, 1)], del, tips: ["request_policy:multi_shard", "response_policy:agg_sum"]),
-        command!("unlink", -2, [WRITE, FAST], [KEYSPACE, WRITE, FAST], [range(key::RM | key::DELETE, 1, -1, 1)], del, tips: ["request_policy:multi_shard", "response_policy:agg_sum"]),
-        command!("exists", -2, [READONLY, FAST], [KEYSPACE, READ, FAST], [range(key::RO, 1, -1, 1)], exists, tips: ["request_policy:multi_shard", "response_policy:agg_sum"]),
-        command!("touch", -2, [READONLY, FAST], [KEYSPACE, READ, FAST], [range(key::RO, 1, -1, 1)], exists, tips: ["request_policy:multi_shard", "response_policy:agg_sum"]),
+        command!("del", -2, [WRITE], [KEYSPACE, WRITE, SLOW], [range(key::RM | key::DELETE, 1, -1, 1)], del, tips: ["request_policy:multi_shard", "response_policy:agg_sum"], docs: docs::DEL),
+        command!("unlink", -2, [WRITE, FAST], [KEYSPACE, WRITE, FAST], [range(key::RM | key::DELETE, 1, -1, 1)], del, tips: ["request_policy:multi_shard", "response_policy:agg_sum"], docs: docs::UNLINK),
+        command!("exists", -2, [READONLY, FAST], [KEYSPACE, READ, FAST], [range(key::RO, 1, -1, 1)], exists, tips: ["request_policy:multi_shard", "response_policy:agg_sum"], docs: docs::EXISTS),
+        command!("touch", -2, [READONLY, FAST], [KEYSPACE, READ, FAST], [range(key::RO, 1, -1, 1)], exists, tips: ["request_policy:multi_shard", "response_policy:agg_sum"], docs: docs::TOUCH),
         command!(
             "expire",
             -3,
             [WRITE, FAST],
             [KEYSPACE, WRITE, FAST],
             [single(key::RW | key::UPDATE, 1)],
-            expire
+            expire,
+            docs: docs::EXPIRE
         ),
         command!(
             "pexpire",
@@ -28,7 +30,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE, FAST],
             [KEYSPACE, WRITE, FAST],
             [single(key::RW | key::UPDATE, 1)],
-            pexpire
+            pexpire,
+            docs: docs::PEXPIRE
         ),
         command!(
             "expireat",
@@ -36,7 +39,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE, FAST],
             [KEYSPACE, WRITE, FAST],
             [single(key::RW | key::UPDATE, 1)],
-            expireat
+            expireat,
+            docs: docs::EXPIREAT
         ),
         command!(
             "pexpireat",
@@ -44,17 +48,19 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE, FAST],
             [KEYSPACE, WRITE, FAST],
             [single(key::RW | key::UPDATE, 1)],
-            pexpireat
+            pexpireat,
+            docs: docs::PEXPIREAT
         ),
-        command!("ttl", 2, [READONLY, FAST], [KEYSPACE, READ, FAST], [single(key::RO | key::ACCESS, 1)], ttl, tips: ["nondeterministic_output"]),
-        command!("pttl", 2, [READONLY, FAST], [KEYSPACE, READ, FAST], [single(key::RO | key::ACCESS, 1)], pttl, tips: ["nondeterministic_output"]),
+        command!("ttl", 2, [READONLY, FAST], [KEYSPACE, READ, FAST], [single(key::RO | key::ACCESS, 1)], ttl, tips: ["nondeterministic_output"], docs: docs::TTL),
+        command!("pttl", 2, [READONLY, FAST], [KEYSPACE, READ, FAST], [single(key::RO | key::ACCESS, 1)], pttl, tips: ["nondeterministic_output"], docs: docs::PTTL),
         command!(
             "expiretime",
             2,
             [READONLY, FAST],
             [KEYSPACE, READ, FAST],
             [single(key::RO | key::ACCESS, 1)],
-            expiretime
+            expiretime,
+            docs: docs::EXPIRETIME
         ),
         command!(
             "pexpiretime",
@@ -62,7 +68,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [READONLY, FAST],
             [KEYSPACE, READ, FAST],
             [single(key::RO | key::ACCESS, 1)],
-            pexpiretime
+            pexpiretime,
+            docs: docs::PEXPIRETIME
         ),
         command!(
             "persist",
@@ -70,17 +77,19 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE, FAST],
             [KEYSPACE, WRITE, FAST],
             [single(key::RW | key::UPDATE, 1)],
-            persist
+            persist,
+            docs: docs::PERSIST
         ),
-        command!("keys", 2, [READONLY], [KEYSPACE, READ, SLOW, DANGEROUS], [], keys, tips: ["request_policy:all_shards", "nondeterministic_output_order"]),
-        command!("scan", -2, [READONLY], [KEYSPACE, READ, SLOW], [], scan, tips: ["nondeterministic_output", "request_policy:special"]),
+        command!("keys", 2, [READONLY], [KEYSPACE, READ, SLOW, DANGEROUS], [], keys, tips: ["request_policy:all_shards", "nondeterministic_output_order"], docs: docs::KEYS),
+        command!("scan", -2, [READONLY], [KEYSPACE, READ, SLOW], [], scan, tips: ["nondeterministic_output", "request_policy:special"], docs: docs::SCAN),
         command!(
             "type",
             2,
             [READONLY, FAST],
             [KEYSPACE, READ, FAST],
             [single(key::RO, 1)],
-            type_of
+            type_of,
+            docs: docs::TYPE
         ),
         command!(
             "rename",
@@ -91,7 +100,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
                 single(key::RW | key::ACCESS | key::DELETE, 1),
                 single(key::OW | key::UPDATE, 2)
             ],
-            rename
+            rename,
+            docs: docs::RENAME
         ),
         command!(
             "renamenx",
@@ -102,16 +112,18 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
                 single(key::RW | key::ACCESS | key::DELETE, 1),
                 single(key::OW | key::INSERT, 2)
             ],
-            renamenx
+            renamenx,
+            docs: docs::RENAMENX
         ),
-        command!("randomkey", 1, [READONLY], [KEYSPACE, READ, SLOW], [], randomkey, tips: ["request_policy:all_shards", "nondeterministic_output"]),
+        command!("randomkey", 1, [READONLY], [KEYSPACE, READ, SLOW], [], randomkey, tips: ["request_policy:all_shards", "nondeterministic_output"], docs: docs::RANDOMKEY),
         command!(
             "move",
             3,
             [WRITE, FAST],
             [KEYSPACE, WRITE, FAST],
             [single(key::RW | key::ACCESS | key::UPDATE, 1)],
-            move_key
+            move_key,
+            docs: docs::MOVE
         ),
         command!(
             "copy",
@@ -122,7 +134,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
                 single(key::RO | key::ACCESS, 1),
                 single(key::OW | key::UPDATE, 2)
             ],
-            copy
+            copy,
+            docs: docs::COPY
         ),
     ]
 }

@@ -12,6 +12,7 @@
 //! clients take as "stay on RESP2".
 
 mod connection;
+mod docs;
 mod functions;
 mod introspection;
 mod keys;

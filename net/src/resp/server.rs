@@ -1,6 +1,7 @@
 //! Server commands: `INFO`, `CONFIG`, `DBSIZE`, the flushes, persistence and `SHUTDOWN`.
 
 use super::connection::{help, REDIS_VERSION};
+use super::docs::server as docs;
 use super::parse::Args;
 use super::table::{command, container, Row};
 use super::{errors, CommandResult};
@@ -15,10 +16,10 @@ use std::sync::PoisonError;
 /// The server commands' rows.
 pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
     vec![
-        command!("info", -1, [LOADING, STALE], [SLOW, DANGEROUS], [], info_command, tips: ["nondeterministic_output", "request_policy:all_shards", "response_policy:special"]),
-        command!("dbsize", 1, [READONLY, FAST], [KEYSPACE, READ, FAST], [], dbsize, tips: ["request_policy:all_shards", "response_policy:agg_sum"]),
-        command!("flushdb", -1, [WRITE], [KEYSPACE, WRITE, SLOW, DANGEROUS], [], flushdb, tips: ["request_policy:all_shards", "response_policy:all_succeeded"]),
-        command!("flushall", -1, [WRITE], [KEYSPACE, WRITE, SLOW, DANGEROUS], [], flushall, tips: ["request_policy:all_shards", "response_policy:all_succeeded"]),
+        command!("info", -1, [LOADING, STALE], [SLOW, DANGEROUS], [], info_command, tips: ["nondeterministic_output", "request_policy:all_shards", "response_policy:special"], docs: docs::INFO),
+        command!("dbsize", 1, [READONLY, FAST], [KEYSPACE, READ, FAST], [], dbsize, tips: ["request_policy:all_shards", "response_policy:agg_sum"], docs: docs::DBSIZE),
+        command!("flushdb", -1, [WRITE], [KEYSPACE, WRITE, SLOW, DANGEROUS], [], flushdb, tips: ["request_policy:all_shards", "response_policy:all_succeeded"], docs: docs::FLUSHDB),
+        command!("flushall", -1, [WRITE], [KEYSPACE, WRITE, SLOW, DANGEROUS], [], flushall, tips: ["request_policy:all_shards", "response_policy:all_succeeded"], docs: docs::FLUSHALL),
         container!(
             "config",
             -2,
@@ -31,16 +32,18 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
                     [ADMIN, NOSCRIPT, LOADING, STALE],
                     [ADMIN, SLOW, DANGEROUS],
                     [],
-                    config_get
+                    config_get,
+                    docs: docs::CONFIG_GET
                 ),
-                command!("config|set", -4, [ADMIN, NOSCRIPT, LOADING, STALE], [ADMIN, SLOW, DANGEROUS], [], config_set, tips: ["request_policy:all_nodes", "response_policy:all_succeeded"]),
+                command!("config|set", -4, [ADMIN, NOSCRIPT, LOADING, STALE], [ADMIN, SLOW, DANGEROUS], [], config_set, tips: ["request_policy:all_nodes", "response_policy:all_succeeded"], docs: docs::CONFIG_SET),
                 command!(
                     "config|resetstat",
                     2,
                     [ADMIN, NOSCRIPT, LOADING, STALE],
                     [ADMIN, SLOW, DANGEROUS],
                     [],
-                    config_resetstat
+                    config_resetstat,
+                    docs: docs::CONFIG_RESETSTAT
                 ),
                 command!(
                     "config|rewrite",
@@ -48,28 +51,32 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
                     [ADMIN, NOSCRIPT, LOADING, STALE],
                     [ADMIN, SLOW, DANGEROUS],
                     [],
-                    config_rewrite
+                    config_rewrite,
+                    docs: docs::CONFIG_REWRITE
                 ),
-                command!("config|help", 2, [LOADING, STALE], [SLOW], [], config_help),
-            ]
+                command!("config|help", 2, [LOADING, STALE], [SLOW], [], config_help, docs: docs::CONFIG_HELP),
+            ],
+            docs: docs::CONFIG
         ),
-        command!("time", 1, [LOADING, STALE, FAST], [FAST], [], time, tips: ["nondeterministic_output"]),
+        command!("time", 1, [LOADING, STALE, FAST], [FAST], [], time, tips: ["nondeterministic_output"], docs: docs::TIME),
         command!(
             "bgrewriteaof",
             1,
             [ADMIN, NOSCRIPT, NO_ASYNC_LOADING],
             [ADMIN, SLOW, DANGEROUS],
             [],
-            bgrewriteaof
+            bgrewriteaof,
+            docs: docs::BGREWRITEAOF
         ),
-        command!("lastsave", 1, [LOADING, STALE, FAST], [ADMIN, FAST, DANGEROUS], [], lastsave, tips: ["nondeterministic_output"]),
+        command!("lastsave", 1, [LOADING, STALE, FAST], [ADMIN, FAST, DANGEROUS], [], lastsave, tips: ["nondeterministic_output"], docs: docs::LASTSAVE),
         command!(
             "shutdown",
             -1,
             [ADMIN, NOSCRIPT, LOADING, STALE, NO_MULTI, ALLOW_BUSY],
             [ADMIN, SLOW, DANGEROUS],
             [],
-            shutdown
+            shutdown,
+            docs: docs::SHUTDOWN
         ),
     ]
 }

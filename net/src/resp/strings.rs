@@ -1,5 +1,6 @@
 //! String commands: `GET`, the `SET` family, counters, `APPEND` and ranges.
 
+use super::docs::strings as docs;
 use super::parse::Args;
 use super::table::{command, key, range, single, Row};
 use super::{bulk_value, errors, int_arg, CommandError, CommandResult};
@@ -16,7 +17,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [READONLY, FAST],
             [READ, STRING, FAST],
             [single(key::RO | key::ACCESS, 1)],
-            get
+            get,
+            docs: docs::GET
         ),
         command!(
             "set",
@@ -27,7 +29,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
                 single(key::RW | key::ACCESS | key::UPDATE | key::VARIABLE_FLAGS, 1)
                     .note("reads the old value only with GET")
             ],
-            set
+            set,
+            docs: docs::SET
         )
         .with_key_flags(set_key_flags),
         command!(
@@ -37,7 +40,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE, STRING, FAST],
             [single(key::RW | key::ACCESS | key::UPDATE, 1)
                 .note("writes only when an expiry option is given")],
-            getex
+            getex,
+            docs: docs::GETEX
         ),
         command!(
             "getdel",
@@ -45,7 +49,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE, FAST],
             [WRITE, STRING, FAST],
             [single(key::RW | key::ACCESS | key::DELETE, 1)],
-            getdel
+            getdel,
+            docs: docs::GETDEL
         ),
         command!(
             "getset",
@@ -53,18 +58,20 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE, DENYOOM, FAST],
             [WRITE, STRING, FAST],
             [single(key::RW | key::ACCESS | key::UPDATE, 1)],
-            getset
+            getset,
+            docs: docs::GETSET
         ),
-        command!("mget", -2, [READONLY, FAST], [READ, STRING, FAST], [range(key::RO | key::ACCESS, 1, -1, 1)], mget, tips: ["request_policy:multi_shard"]),
-        command!("mset", -3, [WRITE, DENYOOM], [WRITE, STRING, SLOW], [range(key::OW | key::UPDATE, 1, -1, 2)], mset, tips: ["request_policy:multi_shard", "response_policy:all_succeeded"]),
-        command!("msetnx", -3, [WRITE, DENYOOM], [WRITE, STRING, SLOW], [range(key::OW | key::INSERT, 1, -1, 2)], msetnx, tips: ["request_policy:multi_shard", "response_policy:agg_min"]),
+        command!("mget", -2, [READONLY, FAST], [READ, STRING, FAST], [range(key::RO | key::ACCESS, 1, -1, 1)], mget, tips: ["request_policy:multi_shard"], docs: docs::MGET),
+        command!("mset", -3, [WRITE, DENYOOM], [WRITE, STRING, SLOW], [range(key::OW | key::UPDATE, 1, -1, 2)], mset, tips: ["request_policy:multi_shard", "response_policy:all_succeeded"], docs: docs::MSET),
+        command!("msetnx", -3, [WRITE, DENYOOM], [WRITE, STRING, SLOW], [range(key::OW | key::INSERT, 1, -1, 2)], msetnx, tips: ["request_policy:multi_shard", "response_policy:agg_min"], docs: docs::MSETNX),
         command!(
             "setnx",
             3,
             [WRITE, DENYOOM, FAST],
             [WRITE, STRING, FAST],
             [single(key::OW | key::INSERT, 1)],
-            setnx
+            setnx,
+            docs: docs::SETNX
         ),
         command!(
             "setex",
@@ -72,7 +79,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE, DENYOOM],
             [WRITE, STRING, SLOW],
             [single(key::OW | key::UPDATE, 1)],
-            setex
+            setex,
+            docs: docs::SETEX
         ),
         command!(
             "psetex",
@@ -80,7 +88,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE, DENYOOM],
             [WRITE, STRING, SLOW],
             [single(key::OW | key::UPDATE, 1)],
-            psetex
+            psetex,
+            docs: docs::PSETEX
         ),
         command!(
             "incr",
@@ -88,7 +97,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE, DENYOOM, FAST],
             [WRITE, STRING, FAST],
             [single(key::RW | key::ACCESS | key::UPDATE, 1)],
-            incr
+            incr,
+            docs: docs::INCR
         ),
         command!(
             "incrby",
@@ -96,7 +106,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE, DENYOOM, FAST],
             [WRITE, STRING, FAST],
             [single(key::RW | key::ACCESS | key::UPDATE, 1)],
-            incrby
+            incrby,
+            docs: docs::INCRBY
         ),
         command!(
             "incrbyfloat",
@@ -104,7 +115,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE, DENYOOM, FAST],
             [WRITE, STRING, FAST],
             [single(key::RW | key::ACCESS | key::UPDATE, 1)],
-            incrbyfloat
+            incrbyfloat,
+            docs: docs::INCRBYFLOAT
         ),
         command!(
             "decr",
@@ -112,7 +124,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE, DENYOOM, FAST],
             [WRITE, STRING, FAST],
             [single(key::RW | key::ACCESS | key::UPDATE, 1)],
-            decr
+            decr,
+            docs: docs::DECR
         ),
         command!(
             "decrby",
@@ -120,7 +133,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE, DENYOOM, FAST],
             [WRITE, STRING, FAST],
             [single(key::RW | key::ACCESS | key::UPDATE, 1)],
-            decrby
+            decrby,
+            docs: docs::DECRBY
         ),
         command!(
             "append",
@@ -128,7 +142,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE, DENYOOM, FAST],
             [WRITE, STRING, FAST],
             [single(key::RW | key::INSERT, 1)],
-            append
+            append,
+            docs: docs::APPEND
         ),
         command!(
             "strlen",
@@ -136,7 +151,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [READONLY, FAST],
             [READ, STRING, FAST],
             [single(key::RO, 1)],
-            strlen
+            strlen,
+            docs: docs::STRLEN
         ),
         command!(
             "getrange",
@@ -144,7 +160,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [READONLY],
             [READ, STRING, SLOW],
             [single(key::RO | key::ACCESS, 1)],
-            getrange
+            getrange,
+            docs: docs::GETRANGE
         ),
         command!(
             "substr",
@@ -152,7 +169,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [READONLY],
             [READ, STRING, SLOW],
             [single(key::RO | key::ACCESS, 1)],
-            getrange
+            getrange,
+            docs: docs::SUBSTR
         ),
         command!(
             "setrange",
@@ -160,7 +178,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE, DENYOOM],
             [WRITE, STRING, SLOW],
             [single(key::RW | key::UPDATE, 1)],
-            setrange
+            setrange,
+            docs: docs::SETRANGE
         ),
     ]
 }
