@@ -7,7 +7,7 @@ use super::table::{command, container, Row};
 use super::{errors, CommandResult};
 use crate::client::flags;
 use crate::config::OPTIONS;
-use crate::session::Session;
+use crate::session::{Session, Shared};
 use engine::keyspace::{glob_match, Value};
 use engine::Engine;
 use std::fmt::Write as _;
@@ -285,6 +285,7 @@ fn config_resetstat<E: Engine<Value = Value>>(
     let stats = &session.shared.stats;
     stats.commands.reset();
     stats.errors.reset();
+    session.shared.command_stats.reset();
     stats.connections.reset();
     stats.rejected.reset();
     for keyspace in &session.shared.databases {
@@ -356,6 +357,33 @@ pub fn resident_bytes() -> u64 {
     pages * 4096
 }
 
+/// `INFO commandstats`: one line per command or subcommand that ran or was refused since the
+/// last `CONFIG RESETSTAT`, in Redis's format, in table order. See `stats::CommandStats` for
+/// what `usec` measures here.
+fn command_stats<E: Engine<Value = Value>>(shared: &Shared<E>, text: &mut String) {
+    text.push_str("# Commandstats\r\n");
+    for row in shared.commands.rows() {
+        for row in std::iter::once(row).chain(&row.subcommands) {
+            let counts = shared.command_stats.counts(usize::from(row.id.0));
+            if counts.calls == 0 && counts.rejected == 0 && counts.failed == 0 {
+                continue;
+            }
+            let usec = shared.command_stats.microseconds(counts.ticks);
+            let per_call = if counts.calls == 0 {
+                0.0
+            } else {
+                usec as f64 / counts.calls as f64
+            };
+            let _ = write!(
+                text,
+                "cmdstat_{}:calls={},usec={usec},usec_per_call={per_call:.2},rejected_calls={},failed_calls={}\r\n",
+                row.spec.name, counts.calls, counts.rejected, counts.failed
+            );
+        }
+    }
+    text.push_str("\r\n");
+}
+
 fn info<E: Engine<Value = Value>>(session: &Session<'_, E>, args: Args<'_>) -> String {
     let wanted: Vec<String> = args
         .iter_from(1)
@@ -366,6 +394,9 @@ fn info<E: Engine<Value = Value>>(session: &Session<'_, E>, args: Args<'_>) -> S
             .iter()
             .any(|s| s == "all" || s == "default" || s == "everything");
     let include = |section: &str| all || wanted.iter().any(|s| s == section);
+    // As in Redis, the default sections leave the per-command statistics out.
+    let everything = wanted.iter().any(|s| s == "all" || s == "everything");
+    let include_commandstats = everything || wanted.iter().any(|s| s == "commandstats");
     let shared = session.shared;
     let config = shared.config();
     let ports = *shared.ports.lock().unwrap_or_else(PoisonError::into_inner);
@@ -450,7 +481,7 @@ fn info<E: Engine<Value = Value>>(session: &Session<'_, E>, args: Args<'_>) -> S
             text,
             "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\ntotal_error_replies:{}\r\nclient_output_buffer_limit_disconnections:{}\r\n\r\n",
             stats.connections.sum(),
-            stats.commands.sum(),
+            stats.commands.sum() as u64 + shared.command_stats.total_calls(),
             stats.net_input_bytes.sum(),
             stats.net_output_bytes.sum(),
             stats.rejected.sum(),
@@ -460,6 +491,16 @@ fn info<E: Engine<Value = Value>>(session: &Session<'_, E>, args: Args<'_>) -> S
             stats.errors.sum(),
             stats.output_limit_closed.sum(),
         );
+    }
+    if include_commandstats {
+        command_stats(shared, &mut text);
+    }
+    if include("errorstats") {
+        text.push_str("# Errorstats\r\n");
+        for (code, count) in shared.command_stats.error_counts() {
+            let _ = write!(text, "errorstat_{code}:count={count}\r\n");
+        }
+        text.push_str("\r\n");
     }
     if include("keyspace") {
         text.push_str("# Keyspace\r\n");
