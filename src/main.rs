@@ -5,9 +5,9 @@
 use clap::Parser;
 use engine::dashmap::DashMapEngine;
 use engine::flurry::FlurryEngine;
-use keyspace::{Keyspace, Value, SWEEP_CYCLE_BUDGET, SWEEP_INTERVAL};
 use engine::sharded::Sharded;
 use engine::{Engine, LockFree};
+use keyspace::{Keyspace, Value, SWEEP_CYCLE_BUDGET, SWEEP_INTERVAL};
 use net::aof::AofControl;
 use net::{Config, Shared};
 use persistence::device::DeviceSegments;

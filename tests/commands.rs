@@ -252,6 +252,139 @@ fn normalise_all(raw: &[u8]) -> Vec<Reply> {
         .collect()
 }
 
+/// Our prose, checked non-empty and replaced by a placeholder so the comparison with
+/// redis-server's sees only the interface.
+fn prose(name: &str, field: &str, value: &Reply) -> Reply {
+    assert!(
+        !text(value).trim().is_empty(),
+        "COMMAND DOCS {name}: empty {field}"
+    );
+    Reply::Bulk(Some("<prose>".into()))
+}
+
+/// One `COMMAND DOCS` entry made comparable: the prose fields (summary, complexity, the texts
+/// of history entries) replaced by a placeholder after checking they are there, and the
+/// subcommands sorted by name and kept only when `keep` says so (Redis lists them in its hash
+/// table's order, and serves subcommands we do not). Returns the names of every subcommand
+/// too. Field order and argument trees are kept as they are: they are interface.
+fn normalise_docs(name: &str, entry: &Reply, keep: &dyn Fn(&str) -> bool) -> (Reply, Vec<String>) {
+    let mut fields = Vec::new();
+    let mut names = Vec::new();
+    for pair in items(entry).chunks(2) {
+        let field = text(&pair[0]);
+        let value = match field {
+            "summary" | "complexity" => prose(name, field, &pair[1]),
+            "history" => Reply::Array(Some(
+                items(&pair[1])
+                    .iter()
+                    .map(|change| {
+                        let change = items(change);
+                        Reply::Array(Some(vec![
+                            change[0].clone(),
+                            prose(name, "history text", &change[1]),
+                        ]))
+                    })
+                    .collect(),
+            )),
+            "subcommands" => {
+                let mut subcommands: BTreeMap<String, Reply> = BTreeMap::new();
+                for sub in items(&pair[1]).chunks(2) {
+                    let sub_name = text(&sub[0]).to_string();
+                    names.push(sub_name.clone());
+                    if keep(&sub_name) {
+                        let normal = normalise_docs(&sub_name, &sub[1], keep).0;
+                        subcommands.insert(sub_name, normal);
+                    }
+                }
+                Reply::Array(Some(
+                    subcommands
+                        .into_iter()
+                        .flat_map(|(sub_name, docs)| [Reply::Bulk(Some(sub_name)), docs])
+                        .collect(),
+                ))
+            }
+            _ => pair[1].clone(),
+        };
+        fields.push(pair[0].clone());
+        fields.push(value);
+    }
+    (Reply::Array(Some(fields)), names)
+}
+
+#[test]
+fn command_docs_of_every_command_match_redis_but_for_the_prose() {
+    let redis = RedisServer::start();
+    let ours = Server::start("lockfree", &[]);
+    let mut theirs = Wire::open(redis.port);
+    let mut mine = Wire::open(ours.port);
+    let all = parse(&mine.call(&["COMMAND", "DOCS"]));
+    let count = parse(&mine.call(&["COMMAND", "COUNT"]));
+    assert_eq!(count, Reply::Integer(items(&all).len() as i64 / 2));
+    let mut compared = 0;
+    for pair in items(&all).chunks(2) {
+        let name = text(&pair[0]).to_string();
+        let reference = parse(&theirs.call(&["COMMAND", "DOCS", &name]));
+        let reference = items(&reference);
+        assert_eq!(reference.len(), 2, "redis-server has no '{name}'");
+        // Our entry through COMMAND DOCS <name> is the same as through COMMAND DOCS.
+        let single = parse(&mine.call(&["COMMAND", "DOCS", &name]));
+        assert_eq!(items(&single)[1], pair[1], "COMMAND DOCS {name} alone");
+        let (_, their_subs) = normalise_docs(&name, &reference[1], &|_| true);
+        let (_, our_subs) = normalise_docs(&name, &pair[1], &|_| true);
+        for sub in our_subs.iter().filter(|sub| !their_subs.contains(sub)) {
+            assert!(
+                OURS_ONLY.contains(&sub.as_str()),
+                "'{sub}' is not a Redis 7.0 command"
+            );
+        }
+        let both = |sub: &str| {
+            our_subs.iter().any(|ours| ours == sub) && their_subs.iter().any(|theirs| theirs == sub)
+        };
+        let (mine_normal, _) = normalise_docs(&name, &pair[1], &both);
+        let (theirs_normal, _) = normalise_docs(&name, &reference[1], &both);
+        assert_eq!(
+            mine_normal, theirs_normal,
+            "COMMAND DOCS {name} differs from redis-server's"
+        );
+        compared += 1 + our_subs.iter().filter(|sub| both(sub)).count();
+    }
+    assert!(compared >= 90, "only {compared} commands compared");
+    // Named lookups: subcommands by full name in any case, unknown names left out, and an
+    // empty map when nothing is known.
+    for names in [
+        &["config|get", "GET", "nosuch"][..],
+        &["CLIENT|kill", "get|x"],
+        &["nosuch"],
+        &["command|docs", "command"],
+    ] {
+        let mut args = vec!["COMMAND", "DOCS"];
+        args.extend_from_slice(names);
+        let normal = |raw: &[u8]| -> Vec<(String, Reply)> {
+            items(&parse(raw))
+                .chunks(2)
+                .map(|pair| {
+                    let name = text(&pair[0]).to_string();
+                    let keep = |sub: &str| sub == "command|docs" || sub == "client|kill";
+                    let docs = normalise_docs(&name, &pair[1], &keep).0;
+                    (name, docs)
+                })
+                .collect()
+        };
+        assert_eq!(
+            normal(&mine.call(&args)),
+            normal(&theirs.call(&args)),
+            "COMMAND DOCS {names:?}"
+        );
+    }
+    // What only we serve still has docs.
+    for name in OURS_ONLY {
+        let docs = parse(&mine.call(&["COMMAND", "DOCS", name]));
+        let docs = items(&docs);
+        assert_eq!(text(&docs[0]), name);
+        normalise_docs(name, &docs[1], &|_| true);
+    }
+}
+
 #[test]
 fn getkeys_and_dispatch_errors_match_redis_byte_for_byte() {
     let redis = RedisServer::start();

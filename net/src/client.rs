@@ -163,6 +163,11 @@ pub struct Client {
     pub info: Arc<ClientInfo>,
     db: usize,
     flags: u32,
+    /// The command clock at the end of the last command of the current batch (or its start):
+    /// what the next command is charged from (see `stats::CommandStats`).
+    pub(crate) command_clock: u64,
+    /// Error replies sent, so the dispatcher can tell whether a command failed.
+    pub(crate) error_replies: u64,
 }
 
 impl Client {
@@ -172,6 +177,8 @@ impl Client {
             info,
             db: 0,
             flags: 0,
+            command_clock: 0,
+            error_replies: 0,
         }
     }
 

@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::lock::{Held, Lock};
 use crate::resp::parse::Limits;
 use crate::resp::table::Table;
-use crate::stats::ServerStats;
+use crate::stats::{CommandStats, ServerStats};
 use engine::Engine;
 use keyspace::{Db, Keyspace, Mode, Str, Value};
 use persistence::log::AppendLog;
@@ -28,6 +28,8 @@ pub struct Shared<E: Engine<Value = Value>> {
     pub config: RwLock<Config>,
     /// Counters for `INFO` and memcached `stats`.
     pub stats: ServerStats,
+    /// Per-command counters for `INFO commandstats` and `errorstats`, per event loop.
+    pub command_stats: CommandStats,
     /// Every connected client, for `CLIENT LIST` and `INFO clients`.
     pub clients: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
     /// The RESP command table.
@@ -67,13 +69,16 @@ impl<E: Engine<Value = Value>> Shared<E> {
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
         let run_id = format!("{:040x}", seed ^ (u128::from(std::process::id()) << 64));
+        let commands = crate::resp::table();
+        let command_stats = CommandStats::new(config.loop_count(), commands.id_count());
         Self {
             keyspace,
             databases,
             config: RwLock::new(config),
             stats: ServerStats::default(),
+            command_stats,
             clients: Mutex::new(BTreeMap::new()),
-            commands: crate::resp::table(),
+            commands,
             inboxes: OnceLock::new(),
             started: Instant::now(),
             run_id: run_id[run_id.len() - 40..].to_string(),
@@ -301,7 +306,8 @@ impl<'a, E: Engine<Value = Value>> Session<'a, E> {
         self.output.pending() >= self.limits.output_soft_bytes
     }
 
-    /// Counts a processed command.
+    /// Counts a processed memcached command (RESP commands are counted per command id, in
+    /// [`Shared::command_stats`]).
     pub fn count_command(&self) {
         self.shared.stats.commands.add(1);
     }
@@ -330,7 +336,7 @@ impl<'a, E: Engine<Value = Value>> Session<'a, E> {
 
     /// An error reply; `text` starts with its code (`ERR`, `WRONGTYPE`, ...).
     pub fn error(&mut self, text: &str) {
-        self.shared.stats.errors.add(1);
+        self.count_error(text.as_bytes());
         self.raw(b"-");
         self.raw(text.as_bytes());
         self.raw(b"\r\n");
@@ -338,10 +344,21 @@ impl<'a, E: Engine<Value = Value>> Session<'a, E> {
 
     /// An error reply from raw bytes (Redis echoes client bytes in some errors verbatim).
     pub fn error_bytes(&mut self, text: &[u8]) {
-        self.shared.stats.errors.add(1);
+        self.count_error(text);
         self.raw(b"-");
         self.raw(text);
         self.raw(b"\r\n");
+    }
+
+    /// Counts an error reply: in total, for the command running (see `resp::execute`) and
+    /// under its error code.
+    fn count_error(&mut self, text: &[u8]) {
+        self.shared.stats.errors.add(1);
+        self.client.error_replies += 1;
+        self.shared
+            .command_stats
+            .of_loop(self.client.info.loop_index)
+            .error_reply(text);
     }
 
     /// An integer.

@@ -10,6 +10,7 @@ use super::stats::counters;
 use super::table::{BinaryRequest, Flow, Step, TextRequest};
 use super::text::decimal;
 use crate::session::Session;
+use crate::stats::MemcacheCounters;
 use engine::Engine;
 use keyspace::{ArithOutcome, Value};
 
@@ -45,7 +46,7 @@ fn arithmetic<E: Engine<Value = Value>>(
         return request.done();
     };
     let outcome = session.keyspace().arith(key, increment, delta, None, None);
-    count(&outcome, increment);
+    count(counters(session), &outcome, increment);
     if !noreply {
         match outcome {
             ArithOutcome::Value(value, _) => {
@@ -64,10 +65,10 @@ fn arithmetic<E: Engine<Value = Value>>(
 
 /// Counts an arithmetic outcome as memcached does: a hit when the key held a number or was
 /// created, a miss when it was missing.
-pub(super) fn count(outcome: &ArithOutcome, increment: bool) {
+pub(super) fn count(counters: &MemcacheCounters, outcome: &ArithOutcome, increment: bool) {
     match outcome {
-        ArithOutcome::Value(..) => counters().arithmetic(increment, true),
-        ArithOutcome::NotFound => counters().arithmetic(increment, false),
+        ArithOutcome::Value(..) => counters.arithmetic(increment, true),
+        ArithOutcome::NotFound => counters.arithmetic(increment, false),
         ArithOutcome::NonNumeric | ArithOutcome::Exists => {}
     }
 }
@@ -106,7 +107,7 @@ fn binary_arithmetic<E: Engine<Value = Value>>(
     let outcome = session
         .keyspace()
         .arith(request.key, increment, delta, create, request.cas());
-    count(&outcome, increment);
+    count(counters(session), &outcome, increment);
     match outcome {
         ArithOutcome::Value(..) if request.quiet() => {}
         ArithOutcome::Value(value, version) => binary::respond(

@@ -245,6 +245,6 @@ pub(super) fn refuse_too_large<E: Engine<Value = Value>>(
             });
         }
     }
-    super::stats::counters().store_too_large.add(1);
+    super::stats::counters(session).store_too_large.add(1);
     error(session, header, status::TOO_LARGE);
 }

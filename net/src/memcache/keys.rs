@@ -41,7 +41,7 @@ pub fn delete<E: Engine<Value = Value>>(
         return request.done();
     }
     let outcome = session.keyspace().delete_item(key, None);
-    counters().deleted(outcome == DeleteOutcome::Deleted);
+    counters(session).deleted(outcome == DeleteOutcome::Deleted);
     if !noreply {
         session.raw(match outcome {
             DeleteOutcome::Deleted => b"DELETED\r\n",
@@ -65,7 +65,7 @@ pub fn touch<E: Engine<Value = Value>>(
     };
     let at = expire_at_ms(i64::from(exptime), session.keyspace().now_ms());
     let touched = session.keyspace().touch_item(key, at).is_some();
-    counters().touched(touched);
+    counters(session).touched(touched);
     if !noreply {
         session.raw(if touched {
             b"TOUCHED\r\n"
@@ -103,7 +103,7 @@ pub fn binary_delete<E: Engine<Value = Value>>(
 ) -> Flow {
     let header = &request.header;
     let outcome = session.keyspace().delete_item(request.key, request.cas());
-    counters().deleted(outcome == DeleteOutcome::Deleted);
+    counters(session).deleted(outcome == DeleteOutcome::Deleted);
     match outcome {
         DeleteOutcome::Deleted if request.quiet() => {}
         DeleteOutcome::Deleted => binary::respond(session, header, status::OK, 0, &[], &[], &[]),

@@ -216,8 +216,8 @@ fn meta_get<E: Engine<Value = Value>>(
         }
     };
     match touch {
-        Some(_) => counters().touched(item.is_some()),
-        None => counters().retrieved(item.is_some()),
+        Some(_) => counters(session).touched(item.is_some()),
+        None => counters(session).retrieved(item.is_some()),
     }
     let Some(item) = item else {
         if !flags.has(b'q') {
@@ -266,7 +266,7 @@ fn meta_set<E: Engine<Value = Value>>(
     };
     let length = length as usize;
     if length > session.limits.item_bytes_max {
-        counters().store_too_large.add(1);
+        counters(session).store_too_large.add(1);
         session.raw(b"SERVER_ERROR object too large for cache\r\n");
         return Step::Swallow(line_bytes, length.saturating_add(2));
     }
@@ -304,12 +304,12 @@ fn meta_set<E: Engine<Value = Value>>(
         session.raw(b"CLIENT_ERROR bad token in command line format\r\n");
         return Step::Done(total);
     };
-    counters().cmd_set.add(1);
+    counters(session).cmd_set.add(1);
     let at = expire_at_ms(ttl, session.keyspace().now_ms());
     let outcome = session
         .keyspace()
         .store(mode, key, Str::copy_from(data), client_flags, at, cas);
-    super::storage::count_store(&outcome, cas.is_some());
+    super::storage::count_store(counters(session), &outcome, cas.is_some());
     match outcome {
         StoreOutcome::Stored(version) => {
             if !flags.has(b'q') {
@@ -351,7 +351,7 @@ fn meta_delete<E: Engine<Value = Value>>(
     };
     let quiet = flags.has(b'q');
     let outcome = session.keyspace().delete_item(key, cas);
-    counters().deleted(outcome == DeleteOutcome::Deleted);
+    counters(session).deleted(outcome == DeleteOutcome::Deleted);
     match outcome {
         DeleteOutcome::Deleted if !quiet => reply_code(session, b"HD", flags, key),
         // `q` hides only success: memcached 1.6.18 still reports a miss.
@@ -387,7 +387,7 @@ fn meta_arithmetic<E: Engine<Value = Value>>(
     let now = session.keyspace().now_ms();
     let create = vivify.map(|ttl| (initial, expire_at_ms(ttl, now)));
     let outcome = session.keyspace().arith(key, increment, delta, create, cas);
-    super::arithmetic::count(&outcome, increment);
+    super::arithmetic::count(counters(session), &outcome, increment);
     match outcome {
         ArithOutcome::Value(value, version) => {
             let quiet = flags.has(b'q');

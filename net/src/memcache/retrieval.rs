@@ -82,7 +82,7 @@ fn retrieve<E: Engine<Value = Value>>(
         return request.done();
     }
     let db = session.keyspace();
-    let counters = counters();
+    let counters = counters(session);
     for key in keys {
         let mut write = |value: &Str, flags: u32, version: u64| {
             session.raw(b"VALUE ");
@@ -138,7 +138,7 @@ pub fn binary_get<E: Engine<Value = Value>>(
             data.as_bytes(),
         );
     });
-    counters().retrieved(found.is_some());
+    counters(session).retrieved(found.is_some());
     if found.is_none() && !request.quiet() {
         binary::respond(
             session,
@@ -173,7 +173,7 @@ pub(super) fn touch_and_reply<E: Engine<Value = Value>>(
     let now = session.keyspace().now_ms();
     let at = expire_at_ms(binary::exptime(request.extras), now);
     let item = session.keyspace().touch_item(request.key, at);
-    counters().touched(item.is_some());
+    counters(session).touched(item.is_some());
     match item {
         Some(item) => binary::respond(
             session,

@@ -26,7 +26,7 @@ pub fn stats<E: Engine<Value = Value>>(
             session.raw(b"END\r\n");
         }
         Some(b"reset") => {
-            counters().reset();
+            counters(session).reset();
             session.raw(b"RESET\r\n");
         }
         // Sub-statistics memcached keeps per slab class, per item size, per setting or per
@@ -73,7 +73,7 @@ pub fn flush_all<E: Engine<Value = Value>>(
     } else {
         0
     };
-    counters().cmd_flush.add(1);
+    counters(session).cmd_flush.add(1);
     flush(session, i64::from(delay));
     if !noreply {
         session.raw(b"OK\r\n");
@@ -160,7 +160,7 @@ pub fn binary_stat<E: Engine<Value = Value>>(
             );
         }
     } else if request.key == b"reset" {
-        counters().reset();
+        counters(session).reset();
     }
     binary::respond(session, header, status::OK, 0, &[], &[], &[]);
     Flow::Continue
@@ -176,7 +176,7 @@ pub fn binary_flush<E: Engine<Value = Value>>(
     } else {
         binary::exptime(request.extras)
     };
-    counters().cmd_flush.add(1);
+    counters(session).cmd_flush.add(1);
     flush(session, delay);
     if !request.quiet() {
         binary::respond(session, &request.header, status::OK, 0, &[], &[], &[]);

@@ -1,140 +1,18 @@
 //! memcached's statistics: the counters its `stats` reports, bumped by the text, meta and
 //! binary handlers alike, and the report itself.
 //!
-//! The counters are process-wide: a `workingdb` process serves one server, as a `memcached`
-//! process does. (They belong with the server's other counters in `ServerStats`; they live
-//! here until that struct can take them, which is one move of this struct.) Each is a
-//! [`StripedCounter`], because every loop bumps them on every command.
+//! The counters are [`MemcacheCounters`], a part of the server's
+//! [`ServerStats`](crate::stats::ServerStats), so each server counts its own.
 
 use crate::session::Session;
-use engine::counter::StripedCounter;
+use crate::stats::MemcacheCounters;
 use engine::Engine;
 use keyspace::Value;
-use std::sync::LazyLock;
 
-/// The counters, named as memcached's `stats` names them.
-#[derive(Debug, Default)]
-pub struct Counters {
-    /// Keys looked up by retrieval commands (`get`, `gets`, `mg`, binary gets).
-    pub cmd_get: StripedCounter,
-    /// Storage commands whose data was read (`set`, `add`, ..., `ms`, binary stores).
-    pub cmd_set: StripedCounter,
-    /// `flush_all` and binary `FLUSH`.
-    pub cmd_flush: StripedCounter,
-    /// `touch`, and each key of `gat`/`gats`.
-    pub cmd_touch: StripedCounter,
-    /// Retrievals (not touches) that found the key.
-    pub get_hits: StripedCounter,
-    /// Retrievals (not touches) that did not.
-    pub get_misses: StripedCounter,
-    /// Deletes of a present key.
-    pub delete_hits: StripedCounter,
-    /// Deletes of a missing key.
-    pub delete_misses: StripedCounter,
-    /// Increments of a present key.
-    pub incr_hits: StripedCounter,
-    /// Increments of a missing key.
-    pub incr_misses: StripedCounter,
-    /// Decrements of a present key.
-    pub decr_hits: StripedCounter,
-    /// Decrements of a missing key.
-    pub decr_misses: StripedCounter,
-    /// CAS stores that matched.
-    pub cas_hits: StripedCounter,
-    /// CAS stores of a missing key.
-    pub cas_misses: StripedCounter,
-    /// CAS stores that did not match.
-    pub cas_badval: StripedCounter,
-    /// Touches (and `gat`s) that found the key.
-    pub touch_hits: StripedCounter,
-    /// Touches that did not.
-    pub touch_misses: StripedCounter,
-    /// Stores refused as larger than the item size limit.
-    pub store_too_large: StripedCounter,
-    /// Items stored over the server's life.
-    pub total_items: StripedCounter,
-}
-
-static COUNTERS: LazyLock<Counters> = LazyLock::new(Counters::default);
-
-/// The process's counters.
-pub fn counters() -> &'static Counters {
-    &COUNTERS
-}
-
-impl Counters {
-    /// `stats reset`: every counter back to zero (memcached keeps `total_items` too; it
-    /// resets it as well).
-    pub fn reset(&self) {
-        for counter in self.all() {
-            counter.1.reset();
-        }
-    }
-
-    /// Every counter with its name, in memcached's `stats` order.
-    fn all(&self) -> [(&'static str, &StripedCounter); 19] {
-        [
-            ("cmd_get", &self.cmd_get),
-            ("cmd_set", &self.cmd_set),
-            ("cmd_flush", &self.cmd_flush),
-            ("cmd_touch", &self.cmd_touch),
-            ("get_hits", &self.get_hits),
-            ("get_misses", &self.get_misses),
-            ("delete_misses", &self.delete_misses),
-            ("delete_hits", &self.delete_hits),
-            ("incr_misses", &self.incr_misses),
-            ("incr_hits", &self.incr_hits),
-            ("decr_misses", &self.decr_misses),
-            ("decr_hits", &self.decr_hits),
-            ("cas_misses", &self.cas_misses),
-            ("cas_hits", &self.cas_hits),
-            ("cas_badval", &self.cas_badval),
-            ("touch_hits", &self.touch_hits),
-            ("touch_misses", &self.touch_misses),
-            ("store_too_large", &self.store_too_large),
-            ("total_items", &self.total_items),
-        ]
-    }
-
-    /// Counts a retrieval of one key.
-    pub fn retrieved(&self, hit: bool) {
-        self.cmd_get.add(1);
-        if hit {
-            self.get_hits.add(1);
-        } else {
-            self.get_misses.add(1);
-        }
-    }
-
-    /// Counts a touch of one key (`touch`, and each key of `gat`: memcached counts those as
-    /// touches only, not as gets).
-    pub fn touched(&self, hit: bool) {
-        self.cmd_touch.add(1);
-        if hit {
-            self.touch_hits.add(1);
-        } else {
-            self.touch_misses.add(1);
-        }
-    }
-
-    /// Counts a delete.
-    pub fn deleted(&self, hit: bool) {
-        if hit {
-            self.delete_hits.add(1);
-        } else {
-            self.delete_misses.add(1);
-        }
-    }
-
-    /// Counts an increment or decrement that found the key (`hit`) or not.
-    pub fn arithmetic(&self, increment: bool, hit: bool) {
-        match (increment, hit) {
-            (true, true) => self.incr_hits.add(1),
-            (true, false) => self.incr_misses.add(1),
-            (false, true) => self.decr_hits.add(1),
-            (false, false) => self.decr_misses.add(1),
-        }
-    }
+/// The server's memcached counters: they live in its [`ServerStats`], so two servers in one
+/// process (the tests) count apart.
+pub fn counters<'a, E: Engine<Value = Value>>(session: &Session<'a, E>) -> &'a MemcacheCounters {
+    &session.shared.stats.memcache
 }
 
 /// `stats`: the general statistics memcached reports that we can report truthfully, in its
@@ -157,7 +35,7 @@ pub fn general<E: Engine<Value = Value>>(session: &Session<'_, E>) -> Vec<(&'sta
         ("total_connections", stats.connections.sum().to_string()),
         ("rejected_connections", stats.rejected.sum().to_string()),
     ];
-    let counters = counters().all();
+    let counters = stats.memcache.all();
     let (commands, rest) = counters.split_at(4);
     report.extend(
         commands
@@ -195,4 +73,70 @@ pub fn general<E: Engine<Value = Value>>(session: &Session<'_, E>) -> Vec<(&'sta
     report.push(("item_size_max", config.max_item_size.to_string()));
     report.push(("engine", E::NAME.into()));
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::buffer::{Output, Pool};
+    use crate::config::Config;
+    use crate::session::{RuntimeLimits, Session, Shared};
+    use engine::LockFree;
+    use keyspace::{Keyspace, Value};
+    use std::sync::Arc;
+
+    fn server() -> Shared<LockFree<Value>> {
+        let keyspace = Arc::new(Keyspace::new(<LockFree<Value> as engine::Engine>::new()));
+        Shared::new(vec![keyspace], Config::default())
+    }
+
+    /// Runs memcached text requests against `shared` and returns the replies.
+    fn run(shared: &Shared<LockFree<Value>>, input: &[u8]) -> String {
+        let config = Config::default();
+        let mut client = crate::client::Client::new(shared.register_client(None, None, -1, 0));
+        let mut pool = Pool::new();
+        let mut output = Output::default();
+        let mut session = Session {
+            shared,
+            client: &mut client,
+            output: &mut output,
+            pool: &mut pool,
+            limits: RuntimeLimits::from_config(&config),
+            held: crate::lock::Held::Nothing,
+        };
+        let processed = super::super::text::process(&mut session, input);
+        drop(session);
+        assert_eq!(processed.consumed, input.len());
+        let replies = String::from_utf8_lossy(&output.contents()).into_owned();
+        output.release(&mut pool);
+        replies
+    }
+
+    #[test]
+    fn each_server_counts_its_own_requests() {
+        let (first, second) = (server(), server());
+        run(
+            &first,
+            b"set k 0 0 1\r\nv\r\nget k\r\nget missing\r\ndelete k\r\n",
+        );
+        // A bad command line counts nothing.
+        let bad = run(&first, b"incr k notanumber\r\n");
+        assert!(bad.starts_with("CLIENT_ERROR"), "{bad}");
+        run(&second, b"get k\r\n");
+        let counters = &first.stats.memcache;
+        assert_eq!(counters.cmd_set.sum(), 1);
+        assert_eq!(counters.cmd_get.sum(), 2);
+        assert_eq!(counters.get_hits.sum(), 1);
+        assert_eq!(counters.get_misses.sum(), 1);
+        assert_eq!(counters.delete_hits.sum(), 1);
+        assert_eq!(counters.incr_misses.sum(), 0);
+        let other = &second.stats.memcache;
+        assert_eq!(other.cmd_set.sum(), 0);
+        assert_eq!((other.cmd_get.sum(), other.get_misses.sum()), (1, 1));
+        // `stats` reports the server's own counts, and `stats reset` zeroes only them.
+        let stats = run(&first, b"stats\r\n");
+        assert!(stats.contains("STAT cmd_get 2\r\n"), "{stats}");
+        assert_eq!(run(&second, b"stats reset\r\n"), "RESET\r\n");
+        assert_eq!(first.stats.memcache.cmd_get.sum(), 2);
+        assert_eq!(second.stats.memcache.cmd_get.sum(), 0);
+    }
 }

@@ -15,6 +15,7 @@ use super::table::{BinaryRequest, Flow, Step, TextRequest};
 use super::text::{BAD_CHUNK, BAD_FORMAT, ERROR, TOO_LARGE};
 use super::{expire_at_ms, refuse_write, valid_key};
 use crate::session::Session;
+use crate::stats::MemcacheCounters;
 use engine::Engine;
 use keyspace::{StoreMode, StoreOutcome, Str, Value};
 
@@ -113,7 +114,7 @@ fn store<E: Engine<Value = Value>>(
             }
             session.keyspace().delete_item(key, None);
         }
-        counters().store_too_large.add(1);
+        counters(session).store_too_large.add(1);
         session.raw(TOO_LARGE);
         return Step::Swallow(line_bytes, length + 2);
     }
@@ -129,7 +130,7 @@ fn store<E: Engine<Value = Value>>(
     if refuse_write(session) {
         return Step::Done(total);
     }
-    counters().cmd_set.add(1);
+    counters(session).cmd_set.add(1);
     let at = expire_at_ms(i64::from(exptime), session.keyspace().now_ms());
     let outcome = session.keyspace().store(
         mode,
@@ -139,7 +140,7 @@ fn store<E: Engine<Value = Value>>(
         at,
         is_cas.then_some(cas),
     );
-    count_store(&outcome, is_cas);
+    count_store(counters(session), &outcome, is_cas);
     if !noreply {
         session.raw(match outcome {
             StoreOutcome::Stored(_) => b"STORED\r\n",
@@ -152,8 +153,7 @@ fn store<E: Engine<Value = Value>>(
 }
 
 /// Counts a store's outcome: an item stored, and for a CAS store, how it matched.
-pub(super) fn count_store(outcome: &StoreOutcome, is_cas: bool) {
-    let counters = counters();
+pub(super) fn count_store(counters: &MemcacheCounters, outcome: &StoreOutcome, is_cas: bool) {
     if matches!(outcome, StoreOutcome::Stored(_)) {
         counters.total_items.add(1);
     }
@@ -230,7 +230,7 @@ fn binary_store<E: Engine<Value = Value>>(
     } else {
         (0, 0)
     };
-    counters().cmd_set.add(1);
+    counters(session).cmd_set.add(1);
     let cas = request.cas();
     let outcome = session.keyspace().store(
         mode,
@@ -240,7 +240,7 @@ fn binary_store<E: Engine<Value = Value>>(
         expire_at,
         cas,
     );
-    count_store(&outcome, cas.is_some());
+    count_store(counters(session), &outcome, cas.is_some());
     match outcome {
         StoreOutcome::Stored(_) if request.quiet() => {}
         StoreOutcome::Stored(version) => {

@@ -2,6 +2,7 @@
 //! change the connection's own [`Client`](crate::client::Client) state, and (`CLIENT LIST`,
 //! `CLIENT KILL`) the shared view of every client.
 
+use super::docs::connection as docs;
 use super::parse::Args;
 use super::table::{command, container, Row};
 use super::{errors, int_arg, truncate_lossy, CommandError, CommandResult};
@@ -18,14 +19,15 @@ pub const REDIS_VERSION: &str = "7.0.15";
 /// The connection commands' rows.
 pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
     vec![
-        command!("ping", -1, [FAST], [FAST, CONNECTION], [], ping, tips: ["request_policy:all_shards", "response_policy:all_succeeded"]),
+        command!("ping", -1, [FAST], [FAST, CONNECTION], [], ping, tips: ["request_policy:all_shards", "response_policy:all_succeeded"], docs: docs::PING),
         command!(
             "echo",
             2,
             [LOADING, STALE, FAST],
             [FAST, CONNECTION],
             [],
-            echo
+            echo,
+            docs: docs::ECHO
         ),
         command!(
             "select",
@@ -33,7 +35,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [LOADING, STALE, FAST],
             [FAST, CONNECTION],
             [],
-            select
+            select,
+            docs: docs::SELECT
         ),
         command!(
             "quit",
@@ -41,7 +44,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [NOSCRIPT, LOADING, STALE, FAST, NO_AUTH, ALLOW_BUSY],
             [FAST, CONNECTION],
             [],
-            quit
+            quit,
+            docs: docs::QUIT
         ),
         command!(
             "hello",
@@ -49,7 +53,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [NOSCRIPT, LOADING, STALE, FAST, NO_AUTH, ALLOW_BUSY],
             [FAST, CONNECTION],
             [],
-            hello
+            hello,
+            docs: docs::HELLO
         ),
         container!(
             "client",
@@ -63,7 +68,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
                     [NOSCRIPT, LOADING, STALE],
                     [SLOW, CONNECTION],
                     [],
-                    client_id
+                    client_id,
+                    docs: docs::CLIENT_ID
                 ),
                 command!(
                     "client|setname",
@@ -71,7 +77,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
                     [NOSCRIPT, LOADING, STALE],
                     [SLOW, CONNECTION],
                     [],
-                    client_setname
+                    client_setname,
+                    docs: docs::CLIENT_SETNAME
                 ),
                 command!(
                     "client|getname",
@@ -79,19 +86,21 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
                     [NOSCRIPT, LOADING, STALE],
                     [SLOW, CONNECTION],
                     [],
-                    client_getname
+                    client_getname,
+                    docs: docs::CLIENT_GETNAME
                 ),
                 // CLIENT SETINFO is Redis 7.2's; client libraries send it on connect.
-                command!("client|setinfo", 4, [NOSCRIPT, LOADING, STALE], [SLOW, CONNECTION], [], client_setinfo, tips: ["request_policy:all_nodes", "response_policy:all_succeeded"]),
-                command!("client|list", -2, [ADMIN, NOSCRIPT, LOADING, STALE], [ADMIN, SLOW, DANGEROUS, CONNECTION], [], client_list, tips: ["nondeterministic_output"]),
-                command!("client|info", 2, [NOSCRIPT, LOADING, STALE], [SLOW, CONNECTION], [], client_info, tips: ["nondeterministic_output"]),
+                command!("client|setinfo", 4, [NOSCRIPT, LOADING, STALE], [SLOW, CONNECTION], [], client_setinfo, tips: ["request_policy:all_nodes", "response_policy:all_succeeded"], docs: docs::CLIENT_SETINFO),
+                command!("client|list", -2, [ADMIN, NOSCRIPT, LOADING, STALE], [ADMIN, SLOW, DANGEROUS, CONNECTION], [], client_list, tips: ["nondeterministic_output"], docs: docs::CLIENT_LIST),
+                command!("client|info", 2, [NOSCRIPT, LOADING, STALE], [SLOW, CONNECTION], [], client_info, tips: ["nondeterministic_output"], docs: docs::CLIENT_INFO),
                 command!(
                     "client|kill",
                     -3,
                     [ADMIN, NOSCRIPT, LOADING, STALE],
                     [ADMIN, SLOW, DANGEROUS, CONNECTION],
                     [],
-                    client_kill
+                    client_kill,
+                    docs: docs::CLIENT_KILL
                 ),
                 command!(
                     "client|help",
@@ -99,9 +108,11 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
                     [LOADING, STALE],
                     [SLOW, CONNECTION],
                     [],
-                    client_help
+                    client_help,
+                    docs: docs::CLIENT_HELP
                 ),
-            ]
+            ],
+            docs: docs::CLIENT
         ),
     ]
 }

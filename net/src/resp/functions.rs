@@ -4,6 +4,7 @@
 //! sends it before every group of tests.) `LOAD`, `LIST`, `CALL` and the rest arrive with the
 //! scripting issue; until then they get Redis's "unknown subcommand" error.
 
+use super::docs::functions as docs;
 use super::parse::Args;
 use super::table::{command, container, Row};
 use super::CommandResult;
@@ -19,8 +20,9 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
         [],
         [SLOW],
         vec![
-            command!("function|flush", -2, [WRITE, NOSCRIPT], [WRITE, SLOW, SCRIPTING], [], function_flush, tips: ["request_policy:all_shards", "response_policy:all_succeeded"]),
-        ]
+            command!("function|flush", -2, [WRITE, NOSCRIPT], [WRITE, SLOW, SCRIPTING], [], function_flush, tips: ["request_policy:all_shards", "response_policy:all_succeeded"], docs: docs::FUNCTION_FLUSH),
+        ],
+        docs: docs::FUNCTION
     )]
 }
 

@@ -2,10 +2,11 @@
 //! 7.0's reply shapes: what client libraries, cluster-aware clients and proxies read to learn
 //! the commands' arities, flags and key positions.
 //!
-//! `COMMAND DOCS` answers an empty map for now: we keep no per-command docs yet (redis-cli then
-//! falls back to the hints it was built with).
+//! `COMMAND DOCS` answers from the [docs](super::docs) each row points at.
 
 use super::connection::help;
+use super::docs::introspection as docs;
+use super::docs::{arg_flag, doc_flag, Arg, ArgType, Docs};
 use super::parse::Args;
 use super::table::{acl, command, flag, key, names, BeginSearch, CommandSpec, FindKeys, Row};
 use super::{errors, CommandResult};
@@ -15,15 +16,15 @@ use keyspace::{glob_match, Value};
 
 /// The `COMMAND` row and its subcommands.
 pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
-    vec![command!("command", -1, [LOADING, STALE], [SLOW, CONNECTION], [], command_all, tips: ["nondeterministic_output_order"])
+    vec![command!("command", -1, [LOADING, STALE], [SLOW, CONNECTION], [], command_all, tips: ["nondeterministic_output_order"], docs: docs::COMMAND)
         .with_subcommands(vec![
-            command!("command|count", 2, [LOADING, STALE], [SLOW, CONNECTION], [], count),
-            command!("command|list", -2, [LOADING, STALE], [SLOW, CONNECTION], [], list, tips: ["nondeterministic_output_order"]),
-            command!("command|info", -2, [LOADING, STALE], [SLOW, CONNECTION], [], info, tips: ["nondeterministic_output_order"]),
-            command!("command|docs", -2, [LOADING, STALE], [SLOW, CONNECTION], [], docs, tips: ["nondeterministic_output_order"]),
-            command!("command|getkeys", -4, [LOADING, STALE], [SLOW, CONNECTION], [], getkeys),
-            command!("command|getkeysandflags", -4, [LOADING, STALE], [SLOW, CONNECTION], [], getkeysandflags),
-            command!("command|help", 2, [LOADING, STALE], [SLOW, CONNECTION], [], command_help),
+            command!("command|count", 2, [LOADING, STALE], [SLOW, CONNECTION], [], count, docs: docs::COMMAND_COUNT),
+            command!("command|list", -2, [LOADING, STALE], [SLOW, CONNECTION], [], list, tips: ["nondeterministic_output_order"], docs: docs::COMMAND_LIST),
+            command!("command|info", -2, [LOADING, STALE], [SLOW, CONNECTION], [], info, tips: ["nondeterministic_output_order"], docs: docs::COMMAND_INFO),
+            command!("command|docs", -2, [LOADING, STALE], [SLOW, CONNECTION], [], command_docs, tips: ["nondeterministic_output_order"], docs: docs::COMMAND_DOCS),
+            command!("command|getkeys", -4, [LOADING, STALE], [SLOW, CONNECTION], [], getkeys, docs: docs::COMMAND_GETKEYS),
+            command!("command|getkeysandflags", -4, [LOADING, STALE], [SLOW, CONNECTION], [], getkeysandflags, docs: docs::COMMAND_GETKEYSANDFLAGS),
+            command!("command|help", 2, [LOADING, STALE], [SLOW, CONNECTION], [], command_help, docs: docs::COMMAND_HELP),
         ])]
 }
 
@@ -228,10 +229,146 @@ fn info<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) 
     Ok(())
 }
 
-/// `COMMAND DOCS`: an empty map, for now (see the module docs).
-fn docs<E: Engine<Value = Value>>(session: &mut Session<'_, E>, _args: Args<'_>) -> CommandResult {
-    session.array(0);
+/// `COMMAND DOCS [name ...]`: a map from each command's full name to its docs, for the named
+/// commands and subcommands (unknown names are left out, as Redis leaves them) or for every
+/// command. A container's docs hold its subcommands' docs.
+fn command_docs<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    args: Args<'_>,
+) -> CommandResult {
+    let shared = session.shared;
+    let rows: Vec<&Row<E>> = if args.len() == 2 {
+        shared.commands.rows().iter().collect()
+    } else {
+        args.iter_from(2)
+            .filter_map(|name| shared.commands.lookup_full(name))
+            .collect()
+    };
+    session.array(rows.len() * 2);
+    for row in rows {
+        session.bulk(row.spec.name.as_bytes());
+        docs_entry(session, row);
+    }
     Ok(())
+}
+
+/// One command's docs: a map (a flat array in RESP2) in Redis 7.0's field order, each
+/// optional field present only when the command has it.
+fn docs_entry<E: Engine<Value = Value>>(session: &mut Session<'_, E>, row: &Row<E>) {
+    let docs: &Docs = row.spec.docs;
+    let fields = 4
+        + usize::from(docs.doc_flags != 0)
+        + usize::from(!docs.deprecated_since.is_empty())
+        + usize::from(!docs.replaced_by.is_empty())
+        + usize::from(!docs.history.is_empty())
+        + usize::from(!docs.arguments.is_empty())
+        + usize::from(!row.subcommands.is_empty());
+    session.array(fields * 2);
+    session.bulk(b"summary");
+    session.bulk(docs.summary.as_bytes());
+    session.bulk(b"since");
+    session.bulk(docs.since.as_bytes());
+    session.bulk(b"group");
+    session.bulk(docs.group.name().as_bytes());
+    session.bulk(b"complexity");
+    session.bulk(docs.complexity.as_bytes());
+    if docs.doc_flags != 0 {
+        session.bulk(b"doc_flags");
+        let names = doc_flag::NAMES
+            .iter()
+            .filter(|(bit, _)| docs.doc_flags & bit != 0);
+        session.array(names.clone().count());
+        for (_, name) in names {
+            session.simple(name);
+        }
+    }
+    if !docs.deprecated_since.is_empty() {
+        session.bulk(b"deprecated_since");
+        session.bulk(docs.deprecated_since.as_bytes());
+    }
+    if !docs.replaced_by.is_empty() {
+        session.bulk(b"replaced_by");
+        session.bulk(docs.replaced_by.as_bytes());
+    }
+    if !docs.history.is_empty() {
+        session.bulk(b"history");
+        session.array(docs.history.len());
+        for (version, change) in docs.history {
+            session.array(2);
+            session.bulk(version.as_bytes());
+            session.bulk(change.as_bytes());
+        }
+    }
+    if !docs.arguments.is_empty() {
+        session.bulk(b"arguments");
+        arguments(session, docs.arguments);
+    }
+    if !row.subcommands.is_empty() {
+        session.bulk(b"subcommands");
+        session.array(row.subcommands.len() * 2);
+        for sub in &row.subcommands {
+            session.bulk(sub.spec.name.as_bytes());
+            docs_entry(session, sub);
+        }
+    }
+}
+
+/// An argument list: each argument a map with `name` and `type`, then the optional fields
+/// in Redis 7.0's order, and the sub-arguments of a `oneof` or `block`.
+fn arguments<E: Engine<Value = Value>>(session: &mut Session<'_, E>, list: &[Arg]) {
+    session.array(list.len());
+    for arg in list {
+        let children = match arg.kind {
+            ArgType::OneOf(children) | ArgType::Block(children) => Some(children),
+            _ => None,
+        };
+        let key_spec_index = match arg.kind {
+            ArgType::Key(index) => Some(index),
+            _ => None,
+        };
+        let fields = 2
+            + usize::from(key_spec_index.is_some())
+            + usize::from(arg.token.is_some())
+            + usize::from(arg.since.is_some())
+            + usize::from(arg.deprecated_since.is_some())
+            + usize::from(arg.flags != 0)
+            + usize::from(children.is_some());
+        session.array(fields * 2);
+        session.bulk(b"name");
+        session.bulk(arg.name.as_bytes());
+        session.bulk(b"type");
+        session.bulk(arg.kind.name().as_bytes());
+        if let Some(index) = key_spec_index {
+            session.bulk(b"key_spec_index");
+            session.integer(i64::from(index));
+        }
+        if let Some(token) = arg.token {
+            session.bulk(b"token");
+            session.bulk(token.as_bytes());
+        }
+        if let Some(since) = arg.since {
+            session.bulk(b"since");
+            session.bulk(since.as_bytes());
+        }
+        if let Some(since) = arg.deprecated_since {
+            session.bulk(b"deprecated_since");
+            session.bulk(since.as_bytes());
+        }
+        if arg.flags != 0 {
+            session.bulk(b"flags");
+            let names = arg_flag::NAMES
+                .iter()
+                .filter(|(bit, _)| arg.flags & bit != 0);
+            session.array(names.clone().count());
+            for (_, name) in names {
+                session.simple(name);
+            }
+        }
+        if let Some(children) = children {
+            session.bulk(b"arguments");
+            arguments(session, children);
+        }
+    }
 }
 
 fn getkeys<E: Engine<Value = Value>>(
@@ -311,7 +448,7 @@ fn command_help<E: Engine<Value = Value>>(
             "INFO [<command-name> ...]",
             "    Details of the named commands, or of all of them.",
             "DOCS [<command-name> ...]",
-            "    Documentation of the named commands (none kept yet).",
+            "    Documentation of the named commands, or of all of them.",
             "GETKEYS <full-command>",
             "    The keys of a full command line.",
             "GETKEYSANDFLAGS <full-command>",

@@ -1,5 +1,6 @@
 //! Key commands: deletion, expiry, renaming, copying and iteration.
 
+use super::docs::keys as docs;
 use super::parse::Args;
 use super::table::{command, key, range, single, Row};
 use super::{errors, int_arg, CommandError, CommandResult};
@@ -11,17 +12,18 @@ use keyspace::{ExpireCondition, ScanFilter, Ttl, Value};
 /// The key commands' rows.
 pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
     vec![
-        command!("del", -2, [WRITE], [KEYSPACE, WRITE, SLOW], [range(key::RM | key::DELETE, 1, -1, 1)], del, tips: ["request_policy:multi_shard", "response_policy:agg_sum"]),
-        command!("unlink", -2, [WRITE, FAST], [KEYSPACE, WRITE, FAST], [range(key::RM | key::DELETE, 1, -1, 1)], del, tips: ["request_policy:multi_shard", "response_policy:agg_sum"]),
-        command!("exists", -2, [READONLY, FAST], [KEYSPACE, READ, FAST], [range(key::RO, 1, -1, 1)], exists, tips: ["request_policy:multi_shard", "response_policy:agg_sum"]),
-        command!("touch", -2, [READONLY, FAST], [KEYSPACE, READ, FAST], [range(key::RO, 1, -1, 1)], exists, tips: ["request_policy:multi_shard", "response_policy:agg_sum"]),
+        command!("del", -2, [WRITE], [KEYSPACE, WRITE, SLOW], [range(key::RM | key::DELETE, 1, -1, 1)], del, tips: ["request_policy:multi_shard", "response_policy:agg_sum"], docs: docs::DEL),
+        command!("unlink", -2, [WRITE, FAST], [KEYSPACE, WRITE, FAST], [range(key::RM | key::DELETE, 1, -1, 1)], del, tips: ["request_policy:multi_shard", "response_policy:agg_sum"], docs: docs::UNLINK),
+        command!("exists", -2, [READONLY, FAST], [KEYSPACE, READ, FAST], [range(key::RO, 1, -1, 1)], exists, tips: ["request_policy:multi_shard", "response_policy:agg_sum"], docs: docs::EXISTS),
+        command!("touch", -2, [READONLY, FAST], [KEYSPACE, READ, FAST], [range(key::RO, 1, -1, 1)], exists, tips: ["request_policy:multi_shard", "response_policy:agg_sum"], docs: docs::TOUCH),
         command!(
             "expire",
             -3,
             [WRITE, FAST],
             [KEYSPACE, WRITE, FAST],
             [single(key::RW | key::UPDATE, 1)],
-            expire
+            expire,
+            docs: docs::EXPIRE
         ),
         command!(
             "pexpire",
@@ -29,7 +31,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE, FAST],
             [KEYSPACE, WRITE, FAST],
             [single(key::RW | key::UPDATE, 1)],
-            pexpire
+            pexpire,
+            docs: docs::PEXPIRE
         ),
         command!(
             "expireat",
@@ -37,7 +40,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE, FAST],
             [KEYSPACE, WRITE, FAST],
             [single(key::RW | key::UPDATE, 1)],
-            expireat
+            expireat,
+            docs: docs::EXPIREAT
         ),
         command!(
             "pexpireat",
@@ -45,17 +49,19 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE, FAST],
             [KEYSPACE, WRITE, FAST],
             [single(key::RW | key::UPDATE, 1)],
-            pexpireat
+            pexpireat,
+            docs: docs::PEXPIREAT
         ),
-        command!("ttl", 2, [READONLY, FAST], [KEYSPACE, READ, FAST], [single(key::RO | key::ACCESS, 1)], ttl, tips: ["nondeterministic_output"]),
-        command!("pttl", 2, [READONLY, FAST], [KEYSPACE, READ, FAST], [single(key::RO | key::ACCESS, 1)], pttl, tips: ["nondeterministic_output"]),
+        command!("ttl", 2, [READONLY, FAST], [KEYSPACE, READ, FAST], [single(key::RO | key::ACCESS, 1)], ttl, tips: ["nondeterministic_output"], docs: docs::TTL),
+        command!("pttl", 2, [READONLY, FAST], [KEYSPACE, READ, FAST], [single(key::RO | key::ACCESS, 1)], pttl, tips: ["nondeterministic_output"], docs: docs::PTTL),
         command!(
             "expiretime",
             2,
             [READONLY, FAST],
             [KEYSPACE, READ, FAST],
             [single(key::RO | key::ACCESS, 1)],
-            expiretime
+            expiretime,
+            docs: docs::EXPIRETIME
         ),
         command!(
             "pexpiretime",
@@ -63,7 +69,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [READONLY, FAST],
             [KEYSPACE, READ, FAST],
             [single(key::RO | key::ACCESS, 1)],
-            pexpiretime
+            pexpiretime,
+            docs: docs::PEXPIRETIME
         ),
         command!(
             "persist",
@@ -71,17 +78,19 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE, FAST],
             [KEYSPACE, WRITE, FAST],
             [single(key::RW | key::UPDATE, 1)],
-            persist
+            persist,
+            docs: docs::PERSIST
         ),
-        command!("keys", 2, [READONLY], [KEYSPACE, READ, SLOW, DANGEROUS], [], keys, tips: ["request_policy:all_shards", "nondeterministic_output_order"]),
-        command!("scan", -2, [READONLY], [KEYSPACE, READ, SLOW], [], scan, tips: ["nondeterministic_output", "request_policy:special"]),
+        command!("keys", 2, [READONLY], [KEYSPACE, READ, SLOW, DANGEROUS], [], keys, tips: ["request_policy:all_shards", "nondeterministic_output_order"], docs: docs::KEYS),
+        command!("scan", -2, [READONLY], [KEYSPACE, READ, SLOW], [], scan, tips: ["nondeterministic_output", "request_policy:special"], docs: docs::SCAN),
         command!(
             "type",
             2,
             [READONLY, FAST],
             [KEYSPACE, READ, FAST],
             [single(key::RO, 1)],
-            type_of
+            type_of,
+            docs: docs::TYPE
         ),
         command!(
             "rename",
@@ -92,7 +101,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
                 single(key::RW | key::ACCESS | key::DELETE, 1),
                 single(key::OW | key::UPDATE, 2)
             ],
-            rename
+            rename,
+            docs: docs::RENAME
         ),
         command!(
             "renamenx",
@@ -103,16 +113,18 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
                 single(key::RW | key::ACCESS | key::DELETE, 1),
                 single(key::OW | key::INSERT, 2)
             ],
-            renamenx
+            renamenx,
+            docs: docs::RENAMENX
         ),
-        command!("randomkey", 1, [READONLY], [KEYSPACE, READ, SLOW], [], randomkey, tips: ["request_policy:all_shards", "nondeterministic_output"]),
+        command!("randomkey", 1, [READONLY], [KEYSPACE, READ, SLOW], [], randomkey, tips: ["request_policy:all_shards", "nondeterministic_output"], docs: docs::RANDOMKEY),
         command!(
             "move",
             3,
             [WRITE, FAST],
             [KEYSPACE, WRITE, FAST],
             [single(key::RW | key::ACCESS | key::UPDATE, 1)],
-            move_key
+            move_key,
+            docs: docs::MOVE
         )
         .with_lock(Lock::AllDatabases),
         command!(
@@ -124,7 +136,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
                 single(key::RO | key::ACCESS, 1),
                 single(key::OW | key::UPDATE, 2)
             ],
-            copy
+            copy,
+            docs: docs::COPY
         )
         // COPY ... DB writes another database: every database, as MOVE.
         .with_lock(Lock::AllDatabases),

@@ -1,5 +1,6 @@
 //! List commands.
 
+use super::docs::lists as docs;
 use super::parse::Args;
 use super::table::{command, key, single, Row};
 use super::{errors, int_arg, CommandResult};
@@ -16,7 +17,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE, DENYOOM, FAST],
             [WRITE, LIST, FAST],
             [single(key::RW | key::INSERT, 1)],
-            lpush
+            lpush,
+            docs: docs::LPUSH
         ),
         command!(
             "rpush",
@@ -24,7 +26,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE, DENYOOM, FAST],
             [WRITE, LIST, FAST],
             [single(key::RW | key::INSERT, 1)],
-            rpush
+            rpush,
+            docs: docs::RPUSH
         ),
         command!(
             "lpushx",
@@ -32,7 +35,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE, DENYOOM, FAST],
             [WRITE, LIST, FAST],
             [single(key::RW | key::INSERT, 1)],
-            lpushx
+            lpushx,
+            docs: docs::LPUSHX
         ),
         command!(
             "rpushx",
@@ -40,7 +44,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE, DENYOOM, FAST],
             [WRITE, LIST, FAST],
             [single(key::RW | key::INSERT, 1)],
-            rpushx
+            rpushx,
+            docs: docs::RPUSHX
         ),
         command!(
             "lpop",
@@ -48,7 +53,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE, FAST],
             [WRITE, LIST, FAST],
             [single(key::RW | key::ACCESS | key::DELETE, 1)],
-            lpop
+            lpop,
+            docs: docs::LPOP
         ),
         command!(
             "rpop",
@@ -56,7 +62,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE, FAST],
             [WRITE, LIST, FAST],
             [single(key::RW | key::ACCESS | key::DELETE, 1)],
-            rpop
+            rpop,
+            docs: docs::RPOP
         ),
         command!(
             "llen",
@@ -64,7 +71,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [READONLY, FAST],
             [READ, LIST, FAST],
             [single(key::RO, 1)],
-            llen
+            llen,
+            docs: docs::LLEN
         ),
         command!(
             "lindex",
@@ -72,7 +80,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [READONLY],
             [READ, LIST, SLOW],
             [single(key::RO | key::ACCESS, 1)],
-            lindex
+            lindex,
+            docs: docs::LINDEX
         ),
         command!(
             "lrange",
@@ -80,7 +89,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [READONLY],
             [READ, LIST, SLOW],
             [single(key::RO | key::ACCESS, 1)],
-            lrange
+            lrange,
+            docs: docs::LRANGE
         ),
         command!(
             "lset",
@@ -88,7 +98,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE, DENYOOM],
             [WRITE, LIST, SLOW],
             [single(key::RW | key::UPDATE, 1)],
-            lset
+            lset,
+            docs: docs::LSET
         ),
         command!(
             "lrem",
@@ -96,7 +107,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE],
             [WRITE, LIST, SLOW],
             [single(key::RW | key::DELETE, 1)],
-            lrem
+            lrem,
+            docs: docs::LREM
         ),
         command!(
             "ltrim",
@@ -104,7 +116,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE],
             [WRITE, LIST, SLOW],
             [single(key::RW | key::DELETE, 1)],
-            ltrim
+            ltrim,
+            docs: docs::LTRIM
         ),
         command!(
             "linsert",
@@ -112,7 +125,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE, DENYOOM],
             [WRITE, LIST, SLOW],
             [single(key::RW | key::INSERT, 1)],
-            linsert
+            linsert,
+            docs: docs::LINSERT
         ),
         command!(
             "lpos",
@@ -120,7 +134,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [READONLY],
             [READ, LIST, SLOW],
             [single(key::RO | key::ACCESS, 1)],
-            lpos
+            lpos,
+            docs: docs::LPOS
         ),
         command!(
             "lmove",
@@ -131,7 +146,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
                 single(key::RW | key::ACCESS | key::DELETE, 1),
                 single(key::RW | key::INSERT, 2)
             ],
-            lmove
+            lmove,
+            docs: docs::LMOVE
         ),
     ]
 }

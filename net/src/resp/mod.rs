@@ -12,6 +12,7 @@
 //! clients take as "stay on RESP2".
 
 mod connection;
+mod docs;
 mod functions;
 mod introspection;
 mod keys;
@@ -106,6 +107,8 @@ pub fn process<E: Engine<Value = Value>>(
 ) -> Processed {
     let mut processed = Processed::default();
     let limits = session.parse_limits();
+    // The start of the batch: what its first command is charged from (see `CommandStats`).
+    session.client.command_clock = crate::stats::ticks();
     while processed.consumed < input.len() {
         if session.output_full() {
             processed.output_full = true;
@@ -162,7 +165,9 @@ pub enum Flow {
 
 /// Looks the command up in the table (and its subcommand, for a container command such as
 /// `CONFIG`), checks the arity, refuses writes while the append-only file cannot be written,
-/// and runs the row's handler. The handler's error becomes the error reply.
+/// and runs the row's handler. The handler's error becomes the error reply. The call, its
+/// time and whether it was refused or failed are counted in the loop's
+/// [`CommandStats`](crate::stats::CommandStats).
 pub fn execute<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> Flow {
     let shared = session.shared;
     let Some(mut row) = shared.commands.lookup(args.get(0)) else {
@@ -182,7 +187,10 @@ pub fn execute<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Arg
             }
         }
     }
+    let command_stats = shared.command_stats.of_loop(session.client.info.loop_index);
+    let id = usize::from(row.id.0);
     if !row.spec.arity_fits(args.len()) {
+        command_stats.rejected(id);
         session.error(&format!(
             "ERR wrong number of arguments for '{}' command",
             row.spec.name
@@ -193,7 +201,6 @@ pub fn execute<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Arg
         // A container without its subcommand never fits its arity (at least 2).
         unreachable!("{} has no handler", row.spec.name);
     };
-    session.count_command();
     // Relaxed: a report for CLIENT LIST (see `ClientInfo`).
     session
         .client
@@ -202,14 +209,20 @@ pub fn execute<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Arg
         .store(row.id.0, std::sync::atomic::Ordering::Relaxed);
     if row.spec.has(table::flag::WRITE) {
         if let Some(refusal) = shared.write_refusal() {
+            command_stats.rejected(id);
             session.error(&refusal);
             return Flow::Continue;
         }
     }
+    let errors_before = session.client.error_replies;
     let mode = row.lock.mode(&row.spec, args);
     if let Err(error) = session.locked(row.lock, mode, |session| handler(session, args)) {
         session.error(&error.0);
     }
+    let now = crate::stats::ticks();
+    let failed = session.client.error_replies != errors_before;
+    command_stats.ran(id, now.wrapping_sub(session.client.command_clock), failed);
+    session.client.command_clock = now;
     if session.client.has(crate::client::flags::CLOSE_AFTER_REPLY) {
         Flow::Close
     } else {

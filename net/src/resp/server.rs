@@ -1,13 +1,14 @@
 //! Server commands: `INFO`, `CONFIG`, `DBSIZE`, the flushes, persistence and `SHUTDOWN`.
 
 use super::connection::{help, REDIS_VERSION};
+use super::docs::server as docs;
 use super::parse::Args;
 use super::table::{command, container, Row};
 use super::{errors, CommandResult};
 use crate::client::flags;
 use crate::config::{mutability, option_names, Mutability};
 use crate::lock::Lock;
-use crate::session::Session;
+use crate::session::{Session, Shared};
 use engine::Engine;
 use keyspace::{glob_match, Value};
 use std::fmt::Write as _;
@@ -16,10 +17,10 @@ use std::sync::PoisonError;
 /// The server commands' rows.
 pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
     vec![
-        command!("info", -1, [LOADING, STALE], [SLOW, DANGEROUS], [], info_command, tips: ["nondeterministic_output", "request_policy:all_shards", "response_policy:special"]),
-        command!("dbsize", 1, [READONLY, FAST], [KEYSPACE, READ, FAST], [], dbsize, tips: ["request_policy:all_shards", "response_policy:agg_sum"]),
-        command!("flushdb", -1, [WRITE], [KEYSPACE, WRITE, SLOW, DANGEROUS], [], flushdb, tips: ["request_policy:all_shards", "response_policy:all_succeeded"]).with_lock(Lock::Exclusive),
-        command!("flushall", -1, [WRITE], [KEYSPACE, WRITE, SLOW, DANGEROUS], [], flushall, tips: ["request_policy:all_shards", "response_policy:all_succeeded"]).with_lock(Lock::AllDatabases),
+        command!("info", -1, [LOADING, STALE], [SLOW, DANGEROUS], [], info_command, tips: ["nondeterministic_output", "request_policy:all_shards", "response_policy:special"], docs: docs::INFO),
+        command!("dbsize", 1, [READONLY, FAST], [KEYSPACE, READ, FAST], [], dbsize, tips: ["request_policy:all_shards", "response_policy:agg_sum"], docs: docs::DBSIZE),
+        command!("flushdb", -1, [WRITE], [KEYSPACE, WRITE, SLOW, DANGEROUS], [], flushdb, tips: ["request_policy:all_shards", "response_policy:all_succeeded"], docs: docs::FLUSHDB).with_lock(Lock::Exclusive),
+        command!("flushall", -1, [WRITE], [KEYSPACE, WRITE, SLOW, DANGEROUS], [], flushall, tips: ["request_policy:all_shards", "response_policy:all_succeeded"], docs: docs::FLUSHALL).with_lock(Lock::AllDatabases),
         container!(
             "config",
             -2,
@@ -32,16 +33,18 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
                     [ADMIN, NOSCRIPT, LOADING, STALE],
                     [ADMIN, SLOW, DANGEROUS],
                     [],
-                    config_get
+                    config_get,
+                    docs: docs::CONFIG_GET
                 ),
-                command!("config|set", -4, [ADMIN, NOSCRIPT, LOADING, STALE], [ADMIN, SLOW, DANGEROUS], [], config_set, tips: ["request_policy:all_nodes", "response_policy:all_succeeded"]),
+                command!("config|set", -4, [ADMIN, NOSCRIPT, LOADING, STALE], [ADMIN, SLOW, DANGEROUS], [], config_set, tips: ["request_policy:all_nodes", "response_policy:all_succeeded"], docs: docs::CONFIG_SET),
                 command!(
                     "config|resetstat",
                     2,
                     [ADMIN, NOSCRIPT, LOADING, STALE],
                     [ADMIN, SLOW, DANGEROUS],
                     [],
-                    config_resetstat
+                    config_resetstat,
+                    docs: docs::CONFIG_RESETSTAT
                 ),
                 command!(
                     "config|rewrite",
@@ -49,28 +52,32 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
                     [ADMIN, NOSCRIPT, LOADING, STALE],
                     [ADMIN, SLOW, DANGEROUS],
                     [],
-                    config_rewrite
+                    config_rewrite,
+                    docs: docs::CONFIG_REWRITE
                 ),
-                command!("config|help", 2, [LOADING, STALE], [SLOW], [], config_help),
-            ]
+                command!("config|help", 2, [LOADING, STALE], [SLOW], [], config_help, docs: docs::CONFIG_HELP),
+            ],
+            docs: docs::CONFIG
         ),
-        command!("time", 1, [LOADING, STALE, FAST], [FAST], [], time, tips: ["nondeterministic_output"]),
+        command!("time", 1, [LOADING, STALE, FAST], [FAST], [], time, tips: ["nondeterministic_output"], docs: docs::TIME),
         command!(
             "bgrewriteaof",
             1,
             [ADMIN, NOSCRIPT, NO_ASYNC_LOADING],
             [ADMIN, SLOW, DANGEROUS],
             [],
-            bgrewriteaof
+            bgrewriteaof,
+            docs: docs::BGREWRITEAOF
         ),
-        command!("lastsave", 1, [LOADING, STALE, FAST], [ADMIN, FAST, DANGEROUS], [], lastsave, tips: ["nondeterministic_output"]),
+        command!("lastsave", 1, [LOADING, STALE, FAST], [ADMIN, FAST, DANGEROUS], [], lastsave, tips: ["nondeterministic_output"], docs: docs::LASTSAVE),
         command!(
             "shutdown",
             -1,
             [ADMIN, NOSCRIPT, LOADING, STALE, NO_MULTI, ALLOW_BUSY],
             [ADMIN, SLOW, DANGEROUS],
             [],
-            shutdown
+            shutdown,
+            docs: docs::SHUTDOWN
         ),
     ]
 }
@@ -330,6 +337,7 @@ fn config_resetstat<E: Engine<Value = Value>>(
     ] {
         counter.reset();
     }
+    session.shared.command_stats.reset();
     for keyspace in &session.shared.databases {
         let keyspace_stats = keyspace.stats();
         keyspace_stats.hits.reset();
@@ -457,6 +465,33 @@ pub fn resident_bytes() -> u64 {
     pages * 4096
 }
 
+/// `INFO commandstats`: one line per command or subcommand that ran or was refused since the
+/// last `CONFIG RESETSTAT`, in Redis's format, in table order. See `stats::CommandStats` for
+/// what `usec` measures here.
+fn command_stats<E: Engine<Value = Value>>(shared: &Shared<E>, text: &mut String) {
+    text.push_str("# Commandstats\r\n");
+    for row in shared.commands.rows() {
+        for row in std::iter::once(row).chain(&row.subcommands) {
+            let counts = shared.command_stats.counts(usize::from(row.id.0));
+            if counts.calls == 0 && counts.rejected == 0 && counts.failed == 0 {
+                continue;
+            }
+            let usec = shared.command_stats.microseconds(counts.ticks);
+            let per_call = if counts.calls == 0 {
+                0.0
+            } else {
+                usec as f64 / counts.calls as f64
+            };
+            let _ = write!(
+                text,
+                "cmdstat_{}:calls={},usec={usec},usec_per_call={per_call:.2},rejected_calls={},failed_calls={}\r\n",
+                row.spec.name, counts.calls, counts.rejected, counts.failed
+            );
+        }
+    }
+    text.push_str("\r\n");
+}
+
 fn info<E: Engine<Value = Value>>(session: &Session<'_, E>, args: Args<'_>) -> String {
     let wanted: Vec<String> = args
         .iter_from(1)
@@ -467,6 +502,9 @@ fn info<E: Engine<Value = Value>>(session: &Session<'_, E>, args: Args<'_>) -> S
             .iter()
             .any(|s| s == "all" || s == "default" || s == "everything");
     let include = |section: &str| all || wanted.iter().any(|s| s == section);
+    // As in Redis, the default sections leave the per-command statistics out.
+    let everything = wanted.iter().any(|s| s == "all" || s == "everything");
+    let include_commandstats = everything || wanted.iter().any(|s| s == "commandstats");
     let shared = session.shared;
     let config = shared.config();
     let ports = *shared.ports.lock().unwrap_or_else(PoisonError::into_inner);
@@ -551,7 +589,7 @@ fn info<E: Engine<Value = Value>>(session: &Session<'_, E>, args: Args<'_>) -> S
             text,
             "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\ntotal_error_replies:{}\r\nclient_output_buffer_limit_disconnections:{}\r\n\r\n",
             stats.connections.sum(),
-            stats.commands.sum(),
+            stats.commands.sum() as u64 + shared.command_stats.total_calls(),
             stats.net_input_bytes.sum(),
             stats.net_output_bytes.sum(),
             stats.rejected.sum(),
@@ -561,6 +599,16 @@ fn info<E: Engine<Value = Value>>(session: &Session<'_, E>, args: Args<'_>) -> S
             stats.errors.sum(),
             stats.output_limit_closed.sum(),
         );
+    }
+    if include_commandstats {
+        command_stats(shared, &mut text);
+    }
+    if include("errorstats") {
+        text.push_str("# Errorstats\r\n");
+        for (code, count) in shared.command_stats.error_counts() {
+            let _ = write!(text, "errorstat_{code}:count={count}\r\n");
+        }
+        text.push_str("\r\n");
     }
     if include("keyspace") {
         text.push_str("# Keyspace\r\n");

@@ -1,5 +1,6 @@
 //! String commands: `GET`, the `SET` family, counters, `APPEND` and ranges.
 
+use super::docs::strings as docs;
 use super::parse::Args;
 use super::table::{command, key, range, single, Row};
 use super::{bulk_value, errors, int_arg, CommandError, CommandResult};
@@ -17,7 +18,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [READONLY, FAST],
             [READ, STRING, FAST],
             [single(key::RO | key::ACCESS, 1)],
-            get
+            get,
+            docs: docs::GET
         ),
         command!(
             "set",
@@ -28,7 +30,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
                 single(key::RW | key::ACCESS | key::UPDATE | key::VARIABLE_FLAGS, 1)
                     .note("reads the old value only with GET")
             ],
-            set
+            set,
+            docs: docs::SET
         )
         .with_key_flags(set_key_flags),
         command!(
@@ -38,7 +41,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE, STRING, FAST],
             [single(key::RW | key::ACCESS | key::UPDATE, 1)
                 .note("writes only when an expiry option is given")],
-            getex
+            getex,
+            docs: docs::GETEX
         ),
         command!(
             "getdel",
@@ -46,7 +50,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE, FAST],
             [WRITE, STRING, FAST],
             [single(key::RW | key::ACCESS | key::DELETE, 1)],
-            getdel
+            getdel,
+            docs: docs::GETDEL
         ),
         command!(
             "getset",
@@ -54,11 +59,12 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE, DENYOOM, FAST],
             [WRITE, STRING, FAST],
             [single(key::RW | key::ACCESS | key::UPDATE, 1)],
-            getset
+            getset,
+            docs: docs::GETSET
         ),
-        command!("mget", -2, [READONLY, FAST], [READ, STRING, FAST], [range(key::RO | key::ACCESS, 1, -1, 1)], mget, tips: ["request_policy:multi_shard"]),
-        command!("mset", -3, [WRITE, DENYOOM], [WRITE, STRING, SLOW], [range(key::OW | key::UPDATE, 1, -1, 2)], mset, tips: ["request_policy:multi_shard", "response_policy:all_succeeded"]),
-        command!("msetnx", -3, [WRITE, DENYOOM], [WRITE, STRING, SLOW], [range(key::OW | key::INSERT, 1, -1, 2)], msetnx, tips: ["request_policy:multi_shard", "response_policy:agg_min"])
+        command!("mget", -2, [READONLY, FAST], [READ, STRING, FAST], [range(key::RO | key::ACCESS, 1, -1, 1)], mget, tips: ["request_policy:multi_shard"], docs: docs::MGET),
+        command!("mset", -3, [WRITE, DENYOOM], [WRITE, STRING, SLOW], [range(key::OW | key::UPDATE, 1, -1, 2)], mset, tips: ["request_policy:multi_shard", "response_policy:all_succeeded"], docs: docs::MSET),
+        command!("msetnx", -3, [WRITE, DENYOOM], [WRITE, STRING, SLOW], [range(key::OW | key::INSERT, 1, -1, 2)], msetnx, tips: ["request_policy:multi_shard", "response_policy:agg_min"], docs: docs::MSETNX)
             // Check, then write: exclusive even for one key.
             .with_lock(Lock::Exclusive),
         command!(
@@ -67,7 +73,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE, DENYOOM, FAST],
             [WRITE, STRING, FAST],
             [single(key::OW | key::INSERT, 1)],
-            setnx
+            setnx,
+            docs: docs::SETNX
         ),
         command!(
             "setex",
@@ -75,7 +82,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE, DENYOOM],
             [WRITE, STRING, SLOW],
             [single(key::OW | key::UPDATE, 1)],
-            setex
+            setex,
+            docs: docs::SETEX
         ),
         command!(
             "psetex",
@@ -83,7 +91,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE, DENYOOM],
             [WRITE, STRING, SLOW],
             [single(key::OW | key::UPDATE, 1)],
-            psetex
+            psetex,
+            docs: docs::PSETEX
         ),
         command!(
             "incr",
@@ -91,7 +100,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE, DENYOOM, FAST],
             [WRITE, STRING, FAST],
             [single(key::RW | key::ACCESS | key::UPDATE, 1)],
-            incr
+            incr,
+            docs: docs::INCR
         ),
         command!(
             "incrby",
@@ -99,7 +109,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE, DENYOOM, FAST],
             [WRITE, STRING, FAST],
             [single(key::RW | key::ACCESS | key::UPDATE, 1)],
-            incrby
+            incrby,
+            docs: docs::INCRBY
         ),
         command!(
             "incrbyfloat",
@@ -107,7 +118,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE, DENYOOM, FAST],
             [WRITE, STRING, FAST],
             [single(key::RW | key::ACCESS | key::UPDATE, 1)],
-            incrbyfloat
+            incrbyfloat,
+            docs: docs::INCRBYFLOAT
         ),
         command!(
             "decr",
@@ -115,7 +127,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE, DENYOOM, FAST],
             [WRITE, STRING, FAST],
             [single(key::RW | key::ACCESS | key::UPDATE, 1)],
-            decr
+            decr,
+            docs: docs::DECR
         ),
         command!(
             "decrby",
@@ -123,7 +136,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE, DENYOOM, FAST],
             [WRITE, STRING, FAST],
             [single(key::RW | key::ACCESS | key::UPDATE, 1)],
-            decrby
+            decrby,
+            docs: docs::DECRBY
         ),
         command!(
             "append",
@@ -131,7 +145,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE, DENYOOM, FAST],
             [WRITE, STRING, FAST],
             [single(key::RW | key::INSERT, 1)],
-            append
+            append,
+            docs: docs::APPEND
         ),
         command!(
             "strlen",
@@ -139,7 +154,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [READONLY, FAST],
             [READ, STRING, FAST],
             [single(key::RO, 1)],
-            strlen
+            strlen,
+            docs: docs::STRLEN
         ),
         command!(
             "getrange",
@@ -147,7 +163,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [READONLY],
             [READ, STRING, SLOW],
             [single(key::RO | key::ACCESS, 1)],
-            getrange
+            getrange,
+            docs: docs::GETRANGE
         ),
         command!(
             "substr",
@@ -155,7 +172,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [READONLY],
             [READ, STRING, SLOW],
             [single(key::RO | key::ACCESS, 1)],
-            getrange
+            getrange,
+            docs: docs::SUBSTR
         ),
         command!(
             "setrange",
@@ -163,7 +181,8 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [WRITE, DENYOOM],
             [WRITE, STRING, SLOW],
             [single(key::RW | key::UPDATE, 1)],
-            setrange
+            setrange,
+            docs: docs::SETRANGE
         ),
     ]
 }

@@ -21,6 +21,7 @@
 //! interface clients and proxies read); `tests/commands.rs` compares `COMMAND INFO` of every
 //! row with a real redis-server. Key spec notes are written here in our own words.
 
+use super::docs::Docs;
 use super::parse::Args;
 use super::CommandResult;
 use crate::lock::Lock;
@@ -319,6 +320,8 @@ pub struct CommandSpec {
     /// For a command whose key spec has `VARIABLE_FLAGS`: the flags of that key in one call
     /// (SET reads the old value only with `GET`). `None`: the spec's flags.
     pub key_flags: Option<fn(Args<'_>) -> u32>,
+    /// What `COMMAND DOCS` says about it.
+    pub docs: &'static Docs,
 }
 
 impl CommandSpec {
@@ -562,19 +565,20 @@ impl<E: Engine<Value = Value>> Row<E> {
     }
 }
 
-/// Declares a row: `command!(name, arity, [FLAGS], [ACL], [key specs], handler)`, with an
-/// optional `tips: [...]` after the handler. Flags and ACL categories are the names of the
-/// [`flag`] and [`acl`] constants; key specs are [`single`], [`range`] or [`KeySpec`] values.
+/// Declares a row: `command!(name, arity, [FLAGS], [ACL], [key specs], handler, docs: DOCS)`,
+/// with an optional `tips: [...]` between the handler and the docs. Flags and ACL categories
+/// are the names of the [`flag`] and [`acl`] constants; key specs are [`single`], [`range`] or
+/// [`KeySpec`] values; the docs are a [`Docs`] constant of the family's docs module.
 macro_rules! command {
     ($name:literal, $arity:expr, [$($flag:ident),*], [$($acl:ident),*], [$($spec:expr),* $(,)?],
-     $handler:ident $(, tips: [$($tip:literal),*])?) => {
+     $handler:ident $(, tips: [$($tip:literal),*])?, docs: $docs:path $(,)?) => {
         $crate::resp::table::Row::new(
-            command!(@spec $name, $arity, [$($flag),*], [$($acl),*], [$($spec),*] $(, [$($tip),*])?),
+            command!(@spec $name, $arity, [$($flag),*], [$($acl),*], [$($spec),*], $docs $(, [$($tip),*])?),
             $handler,
         )
     };
-    (@spec $name:literal, $arity:expr, [$($flag:ident),*], [$($acl:ident),*], [$($spec:expr),*]
-     $(, [$($tip:literal),*])?) => {
+    (@spec $name:literal, $arity:expr, [$($flag:ident),*], [$($acl:ident),*], [$($spec:expr),*],
+     $docs:path $(, [$($tip:literal),*])?) => {
         $crate::resp::table::CommandSpec {
             name: $name,
             arity: $arity,
@@ -583,16 +587,19 @@ macro_rules! command {
             tips: &[$($($tip),*)?],
             key_specs: const { &[$($spec),*] },
             key_flags: None,
+            docs: &$docs,
         }
     };
 }
 pub(crate) use command;
 
-/// Declares a container row: `container!(name, arity, [FLAGS], [ACL], [subcommand rows])`.
+/// Declares a container row:
+/// `container!(name, arity, [FLAGS], [ACL], [subcommand rows], docs: DOCS)`.
 macro_rules! container {
-    ($name:literal, $arity:expr, [$($flag:ident),*], [$($acl:ident),*], $subcommands:expr) => {
+    ($name:literal, $arity:expr, [$($flag:ident),*], [$($acl:ident),*], $subcommands:expr,
+     docs: $docs:path $(,)?) => {
         $crate::resp::table::Row::container(
-            $crate::resp::table::command!(@spec $name, $arity, [$($flag),*], [$($acl),*], []),
+            $crate::resp::table::command!(@spec $name, $arity, [$($flag),*], [$($acl),*], [], $docs),
             $subcommands,
         )
     };
@@ -704,6 +711,7 @@ mod tests {
             tips: &[],
             key_specs,
             key_flags: None,
+            docs: &crate::resp::docs::strings::GET,
         }
     }
 

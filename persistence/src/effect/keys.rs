@@ -6,8 +6,8 @@
 
 use super::{u32_of, u64_of, Malformed, Out};
 use crate::record::{Argument, Opcode, TooLarge};
-use keyspace::Effect;
 use engine::Meta;
+use keyspace::Effect;
 
 /// The opcodes this file owns.
 pub const OPCODES: &[Opcode] = &[Opcode::Delete, Opcode::SetMeta, Opcode::Flush];

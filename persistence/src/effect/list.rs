@@ -9,8 +9,8 @@
 
 use super::{i64_of, u64_of, Malformed, Out};
 use crate::record::{self, Argument, Opcode, TooLarge};
-use keyspace::{Effect, End, ListPosition};
 use engine::Meta;
+use keyspace::{Effect, End, ListPosition};
 
 /// The opcodes this file owns.
 pub const OPCODES: &[Opcode] = &[

@@ -140,8 +140,8 @@ pub fn decode<'r>(record: &'r Record<'_>) -> Result<Effect<'r>, Malformed> {
 mod tests {
     use super::*;
     use crate::record::Argument;
-    use keyspace::{End, ListPosition};
     use engine::Meta;
+    use keyspace::{End, ListPosition};
 
     fn round_trip(effect: Effect<'_>) {
         let mut out = Vec::new();
