@@ -4,7 +4,8 @@
 #   scripts/fuzz.sh --smoke [TARGET...]   each target briefly over its committed corpus
 #                                         (scripts/test.sh runs this; the bound is below)
 #   scripts/fuzz.sh --long [TARGET...]    each target for FUZZ_RUNS executions (10M by
-#                                         default), one at a time, logs in target/fuzz-logs/
+#                                         default) or FUZZ_MAX_SECONDS, whichever comes
+#                                         first, one at a time, logs in target/fuzz-logs/
 #   scripts/fuzz.sh --cmin [TARGET...]    minimise the long runs' corpora into fuzz/corpus/
 #   scripts/fuzz.sh --seeds               rewrite the hand-made seeds (fuzz/seeds.py)
 #
@@ -107,6 +108,9 @@ case $mode in
         work=$root/target/fuzz-corpus/$target
         mkdir -p "$work"
         run_flags=(-runs="$runs")
+        # FUZZ_MAX_SECONDS: stop earlier, when that much time has passed (a budget for
+        # targets that cannot reach FUZZ_RUNS in the time there is).
+        [[ -n ${FUZZ_MAX_SECONDS:-} ]] && run_flags+=(-max_total_time="$FUZZ_MAX_SECONDS")
         echo "==> fuzz long: $target ($runs executions), log: $logs/$target.log"
         start=$SECONDS
         run "$target" "$work" "corpus/$target" >"$logs/$target.log" 2>&1
