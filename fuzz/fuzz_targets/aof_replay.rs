@@ -19,7 +19,7 @@
 //!   version and keys.
 #![no_main]
 
-use engine::keyspace::{Keyspace, ManualClock};
+use keyspace::{Keyspace, ManualClock};
 use libfuzzer_sys::fuzz_target;
 use persistence::manifest::{self, Kind, Manifest, Part};
 use persistence::replay::{self, LoadOptions, Loaded};

@@ -6,7 +6,7 @@
 //! invariants). What each one asserts is written at the top of its file.
 
 use engine::dashmap::DashMapEngine;
-use engine::keyspace::{Keyspace, ManualClock, Value};
+use keyspace::{Keyspace, ManualClock, Value};
 use net::buffer::{Output, Pool};
 use net::client::Client;
 use net::config::Config;
@@ -139,6 +139,7 @@ impl Server {
             output,
             pool: &mut self.pool,
             limits: self.limits,
+            held: net::lock::Held::Nothing,
         };
         match protocol {
             Protocol::Resp => net::resp::process(&mut session, &mut self.request, input),
