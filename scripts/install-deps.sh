@@ -3,9 +3,18 @@
 #   redis-server, redis-tools        the reference for the differential test; redis-benchmark
 #   memcached, libmemcached-tools     the memcached reference; memccapable and memcaslap
 #   fio                               the physical limit the nvme benchmark compares with
+# and, from crates.io, cargo-fuzz (pinned, `cargo install --locked`) for the fuzz targets in
+# fuzz/ (scripts/fuzz.sh); it needs a nightly toolchain, which scripts/test.sh provides.
 # The services are not started: tests start their own servers on free ports. Run as root (CI
 # and our VMs are); otherwise it uses sudo when there is one.
 set -euo pipefail
+
+# cargo-fuzz first: it needs no root and does not depend on the Debian packages below.
+cargo_fuzz_version=0.13.2
+if ! cargo fuzz --version 2>/dev/null | grep -qF "$cargo_fuzz_version"; then
+    echo "installing: cargo-fuzz $cargo_fuzz_version"
+    cargo install --locked --quiet --version "=$cargo_fuzz_version" cargo-fuzz
+fi
 
 needed=()
 command -v redis-server >/dev/null || needed+=(redis-server)

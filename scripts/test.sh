@@ -13,6 +13,8 @@
 #   4. the loom models of the lock-free table, bounded (see loom() below)
 #   5. miri over the lock-free table's unit tests and the generic suite's lockfree tests, with
 #      the small sizes the tests pick under cfg(miri)
+#   6. the fuzz targets of fuzz/ (cargo-fuzz, libFuzzer, ASan), each for 4 seconds over its
+#      committed corpus (see fuzz() below)
 # Budget: well under 30 minutes on 2 cores (the timings of a run are printed at the end).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -69,10 +71,23 @@ miri() {
         cargo +nightly miri test -p engine --lib -- keys_are_read_with_the_provenance_of_the_whole_node
 }
 
+# fuzz: a smoke run, bounded at 4 s per target (FUZZ_SMOKE_SECONDS), 9 targets: about 40 s
+# of fuzzing. Every committed corpus input, earlier crashes included, is run first, so a
+# regression on one fails here; finding new bugs is the long runs' job (scripts/fuzz.sh
+# --long, bench-results/fuzz.md). The build is the larger cost: from scratch, every crate
+# again with ASan and coverage instrumentation, about 2.5 minutes on 2 cores (fuzz/target,
+# kept between runs; a few seconds when only our crates changed). The fuzz crate is its own
+# workspace, so fmt is checked here too; the workspace steps above do not see it.
+fuzz() {
+    (cd fuzz && cargo fmt --check)
+    scripts/fuzz.sh --smoke
+}
+
 step install install
 step fmt cargo fmt --all --check
 step clippy cargo clippy --workspace --all-targets -- -D warnings
 step test cargo test --workspace
 step loom loom
 step miri miri
+step fuzz fuzz
 printf '%s\n' "${step_times[@]}"

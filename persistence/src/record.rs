@@ -50,6 +50,21 @@ pub const RECORD_BYTES_MAX: usize = 512 * 1024 * 1024 + 64 * 1024;
 /// records beyond this).
 pub const ARGUMENTS_MAX: usize = u16::MAX as usize;
 
+/// The highest version a record may carry: 2^63 - 1. Replay moves the engine's version clock
+/// past the highest version in the log, and every later write adds one; a log claiming
+/// `u64::MAX` would make the next write overflow the clock (a panic with debug assertions, a
+/// wrap to version 0 without, breaking the order CAS, WATCH and replay rely on). Counting from
+/// 0 at a billion writes a second takes 292 years to get here, so a record past it is
+/// corrupt (replay checks [`version_fits`]; the format itself carries any `u64`). The
+/// aof_replay fuzz target found the overflow.
+pub const VERSION_MAX: u64 = i64::MAX as u64;
+
+/// Whether a record's version leaves the version clock room to count on (see
+/// [`VERSION_MAX`]).
+pub fn version_fits(version: u64) -> bool {
+    version <= VERSION_MAX
+}
+
 const _: () = assert!(RECORD_BYTES_MAX < u32::MAX as usize);
 const _: () = assert!(RECORD_BYTES_MIN == 32);
 
@@ -414,6 +429,12 @@ mod tests {
                 Err(Defect::Corrupt(Corruption::Checksum))
             );
         }
+    }
+
+    #[test]
+    fn versions_past_the_clock_do_not_fit() {
+        assert!(version_fits(0) && version_fits(VERSION_MAX));
+        assert!(!version_fits(VERSION_MAX + 1) && !version_fits(u64::MAX));
     }
 
     fn sample(out: &mut Vec<u8>) -> usize {

@@ -456,3 +456,36 @@ fn parts_the_manifest_does_not_name_are_removed() {
         ]
     );
 }
+
+#[test]
+fn a_version_the_clock_cannot_count_on_from_is_corruption() {
+    // Found by the aof_replay fuzz target: a record of version u64::MAX moved the version
+    // clock there, and the first write after the load overflowed it.
+    let (bytes, ends) = log_bytes();
+    let dir = TempDir::new("replay-version-max");
+    let mut damaged = bytes.clone();
+    effect::encode(
+        &mut damaged,
+        u64::MAX,
+        1,
+        &Effect::Delete {
+            key: b"late".as_slice(),
+        },
+    )
+    .unwrap();
+    write_log(&dir.0, None, &damaged);
+    assert!(matches!(
+        load(&dir.0, LoadOptions::default()),
+        Err(LoadError::Corrupt { .. })
+    ));
+    let options = LoadOptions {
+        truncate_corrupt: true,
+        ..LoadOptions::default()
+    };
+    let keyspace = Keyspace::new(LockFree::<Value>::new());
+    replay::load(&dir.0, FILE, &keyspace, options).unwrap();
+    assert_eq!(dump(&keyspace), state_after(ends.len()));
+    assert_eq!(active_len(&dir.0), bytes.len() as u64);
+    // The clock has room: a write after the load draws a version.
+    assert!(keyspace.engine().versions().next() < u64::MAX);
+}
