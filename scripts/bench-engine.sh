@@ -7,6 +7,8 @@
 #   scripts/bench-engine.sh                 # the full run (5 rounds)
 #   scripts/bench-engine.sh --quick         # one short round: checks the pipeline, not a result
 #   scripts/bench-engine.sh -- 'ReadHeavy'  # extra criterion arguments, e.g. a filter regex
+#   scripts/bench-engine.sh --bustle        # conc-map-bench's harness (engine/benches/bustle.rs)
+#                                           # instead of criterion: bench-results/engine-bustle.md
 #
 # Environment (all optional):
 #   ENGINE_BENCH_ROUNDS    rounds (default 5; --quick: 1)
@@ -17,6 +19,11 @@
 #   ENGINE_BENCH_CAPACITY_LOG2  steady-state table size (default 20, see engine/benches/engine.rs)
 #   ENGINE_BENCH_OUT       where the page, CSV and SVG go (default bench-results)
 #   CARGO_TARGET_DIR       as for cargo; the raw rounds go to $CARGO_TARGET_DIR/engine-bench
+#   With --bustle: ENGINE_BENCH_ROUNDS (default 3), BUSTLE_MAP, BUSTLE_WORKLOAD, BUSTLE_THREADS
+#   (comma-separated subsets), BUSTLE_CAPACITY_LOG2 (default 23), BUSTLE_OPERATIONS (default 1).
+#   A round runs every case once, each in its own process, workload by workload, maps in
+#   the same order: so the maps of one workload and thread count alternate within minutes.
+#   A round of the 52 cases takes 5 to 8 minutes here.
 #
 # Time on our 2-core VMs: a round of the 152 benchmarks takes about 7 minutes (each benchmark
 # is one second of warm-up, at least ten iterations of measurement and its untimed table
@@ -28,10 +35,12 @@ set -euo pipefail
 usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
 
 quick=0
+bustle=0
 criterion_extra=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --quick) quick=1 ;;
+        --bustle) bustle=1 ;;
         -h | --help) usage; exit 0 ;;
         --) shift; criterion_extra=("$@"); break ;;
         *) echo "bench-engine.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
@@ -53,6 +62,70 @@ if [[ ${#criterion_extra[@]} -gt 0 ]]; then
 fi
 
 cd "$(dirname "$0")/.."
+
+if [[ $bustle == 1 ]]; then
+    for var in BUSTLE_MAP BUSTLE_WORKLOAD BUSTLE_THREADS BUSTLE_CAPACITY_LOG2 BUSTLE_OPERATIONS; do
+        if [[ -n "${!var:-}" ]]; then invocation="$var=$(printf '%q' "${!var}") $invocation"; fi
+    done
+    invocation+=" --bustle"
+    rounds=${ENGINE_BENCH_ROUNDS:-3}
+    out_dir=${ENGINE_BENCH_OUT:-bench-results}
+    target_dir=${CARGO_TARGET_DIR:-target}
+    [[ $target_dir == /* ]] || target_dir="$PWD/$target_dir"
+    work="$target_dir/engine-bustle"
+    rm -rf "$work"
+    mkdir -p "$work" "$out_dir"
+    maps=${BUSTLE_MAP:-lockfree,engine-dashmap,dashmap,papaya,scc,hashbrown,hashbrown-rwlock}
+    workloads=${BUSTLE_WORKLOAD:-ReadHeavy,ReadOnly,Exchange,RapidGrow}
+    threads_list=${BUSTLE_THREADS:-1,2}
+    started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+    echo "== building (bench profile: fat LTO, one codegen unit)"
+    cargo bench -p engine --bench bustle --bench memory --no-run
+    round_seconds=()
+    for round in $(seq 1 "$rounds"); do
+        echo "== bustle round $round of $rounds"
+        round_start=$(date +%s)
+        for workload in ${workloads//,/ }; do
+            for threads in ${threads_list//,/ }; do
+                for map in ${maps//,/ }; do
+                    # The unlocked hashbrown anchor is one thread's table by construction.
+                    [[ $map == hashbrown && $threads != 1 ]] && continue
+                    line=$(BUSTLE_MAP=$map BUSTLE_WORKLOAD=$workload BUSTLE_THREADS=$threads \
+                        cargo bench -q -p engine --bench bustle 2>>"$work/stderr.txt" |
+                        grep '^bustle ' || echo "bustle map=$map workload=$workload threads=$threads error=failed")
+                    echo "round=$round $line" | tee -a "$work/bustle.txt"
+                done
+            done
+        done
+        round_seconds+=("$(($(date +%s) - round_start))")
+    done
+    echo "== memory per entry (one process per map)"
+    if ! cargo bench -p engine --bench memory 2>"$work/memory.stderr" | tee "$work/memory.txt"; then
+        echo "warning: the memory benchmark failed for some map; see $work/memory.stderr" >&2
+    fi
+    finished=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+    {
+        echo "command=$invocation"
+        echo "started_utc=$started"
+        echo "finished_utc=$finished"
+        echo "rounds=$rounds"
+        echo "round_seconds=${round_seconds[*]}"
+        echo "capacity_log2=${BUSTLE_CAPACITY_LOG2:-23}"
+        echo "operations=${BUSTLE_OPERATIONS:-1}"
+        echo "git_commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+        echo "git_dirty=$(if git diff --quiet HEAD -- engine Cargo.toml Cargo.lock 2>/dev/null; then echo no; else echo yes; fi)"
+        echo "rustc=$(rustc --version)"
+        echo "nproc=$(nproc)"
+        echo "cpu_model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+        echo "kernel=$(uname -sr)"
+        echo "thp=$(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo unknown)"
+        echo "loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)"
+        echo "memory_total=$(grep -m1 MemTotal /proc/meminfo | awk '{printf "%.1f GiB", $2 / 1048576}')"
+    } >"$work/meta.txt"
+    echo "== rendering $out_dir/engine-bustle.md"
+    python3 scripts/render_engine.py --bustle --work "$work" --out "$out_dir"
+    exit 0
+fi
 
 if [[ $quick == 1 ]]; then
     rounds=${ENGINE_BENCH_ROUNDS:-1}

@@ -266,7 +266,15 @@ pub trait Engine: Send + Sync + Sized + 'static {
     fn scan(&self, cursor: u64, count: usize, visit: impl FnMut(&[u8], &Entry<Self::Value>))
         -> u64;
 
-    /// The number of keys. Exact when no write is in flight, otherwise approximate.
+    /// The number of keys.
+    ///
+    /// Exact when no write is in flight. While writes run, keys inserted or removed during
+    /// the call may or may not be counted. `sharded`, `dashmap` and [`LockFree`] never count
+    /// fewer than the keys present from the start of the call to its end: the shard-locked
+    /// back-ends read each shard's own count under its lock, and the lock-free table's striped
+    /// counter is built for that promise ([`counter`]). `flurry` takes its count from its
+    /// crate's counter, which makes no such promise: there, a racing insert and removal of
+    /// another key can make the count read low.
     fn len(&self) -> usize;
 
     /// Whether [`Engine::len`] is zero.

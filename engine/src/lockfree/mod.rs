@@ -156,6 +156,12 @@ const SHRINK_CHECK_PERIOD: u64 = 1;
 pub struct LockFree<V, S = DefaultHasher> {
     /// The table all operations start from.
     root: AtomicPtr<Table<V>>,
+    /// No migration sizes a table below this: the capacity the map was created with. A map
+    /// created for 2^23 keys used to shrink to a few slots at the first sampled removal while
+    /// it was still filling up (bustle's RapidGrow removes 5% of the time), and then grow
+    /// back through every doubling: a fifth of that benchmark's time went to copying.
+    /// hashbrown and dashmap keep a requested capacity the same way.
+    capacity_floor: usize,
     live: StripedCounter,
     versions: VersionClock,
     hasher: S,
@@ -181,6 +187,7 @@ impl<V, S> LockFree<V, S> {
         let table = Table::new(capacity_for(capacity), true);
         Self {
             root: AtomicPtr::new(Box::into_raw(table)),
+            capacity_floor: capacity_floor(capacity),
             live: StripedCounter::default(),
             versions: VersionClock::default(),
             hasher,
@@ -448,7 +455,7 @@ impl<V, S: BuildHasher> LockFree<V, S> {
         }
         if migrating.is_none() {
             let live = self.live.sum();
-            let mut capacity = capacity_for(live + LIVE_SLACK);
+            let mut capacity = self.target_capacity(live);
             if capacity <= table.capacity() && live * 4 > table.capacity() {
                 // Mostly live and still overflowing: grow rather than reshuffle.
                 capacity = table.capacity() * 2;
@@ -471,7 +478,7 @@ impl<V, S: BuildHasher> LockFree<V, S> {
     /// `table` was loaded from the root under `guard`.
     unsafe fn migrate_full(&self, table: &Table<V>, guard: &Guard) {
         let live = self.live.sum();
-        let capacity = capacity_for(live + LIVE_SLACK).max(table.capacity() * 2);
+        let capacity = self.target_capacity(live).max(table.capacity() * 2);
         self.start_migration(table, capacity, true);
         // SAFETY: forwarded from the caller; a migration has started.
         unsafe { self.finish_migration(table, guard) };
@@ -506,12 +513,18 @@ impl<V, S: BuildHasher> LockFree<V, S> {
             return;
         }
         let live = self.live.sum();
-        let capacity = capacity_for(live + LIVE_SLACK);
+        let capacity = self.target_capacity(live);
         if live * 8 < table.capacity() && capacity < table.capacity() {
             self.start_migration(table, capacity, true);
             // SAFETY: forwarded from the caller; the migration has started.
             unsafe { self.finish_migration(table, guard) };
         }
+    }
+
+    /// The capacity of a migration target for `live` keys: room for them and the slack, and
+    /// never below the capacity the map was created with.
+    fn target_capacity(&self, live: usize) -> usize {
+        capacity_for(live + LIVE_SLACK).max(self.capacity_floor)
     }
 
     /// Retires a node that was just unlinked from the root.
@@ -926,6 +939,17 @@ impl<V, S> Drop for LockFree<V, S> {
 /// minimum.
 fn capacity_for(keys: usize) -> usize {
     keys.saturating_mul(2).next_power_of_two().max(CAPACITY_MIN)
+}
+
+/// The smallest table a map created for `capacity` keys migrates to: the table it was created
+/// with. Under loom, the minimum: the models start from four-slot maps and must be able to
+/// shrink them (see `CAPACITY_MIN`).
+fn capacity_floor(capacity: usize) -> usize {
+    if cfg!(loom) {
+        CAPACITY_MIN
+    } else {
+        capacity_for(capacity)
+    }
 }
 
 #[cfg(all(test, not(loom)))]

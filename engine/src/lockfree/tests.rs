@@ -99,6 +99,28 @@ fn grows_and_shrinks_back_after_a_drain() {
     assert!(drained >= initial);
 }
 
+/// A map created for many keys keeps that capacity while it fills up and after it drains:
+/// a shrink stops at the capacity it was created with. bustle's RapidGrow (80% inserts, 5%
+/// removals into a map created for 2^23 keys) used to shrink it to a few slots at the first
+/// sampled removal and then copy it through every doubling on the way back up.
+#[test]
+fn a_presized_map_never_shrinks_below_its_initial_capacity() {
+    let requested = if cfg!(miri) { 256 } else { 1 << 14 };
+    let map: LockFree<usize> = LockFree::with_capacity(requested);
+    let initial = map.capacity();
+    assert!(initial >= requested);
+    // Far more removals than SHRINK_CHECK_PERIOD, with few keys live at any time.
+    let rounds = SHRINK_CHECK_PERIOD as usize * 8;
+    for i in 0..rounds {
+        map.insert(&key(i), i, Meta::default());
+        assert!(map.remove(&key(i)).is_some(), "key {i}");
+        assert_eq!(map.capacity(), initial, "after {i} insert-remove pairs");
+    }
+    // Drained, it may clean tombstones but never drops below what was asked for.
+    assert_eq!(map.len(), 0);
+    assert!(map.capacity() >= initial);
+}
+
 #[test]
 fn load_factor_at_first_migration_is_reasonable() {
     // The first migration of a table that only receives distinct keys happens when an insert
