@@ -253,8 +253,8 @@ fn choose_io(config: &Config) -> Result<Io, String> {
     Ok(io)
 }
 
-/// Every numbered database's keyspace, in index order.
-type Databases<E> = Vec<Arc<Keyspace<E>>>;
+/// The numbered databases: their keyspaces and `SWAPDB`'s map.
+type Databases<E> = Arc<keyspace::Databases<E>>;
 
 /// Opens and replays the AOF, creating each database's keyspace sized for what the log holds
 /// of it.
@@ -291,7 +291,7 @@ fn open_aof<E: Engine<Value = Value>>(
     };
     let scanned = replay::scan(&dir, &config.appendfilename, options, devices.as_deref())
         .map_err(|error| error.to_string())?;
-    let databases: Databases<E> = (0..config.databases)
+    let keyspaces: Vec<Arc<Keyspace<E>>> = (0..config.databases)
         .map(|db| {
             let records = scanned.records_in(db as u8);
             Arc::new(Keyspace::new(E::with_capacity(
@@ -300,10 +300,15 @@ fn open_aof<E: Engine<Value = Value>>(
         })
         .collect();
     let active_on_device = scanned.active_is_stub();
-    let views: Vec<&Keyspace<E>> = databases.iter().map(|keyspace| &**keyspace).collect();
+    let views: Vec<&Keyspace<E>> = keyspaces.iter().map(|keyspace| &**keyspace).collect();
     let loaded = scanned
         .apply_all(&views)
         .map_err(|error| error.to_string())?;
+    let databases: Databases<E> = Arc::new(match &loaded.database_map {
+        Some((epoch, map)) => keyspace::Databases::with_map(keyspaces, map, *epoch)
+            .map_err(|error| format!("{}: {error}", dir.display()))?,
+        None => keyspace::Databases::new(keyspaces),
+    });
     let seconds = loaded.elapsed.as_secs_f64();
     tracing::info!(
         "DB loaded from append only file: {seconds:.3} seconds, {} records, {:.1} MB ({:.0} records/s, {:.1} MB/s), {} keys",
@@ -311,9 +316,13 @@ fn open_aof<E: Engine<Value = Value>>(
         loaded.bytes as f64 / 1e6,
         loaded.records as f64 / seconds.max(1e-9),
         loaded.bytes as f64 / 1e6 / seconds.max(1e-9),
-        databases.iter().map(|keyspace| keyspace.len()).sum::<usize>(),
+        databases
+            .physical()
+            .iter()
+            .map(|keyspace| keyspace.len())
+            .sum::<usize>(),
     );
-    let snapshotter = snapshotter(databases.iter().map(Arc::downgrade).collect());
+    let snapshotter = snapshotter(Arc::downgrade(&databases));
     let options = log_options(config, dir);
     let log = AppendLog::start(
         options,
@@ -363,12 +372,21 @@ fn log_options(config: &Config, dir: std::path::PathBuf) -> log::Options {
 }
 
 /// Walks every database that still exists, for a rewrite's base.
-fn snapshotter<E: Engine<Value = Value>>(databases: Vec<Weak<Keyspace<E>>>) -> log::Snapshotter {
+fn snapshotter<E: Engine<Value = Value>>(
+    databases: Weak<keyspace::Databases<E>>,
+) -> log::Snapshotter {
     Arc::new(move |visit| {
-        for (db, keyspace) in databases.iter().enumerate() {
-            if let Some(keyspace) = keyspace.upgrade() {
-                keyspace.snapshot(|version, effect| visit(db as u8, version, effect));
-            }
+        let Some(databases) = databases.upgrade() else {
+            return;
+        };
+        // The map first, as it is now: a swap after this is in the new segment, with a
+        // higher epoch (see `keyspace::databases`). A server never swapped writes none.
+        let (epoch, map) = databases.map();
+        if epoch > 0 {
+            visit(0, epoch, &keyspace::Effect::DatabaseMap { map: &map });
+        }
+        for (db, keyspace) in databases.physical().iter().enumerate() {
+            keyspace.snapshot(|version, effect| visit(db as u8, version, effect));
         }
     })
 }
@@ -378,7 +396,7 @@ fn snapshotter<E: Engine<Value = Value>>(databases: Vec<Weak<Keyspace<E>>>) -> l
 /// directory lock of the running log.
 struct AofSwitch<E: Engine<Value = Value>> {
     journal: Arc<Journal>,
-    databases: Vec<Weak<Keyspace<E>>>,
+    databases: Weak<keyspace::Databases<E>>,
     /// The running log's lock and subscription; `None` while the log is off.
     running: Mutex<Option<(std::fs::File, SubscriptionId)>>,
 }
@@ -443,7 +461,7 @@ fn spawn_sweeper<E: Engine<Value = Value>>(
         .spawn(move || {
             let mut cursors = vec![0u64; databases.len()];
             while !stop() {
-                for (keyspace, cursor) in databases.iter().zip(&mut cursors) {
+                for (keyspace, cursor) in databases.physical().iter().zip(&mut cursors) {
                     keyspace.active_expire_cycle(cursor, SWEEP_CYCLE_BUDGET);
                 }
                 std::thread::sleep(SWEEP_INTERVAL);
@@ -462,24 +480,31 @@ fn serve<E: Engine<Value = Value>>(
         let (databases, aof) = open_aof::<E>(&config, &journal)?;
         (databases, Some(aof))
     } else {
-        let databases: Databases<E> = (0..config.databases)
+        let keyspaces = (0..config.databases)
             .map(|_| Arc::new(Keyspace::new(E::new())))
             .collect();
-        (databases, None)
+        (Arc::new(keyspace::Databases::new(keyspaces)), None)
     };
-    for (db, keyspace) in databases.iter().enumerate() {
+    for (db, keyspace) in databases.physical().iter().enumerate() {
         let view = Arc::new(DbJournal::new(db as u8, Arc::clone(&journal)));
         if keyspace.set_journal(view).is_err() {
             return Err("the keyspace already has a journal".into());
         }
     }
+    // The map's records carry database 0 (see `persistence::record::Opcode::DatabaseMap`).
+    if databases
+        .set_journal(Arc::new(DbJournal::new(0, Arc::clone(&journal))))
+        .is_err()
+    {
+        return Err("the databases already have a journal".into());
+    }
     // SHUTDOWN takes the SIGTERM path below, so both stop the server the same way.
-    let mut shared = Shared::new(databases.clone(), config.clone()).with_shutdown(|| {
+    let mut shared = Shared::over(Arc::clone(&databases), config.clone()).with_shutdown(|| {
         let _ = signal_hook::low_level::raise(signal_hook::consts::SIGTERM);
     });
     let switch = AofSwitch {
         journal: Arc::clone(&journal),
-        databases: databases.iter().map(Arc::downgrade).collect(),
+        databases: Arc::downgrade(&databases),
         running: Mutex::new(None),
     };
     if let Some(aof) = aof {

@@ -1,7 +1,7 @@
 //! Numbered databases over the wire: SELECT, per-database keys, DBSIZE, INFO keyspace, MOVE,
-//! COPY ... DB, FLUSHDB and FLUSHALL, compared byte for byte with a real redis-server; the
-//! `databases` option; and every database through the append-only file (restart, rewrite, a
-//! log of more databases than the server has).
+//! COPY ... DB, SWAPDB, FLUSHDB and FLUSHALL, compared byte for byte with a real redis-server;
+//! the `databases` option; and every database, and SWAPDB's map, through the append-only file
+//! (restart, rewrite, a log of more databases than the server has).
 
 mod common;
 
@@ -102,6 +102,27 @@ fn databases_answer_like_redis() {
         &["SELECT", "1"],
         &["LRANGE", "l", "0", "-1"],
         &["SELECT", "0"],
+        &["GET", "k"],
+        // SWAPDB: both numbers see the other's keys, the connection stays on its number.
+        &["SWAPDB", "0", "1"],
+        &["GET", "k"],
+        &["EXISTS", "k2"],
+        &["SELECT", "1"],
+        &["GET", "k"],
+        &["SWAPDB", "1", "3"],
+        &["LRANGE", "l", "0", "-1"],
+        &["SWAPDB", "2", "2"],
+        &["SWAPDB", "a", "1"],
+        &["SWAPDB", "1", "b"],
+        &["SWAPDB", "1", "16"],
+        &["SWAPDB", "-1", "1"],
+        &["SWAPDB", "99999999999", "1"],
+        &["SWAPDB", "1", "99999999999"],
+        &["SWAPDB", "1"],
+        &["SWAPDB", "1", "2", "3"],
+        &["SELECT", "0"],
+        &["SWAPDB", "0", "1"],
+        &["SWAPDB", "1", "3"],
         &["GET", "k"],
         // FLUSHDB empties the selected database only; FLUSHALL every one.
         &["SELECT", "3"],
@@ -299,5 +320,132 @@ fn every_database_survives_restarts_and_a_rewrite() {
         stderr.contains("a record of database 9, but the server has 8 databases"),
         "{stderr}"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn swapped_databases_follow_every_client_and_survive_restarts_and_a_rewrite() {
+    let dir = temp_dir("databases-swapdb");
+    let expected;
+    {
+        let server = start_aof(&dir, &[]);
+        let mut c = server.redis();
+        let mut other = server.redis();
+        let _: () = redis::cmd("SELECT").arg(1).query(&mut other).unwrap();
+        let _: () = c.set("k", "zero").unwrap();
+        let _: () = other.set("k", "one").unwrap();
+        let _: () = redis::cmd("SWAPDB").arg(0).arg(1).query(&mut c).unwrap();
+        // Both connections keep their numbers and see the other database.
+        assert_eq!(c.get::<_, String>("k").unwrap(), "one");
+        assert_eq!(other.get::<_, String>("k").unwrap(), "zero");
+        // memcached speaks to database 0, whichever keyspace that now is.
+        let mut memcache = server.raw_memcache();
+        memcache.round_trip(b"get k\r\n", b"VALUE k 0 3\r\none\r\nEND\r\n");
+        memcache.round_trip(b"set m 0 0 1\r\nm\r\n", b"STORED\r\n");
+        // INFO keyspace counts by number.
+        let _: () = redis::cmd("SELECT").arg(2).query(&mut other).unwrap();
+        let _: () = other.set("two-a", "2").unwrap();
+        let _: () = other.set("two-b", "2").unwrap();
+        let _: () = redis::cmd("SWAPDB").arg(2).arg(5).query(&mut c).unwrap();
+        let info: String = redis::cmd("INFO").arg("keyspace").query(&mut c).unwrap();
+        assert!(info.contains("db0:keys=2,"), "{info}");
+        assert!(info.contains("db5:keys=2,"), "{info}");
+        assert!(!info.contains("db2:"), "{info}");
+        // Writes after a swap land where the number now points, and MOVE follows the map.
+        let _: () = other.set("in-2-after", "x").unwrap();
+        let _: i64 = redis::cmd("MOVE").arg("m").arg(5).query(&mut c).unwrap();
+        expected = contents(&server, 16);
+        assert_eq!(
+            expected,
+            vec![
+                (0, "k".into(), "one".into()),
+                (1, "k".into(), "zero".into()),
+                (2, "in-2-after".into(), "x".into()),
+                (5, "m".into(), "m".into()),
+                (5, "two-a".into(), "2".into()),
+                (5, "two-b".into(), "2".into()),
+            ]
+        );
+        server.terminate();
+    }
+    {
+        let server = start_aof(&dir, &[]);
+        assert_eq!(contents(&server, 16), expected, "after a restart");
+        let mut c = server.redis();
+        rewrite_and_wait(&mut c);
+        // A swap after the rewrite's base is in the new segment, with a later epoch.
+        let _: () = redis::cmd("SWAPDB").arg(0).arg(1).query(&mut c).unwrap();
+        server.terminate();
+    }
+    let mut after: Vec<(usize, String, String)> = expected
+        .iter()
+        .map(|(db, key, value)| {
+            let db = match db {
+                0 => 1,
+                1 => 0,
+                other => *other,
+            };
+            (db, key.clone(), value.clone())
+        })
+        .collect();
+    after.sort();
+    let server = start_aof(&dir, &[]);
+    assert_eq!(
+        contents(&server, 16),
+        after,
+        "after a rewrite, a swap and a restart"
+    );
+    let mut c = server.redis();
+    rewrite_and_wait(&mut c);
+    server.terminate();
+    let server = start_aof(&dir, &[]);
+    assert_eq!(contents(&server, 16), after, "after a second rewrite");
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Clients incrementing a counter in database 0 while another swaps 0 and 1 over and over:
+/// every increment lands in one of the two, none is lost, and the swaps' log replays to the
+/// same split.
+#[test]
+fn increments_racing_swaps_are_all_counted() {
+    let dir = temp_dir("databases-swap-race");
+    let server = start_aof(&dir, &[]);
+    let writers: Vec<_> = (0..2)
+        .map(|_| {
+            let mut c = server.redis();
+            std::thread::spawn(move || {
+                for _ in 0..2000 {
+                    let _: i64 = c.incr("counter", 1).unwrap();
+                }
+            })
+        })
+        .collect();
+    let mut swapper = server.redis();
+    let mut swaps = 0;
+    while !writers.iter().all(|writer| writer.is_finished()) {
+        let _: () = redis::cmd("SWAPDB")
+            .arg(0)
+            .arg(1)
+            .query(&mut swapper)
+            .unwrap();
+        swaps += 1;
+    }
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    let split = |server: &Server| -> (i64, i64) {
+        let mut c = server.redis();
+        let zero: Option<i64> = c.get("counter").unwrap();
+        let _: () = redis::cmd("SELECT").arg(1).query(&mut c).unwrap();
+        let one: Option<i64> = c.get("counter").unwrap();
+        (zero.unwrap_or(0), one.unwrap_or(0))
+    };
+    let before = split(&server);
+    assert_eq!(before.0 + before.1, 4000, "after {swaps} swaps: {before:?}");
+    server.terminate();
+    let server = start_aof(&dir, &[]);
+    assert_eq!(split(&server), before, "after a restart");
+    drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }

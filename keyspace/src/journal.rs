@@ -127,6 +127,13 @@ pub enum Effect<'a> {
     },
     /// Every key is gone.
     Flush,
+    /// The numbered databases are mapped anew (`SWAPDB`): `map[logical]` is the physical
+    /// database a client selecting `logical` sees. Reported by [`crate::Databases`], not by a
+    /// keyspace, with the map's epoch as its version; see [`crate::databases`].
+    DatabaseMap {
+        /// One byte per logical database.
+        map: &'a [u8],
+    },
 }
 
 /// Where a keyspace reports effects. See the module docs for when it is called.
@@ -335,6 +342,8 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
                 Ok(())
             }
             Effect::Flush => unreachable!("handled above"),
+            // The map belongs to the set of databases, which replay hands it to.
+            Effect::DatabaseMap { .. } => Err(Inconsistent),
         }
     }
 

@@ -39,6 +39,7 @@
 //! | file | holds |
 //! |---|---|
 //! | [`guard`] | [`Guard`], [`Db`], [`Mode`]: the locking model |
+//! | [`databases`] | [`Databases`]: the numbered databases, `SWAPDB`'s map, their locks |
 //! | `value.rs` | [`Str`], [`List`], [`Value`] |
 //! | [`container`] | the protocol of values mutated in place, for every collection type |
 //! | `strings.rs`, `lists.rs`, `keys.rs`, `memcache.rs` | the operations, one file per data type (and one for whole keys, one for memcached items) |
@@ -67,6 +68,7 @@
 
 mod clock;
 pub mod container;
+pub mod databases;
 mod expire;
 mod glob;
 pub mod guard;
@@ -82,6 +84,7 @@ mod value;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use container::{Contained, Container};
+pub use databases::{AllGuards, Databases};
 pub use expire::{
     SWEEP_BATCH_EXPIRING_KEYS, SWEEP_BATCH_KEYS_MAX, SWEEP_BATCH_KEYS_MIN, SWEEP_CYCLE_BUDGET,
     SWEEP_INTERVAL, SWEEP_STALE_PERCENT_MAX,

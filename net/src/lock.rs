@@ -13,15 +13,18 @@
 //! | `Exclusive` | the selected database's exclusive side | `FLUSHDB` |
 //! | `AllDatabases` | every database's exclusive side, in index order | `FLUSHALL`, `MOVE`, `COPY`, `SWAPDB` |
 //!
-//! Guards across databases are always taken in index order, so two commands that both lock
-//! several databases cannot deadlock. A sequence of commands that must be atomic together
+//! A database number is looked up in `SWAPDB`'s map when its guard is taken, and again once
+//! it is held ([`Databases::lock`]): the map changes only under every guard, so a command runs
+//! on the database its number names for as long as it holds the guard. Guards across
+//! databases are always taken in physical order, so two commands that both lock several
+//! databases cannot deadlock. A sequence of commands that must be atomic together
 //! (`EXEC`, a script) takes `AllDatabases` once and runs every command under it: while a
 //! guard is in force, the dispatcher takes no other (the lock is not reentrant).
 
 use crate::resp::table::CommandSpec;
 use crate::resp::table::{flag, BeginSearch, FindKeys};
 use engine::Engine;
-use keyspace::{Db, Guard, Keyspace, Mode, Value};
+use keyspace::{AllGuards, Databases, Db, Guard, Mode, Value};
 
 /// What a command locks; see the module docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,23 +101,18 @@ fn names_several_keys(spec: &CommandSpec, args: crate::resp::parse::Args<'_>) ->
 pub enum Held<'a, E: Engine<Value = Value>> {
     /// None: a command that touches no keyspace, or between commands.
     Nothing,
-    /// One database's guard, with its index.
+    /// One database's guard, with its (logical) number.
     One(usize, Guard<'a, E>),
-    /// Every database's exclusive guard, in index order.
-    All(Vec<Guard<'a, E>>),
+    /// Every database's exclusive guard.
+    All(AllGuards<'a, E>),
 }
 
 impl<'a, E: Engine<Value = Value>> Held<'a, E> {
     /// Takes `lock` in `mode` over `databases`, `selected` being the client's database.
-    pub fn take(
-        databases: &'a [std::sync::Arc<Keyspace<E>>],
-        lock: Lock,
-        mode: Mode,
-        selected: usize,
-    ) -> Self {
+    pub fn take(databases: &'a Databases<E>, lock: Lock, mode: Mode, selected: usize) -> Self {
         match lock {
-            Lock::AllDatabases => Held::All(databases.iter().map(|db| db.exclusive()).collect()),
-            _ => Held::One(selected, databases[selected].lock_in(mode)),
+            Lock::AllDatabases => Held::All(databases.lock_all()),
+            _ => Held::One(selected, databases.lock(selected, mode)),
         }
     }
 
@@ -128,7 +126,15 @@ impl<'a, E: Engine<Value = Value>> Held<'a, E> {
         match self {
             Held::Nothing => None,
             Held::One(held, guard) => (*held == index).then(|| guard.db()),
-            Held::All(guards) => guards.get(index).map(Guard::db),
+            Held::All(guards) => guards.db(index),
+        }
+    }
+
+    /// Every database's guard, when they are all held (`SWAPDB` needs them).
+    pub fn all(&self) -> Option<&AllGuards<'a, E>> {
+        match self {
+            Held::All(guards) => Some(guards),
+            _ => None,
         }
     }
 }

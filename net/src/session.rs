@@ -10,7 +10,7 @@ use crate::resp::parse::Limits;
 use crate::resp::table::Table;
 use crate::stats::{CommandStats, ServerStats};
 use engine::Engine;
-use keyspace::{Db, Keyspace, Mode, Str, Value};
+use keyspace::{Databases, Db, Keyspace, Mode, Str, Value};
 use persistence::log::AppendLog;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -20,10 +20,9 @@ use std::time::{Instant, SystemTime};
 
 /// State every loop shares.
 pub struct Shared<E: Engine<Value = Value>> {
-    /// Database 0's keyspace (memcached's, and the one a new RESP client starts in).
-    pub keyspace: Arc<Keyspace<E>>,
-    /// Every numbered database's keyspace, `SELECT`'s index into it.
-    pub databases: Vec<Arc<Keyspace<E>>>,
+    /// The numbered databases (`SELECT`'s numbers, `SWAPDB`'s map); memcached uses
+    /// database 0, as a new RESP client does.
+    pub databases: Arc<Databases<E>>,
     /// The live configuration (`CONFIG SET` changes it).
     pub config: RwLock<Config>,
     /// Counters for `INFO` and memcached `stats`.
@@ -63,8 +62,11 @@ impl<E: Engine<Value = Value>> Shared<E> {
     /// Shared state over `databases` (the numbered databases' keyspaces, at least one) with
     /// `config`.
     pub fn new(databases: Vec<Arc<Keyspace<E>>>, config: Config) -> Self {
-        assert!(!databases.is_empty(), "a server has at least one database");
-        let keyspace = Arc::clone(&databases[0]);
+        Self::over(Arc::new(Databases::new(databases)), config)
+    }
+
+    /// Shared state over `databases` (as a log's replay left their map) with `config`.
+    pub fn over(databases: Arc<Databases<E>>, config: Config) -> Self {
         let seed = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
@@ -72,7 +74,6 @@ impl<E: Engine<Value = Value>> Shared<E> {
         let commands = crate::resp::table();
         let command_stats = CommandStats::new(config.loop_count(), commands.id_count());
         Self {
-            keyspace,
             databases,
             config: RwLock::new(config),
             stats: ServerStats::default(),
@@ -278,7 +279,7 @@ impl<'a, E: Engine<Value = Value>> Session<'a, E> {
     /// The selected database's keyspace without a lock: for what needs none (its size, its
     /// counters, its clock), never for an operation.
     pub fn database(&self) -> &'a Keyspace<E> {
-        &self.shared.databases[self.client.db()]
+        self.shared.databases.unlocked(self.client.db())
     }
 
     /// Runs `run` under `lock` (taken in `mode` on the selected database), unless a guard is

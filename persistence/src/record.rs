@@ -101,6 +101,11 @@ pub enum Opcode {
     /// `key, value`: the key now holds this string, with flags 0 and no expiry. The common
     /// case of [`Opcode::PutString`] (a plain `SET`), 20 bytes shorter.
     PutPlainString = 12,
+    /// `map` (one byte per logical database: the physical database it names): `SWAPDB`'s
+    /// map from the numbers clients select to the databases records are tagged with. The
+    /// record's `version` is the map's epoch and its `db` is 0; replay keeps the map of the
+    /// highest epoch (see `keyspace::databases`).
+    DatabaseMap = 13,
 }
 
 impl Opcode {
@@ -119,6 +124,7 @@ impl Opcode {
             10 => Self::PutList,
             11 => Self::Flush,
             12 => Self::PutPlainString,
+            13 => Self::DatabaseMap,
             _ => return None,
         })
     }

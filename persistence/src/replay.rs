@@ -3,7 +3,9 @@
 //! 1. Read the manifest (or start a fresh log: an empty first segment and a manifest naming
 //!    it).
 //! 2. Map every part and check every record (length, CRC-64/NVME, arguments that fit the
-//!    opcode), noting each record's version and place.
+//!    opcode), noting each record's version and place. A database-map record (`SWAPDB`)
+//!    changes no keyspace: only the one of the highest epoch is kept, and handed to the
+//!    caller in [`Loaded::database_map`].
 //! 3. A defect decides the start-up:
 //!    * at the *tail* of the active segment (no valid record starts anywhere after it: the
 //!      file ends inside a record, or the last bytes are zeros or garbage, as a crash in the
@@ -35,7 +37,7 @@ use crate::effect;
 use crate::manifest::{self, Kind, Manifest, Part};
 use crate::record::{self, Checksum};
 use engine::Engine;
-use keyspace::{Keyspace, Value};
+use keyspace::{Effect, Keyspace, Value};
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -111,6 +113,9 @@ pub struct Loaded {
     pub bytes: u64,
     /// The highest version seen.
     pub max_version: u64,
+    /// `SWAPDB`'s map from database numbers to databases, with its epoch, as last logged
+    /// (`None`: the identity); see `keyspace::databases`.
+    pub database_map: Option<(u64, Vec<u8>)>,
     /// Bytes cut off the active segment.
     pub cut_bytes: u64,
     /// Records a consistent history cannot hold (counted, skipped).
@@ -290,6 +295,8 @@ pub struct Scanned {
     maps: Vec<PartBytes>,
     places: Vec<Place>,
     max_version: u64,
+    /// The database map of the highest epoch, and that epoch (`None`: never swapped).
+    database_map: Option<(u64, Vec<u8>)>,
     read_bytes: u64,
     active_bytes: u64,
     cut_bytes: u64,
@@ -313,6 +320,7 @@ pub fn scan(
     let mut maps: Vec<PartBytes> = Vec::with_capacity(manifest.parts.len());
     let mut places: Vec<Place> = Vec::new();
     let mut max_version = 0u64;
+    let mut database_map: Option<(u64, Vec<u8>)> = None;
     let mut read_bytes = 0u64;
     let mut active_bytes = 0u64;
     let mut cut_bytes = 0u64;
@@ -344,13 +352,17 @@ pub fn scan(
         while offset < bytes.len() {
             match record::decode_into(&bytes[offset..], Checksum::Check, arguments) {
                 Ok((found, size)) => {
-                    if effect::decode(&found).is_err() {
-                        defect = Some((
-                            "a record whose arguments do not fit its opcode".to_string(),
-                            false,
-                        ));
-                        break;
-                    }
+                    let map = match effect::decode(&found) {
+                        Err(_) => {
+                            defect = Some((
+                                "a record whose arguments do not fit its opcode".to_string(),
+                                false,
+                            ));
+                            break;
+                        }
+                        Ok(Effect::DatabaseMap { map }) => Some(map.to_vec()),
+                        Ok(_) => None,
+                    };
                     // A version the clock cannot count on from would overflow it at the first
                     // write after the load (found by the aof_replay fuzz target).
                     if !record::version_fits(found.version) {
@@ -362,6 +374,18 @@ pub fn scan(
                             false,
                         ));
                         break;
+                    }
+                    if let Some(map) = map {
+                        // Not an effect on a keyspace: only the latest map counts.
+                        if database_map
+                            .as_ref()
+                            .is_none_or(|(epoch, _)| *epoch <= found.version)
+                        {
+                            database_map = Some((found.version, map));
+                        }
+                        offset += size;
+                        arguments = found.arguments;
+                        continue;
                     }
                     max_version = max_version.max(found.version);
                     places.push(Place {
@@ -450,6 +474,7 @@ pub fn scan(
         maps,
         places,
         max_version,
+        database_map,
         read_bytes,
         active_bytes,
         cut_bytes,
@@ -503,6 +528,7 @@ impl Scanned {
             maps,
             mut places,
             max_version,
+            database_map,
             read_bytes,
             active_bytes,
             cut_bytes,
@@ -578,6 +604,7 @@ impl Scanned {
             records: total as u64,
             bytes: read_bytes,
             max_version,
+            database_map,
             cut_bytes,
             inconsistent,
             elapsed: started.elapsed(),

@@ -489,3 +489,43 @@ fn a_version_the_clock_cannot_count_on_from_is_corruption() {
     // The clock has room: a write after the load draws a version.
     assert!(keyspace.engine().versions().next() < u64::MAX);
 }
+
+/// SWAPDB's map records change no keyspace; the one of the highest epoch is handed back,
+/// wherever it sits (the base's map can be older than a swap in the segment, or the same).
+#[test]
+fn the_database_map_of_the_highest_epoch_is_kept() {
+    let dir = TempDir::new("replay-database-map");
+    let map = |bytes: &mut Vec<u8>, epoch: u64, map: &[u8]| {
+        effect::encode(bytes, epoch, 0, &Effect::DatabaseMap { map }).unwrap();
+    };
+    let put = |bytes: &mut Vec<u8>, version: u64, key: &'static [u8]| {
+        let effect = Effect::PutString {
+            key,
+            value: b"v",
+            meta: Meta::default(),
+        };
+        effect::encode(bytes, version, 0, &effect).unwrap();
+    };
+    let mut base = Vec::new();
+    map(&mut base, 2, &[1, 0, 2]);
+    put(&mut base, 10, b"a");
+    let mut segment = Vec::new();
+    map(&mut segment, 4, &[2, 0, 1]);
+    put(&mut segment, 11, b"b");
+    map(&mut segment, 3, &[0, 2, 1]);
+    write_log(&dir.0, Some(&base), &segment);
+    let keyspace = Keyspace::new(LockFree::<Value>::new());
+    let loaded = replay::load(&dir.0, FILE, &keyspace, LoadOptions::default()).unwrap();
+    assert_eq!(loaded.database_map, Some((4, vec![2, 0, 1])));
+    // Only the two keys are records of the keyspace; the maps' epochs are not versions.
+    assert_eq!(loaded.records, 2);
+    assert_eq!(loaded.max_version, 11);
+    assert_eq!(dump(&keyspace).len(), 2);
+    // A log without a swap has no map.
+    let mut plain = Vec::new();
+    put(&mut plain, 1, b"a");
+    write_log(&dir.0, None, &plain);
+    let keyspace = Keyspace::new(LockFree::<Value>::new());
+    let loaded = replay::load(&dir.0, FILE, &keyspace, LoadOptions::default()).unwrap();
+    assert_eq!(loaded.database_map, None);
+}

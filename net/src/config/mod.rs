@@ -90,7 +90,7 @@ fn encoding_option(name: &str) -> Option<(usize, &'static EncodingOption)> {
 }
 
 /// The most numbered databases: the log records a record's database in one byte.
-pub const DATABASES_MAX: usize = 256;
+pub use keyspace::databases::DATABASES_MAX;
 
 /// A listening port as configured.
 ///

@@ -21,6 +21,7 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
         command!("dbsize", 1, [READONLY, FAST], [KEYSPACE, READ, FAST], [], dbsize, tips: ["request_policy:all_shards", "response_policy:agg_sum"], docs: docs::DBSIZE),
         command!("flushdb", -1, [WRITE], [KEYSPACE, WRITE, SLOW, DANGEROUS], [], flushdb, tips: ["request_policy:all_shards", "response_policy:all_succeeded"], docs: docs::FLUSHDB).with_lock(Lock::Exclusive),
         command!("flushall", -1, [WRITE], [KEYSPACE, WRITE, SLOW, DANGEROUS], [], flushall, tips: ["request_policy:all_shards", "response_policy:all_succeeded"], docs: docs::FLUSHALL).with_lock(Lock::AllDatabases),
+        command!("swapdb", 3, [WRITE, FAST], [KEYSPACE, WRITE, FAST, DANGEROUS], [], swapdb, docs: docs::SWAPDB).with_lock(Lock::AllDatabases),
         container!(
             "config",
             -2,
@@ -116,6 +117,31 @@ fn flushall<E: Engine<Value = Value>>(
     for index in 0..session.shared.databases.len() {
         session.db(index).flush();
     }
+    session.ok();
+    Ok(())
+}
+
+/// `SWAPDB index1 index2`: clients of either database see the other's keys from now on
+/// (see `keyspace::databases`: two entries of a map change, no key moves).
+fn swapdb<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    // Redis reads each index as a C int, with its own error, before it checks the range.
+    let index = |text: &[u8], which: &str| {
+        keyspace::parse_i64(text)
+            .filter(|index| i32::try_from(*index).is_ok())
+            .ok_or_else(|| format!("ERR invalid {which} DB index"))
+    };
+    let first = index(args.get(1), "first")?;
+    let second = index(args.get(2), "second")?;
+    let count = session.shared.databases.len();
+    let in_range = |index: i64| usize::try_from(index).ok().filter(|&index| index < count);
+    let (Some(first), Some(second)) = (in_range(first), in_range(second)) else {
+        return Err("ERR DB index is out of range".into());
+    };
+    session
+        .held
+        .all()
+        .expect("SWAPDB's row takes every database")
+        .swap(first, second);
     session.ok();
     Ok(())
 }
@@ -338,7 +364,7 @@ fn config_resetstat<E: Engine<Value = Value>>(
         counter.reset();
     }
     session.shared.command_stats.reset();
-    for keyspace in &session.shared.databases {
+    for keyspace in session.shared.databases.physical() {
         let keyspace_stats = keyspace.stats();
         keyspace_stats.hits.reset();
         keyspace_stats.misses.reset();
@@ -581,6 +607,7 @@ fn info<E: Engine<Value = Value>>(session: &Session<'_, E>, args: Args<'_>) -> S
         let databases = &shared.databases;
         let sum = |counter: fn(&keyspace::Stats) -> usize| -> usize {
             databases
+                .physical()
                 .iter()
                 .map(|keyspace| counter(keyspace.stats()))
                 .sum()
@@ -612,7 +639,8 @@ fn info<E: Engine<Value = Value>>(session: &Session<'_, E>, args: Args<'_>) -> S
     }
     if include("keyspace") {
         text.push_str("# Keyspace\r\n");
-        for (db, keyspace) in shared.databases.iter().enumerate() {
+        for db in 0..shared.databases.len() {
+            let keyspace = shared.databases.unlocked(db);
             let keys = keyspace.len();
             if keys > 0 {
                 // Both read without a lock, so a write in flight can make `expires` exceed

@@ -2,7 +2,8 @@
 //!
 //! `Delete` (DEL, expiry, a list popped empty, the source of a RENAME), `SetMeta` (a key's
 //! flags and expiry changed, its value did not: EXPIRE, PERSIST, memcached `touch`) and
-//! `Flush` (FLUSHDB; FLUSHALL is one per database).
+//! `Flush` (FLUSHDB; FLUSHALL is one per database), and `DatabaseMap` (SWAPDB's map from
+//! database numbers to databases).
 
 use super::{u32_of, u64_of, Malformed, Out};
 use crate::record::{Argument, Opcode, TooLarge};
@@ -10,7 +11,12 @@ use engine::Meta;
 use keyspace::Effect;
 
 /// The opcodes this file owns.
-pub const OPCODES: &[Opcode] = &[Opcode::Delete, Opcode::SetMeta, Opcode::Flush];
+pub const OPCODES: &[Opcode] = &[
+    Opcode::Delete,
+    Opcode::SetMeta,
+    Opcode::Flush,
+    Opcode::DatabaseMap,
+];
 
 /// Appends the record of a key-level effect.
 pub(super) fn encode(out: &mut Out<'_>, effect: &Effect<'_>) -> Result<usize, TooLarge> {
@@ -22,6 +28,7 @@ pub(super) fn encode(out: &mut Out<'_>, effect: &Effect<'_>) -> Result<usize, To
         ),
         Effect::Delete { key } => out.write(Opcode::Delete, &[Bytes(key)]),
         Effect::Flush => out.write(Opcode::Flush, &[]),
+        Effect::DatabaseMap { map } => out.write(Opcode::DatabaseMap, &[Bytes(map)]),
         _ => unreachable!("not a key-level effect: {effect:?}"),
     }
 }
@@ -41,6 +48,7 @@ pub(super) fn decode<'r>(
         },
         (Opcode::Delete, [key]) => Effect::Delete { key },
         (Opcode::Flush, []) => Effect::Flush,
+        (Opcode::DatabaseMap, [map]) if !map.is_empty() => Effect::DatabaseMap { map },
         _ => return Err(Malformed),
     })
 }

@@ -84,9 +84,10 @@ pub fn encode_in(
     };
     match effect {
         Effect::PutString { .. } => string::encode(&mut out, effect),
-        Effect::SetMeta { .. } | Effect::Delete { .. } | Effect::Flush => {
-            keys::encode(&mut out, effect)
-        }
+        Effect::SetMeta { .. }
+        | Effect::Delete { .. }
+        | Effect::Flush
+        | Effect::DatabaseMap { .. } => keys::encode(&mut out, effect),
         Effect::ListPush { .. }
         | Effect::ListPop { .. }
         | Effect::ListSet { .. }
@@ -125,7 +126,9 @@ pub fn decode<'r>(record: &'r Record<'_>) -> Result<Effect<'r>, Malformed> {
     let arguments = record.arguments.as_slice();
     match record.opcode {
         Opcode::PutString | Opcode::PutPlainString => string::decode(record.opcode, arguments),
-        Opcode::Delete | Opcode::SetMeta | Opcode::Flush => keys::decode(record.opcode, arguments),
+        Opcode::Delete | Opcode::SetMeta | Opcode::Flush | Opcode::DatabaseMap => {
+            keys::decode(record.opcode, arguments)
+        }
         Opcode::ListPush
         | Opcode::ListPop
         | Opcode::ListSet
@@ -218,6 +221,7 @@ mod tests {
             elements: &[],
         });
         round_trip(Effect::Flush);
+        round_trip(Effect::DatabaseMap { map: &[2, 0, 1] });
     }
 
     #[test]

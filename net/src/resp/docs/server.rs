@@ -1,6 +1,6 @@
 //! The server commands' docs (see the [module docs](super)).
 
-use super::{block, one_of, pure_token, string, Docs, Group};
+use super::{block, integer, one_of, pure_token, string, Docs, Group};
 
 /// `INFO`.
 pub const INFO: Docs = Docs::new(
@@ -19,6 +19,15 @@ pub const DBSIZE: Docs = Docs::new(
     "Returns the number of keys in the selected database.",
     "O(1)",
 );
+
+/// `SWAPDB`.
+pub const SWAPDB: Docs = Docs::new(
+    Group::Server,
+    "4.0.0",
+    "Exchanges two databases, so that the clients of each see the other's keys.",
+    "O(N), N being the clients watching or blocked on keys of either database (O(1) here).",
+)
+.arguments(&[integer("index1"), integer("index2")]);
 
 /// `FLUSHDB`.
 pub const FLUSHDB: Docs = Docs::new(
