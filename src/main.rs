@@ -199,18 +199,35 @@ fn load_config(flags: &Flags) -> Result<Config, String> {
     Ok(config)
 }
 
-fn init_logging(level: &str) {
-    let level = match level {
-        "debug" | "verbose" => tracing::Level::DEBUG,
-        "warning" | "nothing" => tracing::Level::WARN,
-        _ => tracing::Level::INFO,
-    };
-    tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+/// The tracing level of a Redis `loglevel` (`verbose` has no level of its own in tracing).
+fn level_filter(level: &str) -> tracing_subscriber::filter::LevelFilter {
+    use tracing_subscriber::filter::LevelFilter;
+    match level {
+        "debug" | "verbose" => LevelFilter::DEBUG,
+        "warning" | "nothing" => LevelFilter::WARN,
+        _ => LevelFilter::INFO,
+    }
+}
+
+/// Logs to stderr at `level`; returns what changes the level later.
+fn init_logging(level: &str) -> net::session::LogLevelSetter {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(level_filter(level));
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_target(false)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+        )
         .init();
+    Box::new(move |level| {
+        if let Err(error) = handle.reload(level_filter(level)) {
+            tracing::warn!("cannot change the log level: {error}");
+        }
+    })
 }
 
 /// The append-only file, opened: the directory lock (held while the log runs), the log and
@@ -472,6 +489,7 @@ fn spawn_sweeper<E: Engine<Value = Value>>(
 fn serve<E: Engine<Value = Value>>(
     config: Config,
     config_file: Option<std::path::PathBuf>,
+    set_level: net::session::LogLevelSetter,
 ) -> Result<(), String> {
     // One journal for the server's life, attached to every database whether or not a log
     // runs: `CONFIG SET appendonly yes` subscribes a log to it later.
@@ -499,9 +517,11 @@ fn serve<E: Engine<Value = Value>>(
         return Err("the databases already have a journal".into());
     }
     // SHUTDOWN takes the SIGTERM path below, so both stop the server the same way.
-    let mut shared = Shared::over(Arc::clone(&databases), config.clone()).with_shutdown(|| {
-        let _ = signal_hook::low_level::raise(signal_hook::consts::SIGTERM);
-    });
+    let mut shared = Shared::over(Arc::clone(&databases), config.clone())
+        .with_shutdown(|| {
+            let _ = signal_hook::low_level::raise(signal_hook::consts::SIGTERM);
+        })
+        .with_log_level(set_level);
     let switch = AofSwitch {
         journal: Arc::clone(&journal),
         databases: Arc::downgrade(&databases),
@@ -582,12 +602,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging(&config.loglevel);
+    let set_level = init_logging(&config.loglevel);
     let result = match config.engine.as_str() {
-        "sharded" => serve::<Sharded<Value>>(config, flags.config),
-        "dashmap" => serve::<DashMapEngine<Value>>(config, flags.config),
-        "flurry" => serve::<FlurryEngine<Value>>(config, flags.config),
-        _ => serve::<LockFree<Value>>(config, flags.config),
+        "sharded" => serve::<Sharded<Value>>(config, flags.config, set_level),
+        "dashmap" => serve::<DashMapEngine<Value>>(config, flags.config, set_level),
+        "flurry" => serve::<FlurryEngine<Value>>(config, flags.config, set_level),
+        _ => serve::<LockFree<Value>>(config, flags.config, set_level),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,7 +1,8 @@
 //! Runtime configuration through the real binary: `CONFIG SET appendonly` starts and stops
 //! the append-only file (and what is on disk after a `kill -9` says so), `appendfsync`
 //! changes while writes go on, `CONFIG REWRITE` writes the file back and the server starts
-//! from it, `CONFIG RESETSTAT` zeroes the counters, and every error text is byte for byte
+//! from it, `CONFIG RESETSTAT` zeroes the counters, `CONFIG SET port|bind|memcache-port`
+//! moves the listeners while connections stay, and every error text is byte for byte
 //! redis-server 7.0.15's.
 
 mod common;
@@ -307,14 +308,118 @@ fn same_replies(redis_port: u16, our_port: u16, commands: &[&[&str]]) {
     }
 }
 
+/// Whether a connection to `address` is refused now.
+fn refused(address: (&str, u16)) -> bool {
+    match std::net::TcpStream::connect_timeout(
+        &std::net::ToSocketAddrs::to_socket_addrs(&address)
+            .unwrap()
+            .next()
+            .unwrap(),
+        Duration::from_secs(5),
+    ) {
+        Ok(_) => false,
+        Err(error) => error.kind() == std::io::ErrorKind::ConnectionRefused,
+    }
+}
+
+/// Waits until connections to `address` are refused (the loops close their old sockets when
+/// they next wake).
+fn wait_refused(address: (&str, u16)) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !refused(address) {
+        assert!(Instant::now() < deadline, "{address:?} still accepts");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn ping(address: (&str, u16)) {
+    let mut raw = common::Raw {
+        stream: std::net::TcpStream::connect(address).expect("connect"),
+    };
+    raw.stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    raw.round_trip(&resp(&[b"PING"]), b"+PONG\r\n");
+}
+
+#[test]
+fn listeners_move_at_runtime_and_open_connections_stay() {
+    let server = Server::start("lockfree", &[]);
+    let old_port = server.port;
+    let mut open = server.redis();
+    let _: () = open.set("k", "v").unwrap();
+    // `-1`: any free port, race-free; CONFIG GET tells which.
+    config_set(&mut open, &[("port", "-1")]);
+    let port: u16 = config_get(&mut open, "port").parse().unwrap();
+    assert_ne!(port, old_port);
+    ping(("127.0.0.1", port));
+    wait_refused(("127.0.0.1", old_port));
+    // The connection that asked is still served, by the same loop.
+    assert_eq!(open.get::<_, String>("k").unwrap(), "v");
+    // Another address of the loopback network, then back.
+    config_set(&mut open, &[("bind", "127.0.0.2")]);
+    ping(("127.0.0.2", port));
+    wait_refused(("127.0.0.1", port));
+    config_set(&mut open, &[("bind", "127.0.0.1")]);
+    ping(("127.0.0.1", port));
+    // The memcached port moves too, and its connections start in memcached's protocol.
+    config_set(&mut open, &[("memcache-port", "-1")]);
+    let memcache_port: u16 = config_get(&mut open, "memcache-port").parse().unwrap();
+    let mut memcache = common::Raw::connect(memcache_port);
+    memcache.round_trip(b"get k\r\n", b"VALUE k 0 1\r\nv\r\nEND\r\n");
+    // A port taken by another process, or the other protocol's port: refused, nothing moves.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken_port = taken.local_addr().unwrap().port().to_string();
+    let mut raw = common::Raw::connect(port);
+    for (name, value, reason) in [
+        (
+            "port",
+            taken_port.as_str(),
+            "Unable to listen on this port. Check server logs.",
+        ),
+        (
+            "port",
+            &memcache_port.to_string(),
+            "Unable to listen on this port. Check server logs.",
+        ),
+        (
+            "bind",
+            "192.0.2.1",
+            "Failed to bind to specified addresses.",
+        ),
+    ] {
+        raw.round_trip(
+            &resp(&[b"CONFIG", b"SET", name.as_bytes(), value.as_bytes()]),
+            format!(
+                "-ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    assert_eq!(config_get(&mut open, "port"), port.to_string());
+    assert_eq!(config_get(&mut open, "bind"), "127.0.0.1");
+    ping(("127.0.0.1", port));
+    memcache.round_trip(b"get k\r\n", b"VALUE k 0 1\r\nv\r\nEND\r\n");
+}
+
 #[test]
 fn config_errors_are_redis_servers_byte_for_byte() {
     let redis = RedisServer::start();
     let server = Server::start("lockfree", &[]);
+    // A port some other process listens on: both servers refuse to move there.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken_port = taken.local_addr().unwrap().port().to_string();
+    let seventeen: Vec<String> = (1..=17).map(|host| format!("127.0.0.{host}")).collect();
+    let seventeen = seventeen.join(" ");
     same_replies(
         redis.port,
         server.port,
         &[
+            &["CONFIG", "SET", "port", &taken_port],
+            &["CONFIG", "SET", "port", "70000"],
+            &["CONFIG", "SET", "port", "abc"],
+            &["CONFIG", "SET", "bind", "192.0.2.1"],
+            &["CONFIG", "SET", "bind", &seventeen],
             &["CONFIG", "SET", "daemonize", "yes"],
             &["CONFIG", "SET", "databases", "4"],
             &["CONFIG", "SET", "appendfilename", "x.aof"],
@@ -369,4 +474,55 @@ fn config_errors_are_redis_servers_byte_for_byte() {
             &["CONFIG", "RESETSTAT"],
         ],
     );
+}
+
+/// `CONFIG SET loglevel` changes what the running process logs, at once.
+#[test]
+fn loglevel_changes_at_runtime() {
+    let dir = temp_dir("loglevel");
+    let log = dir.join("stderr.log");
+    let ready = dir.join("ready");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_workingdb"))
+        .args([
+            "--port",
+            "-1",
+            "--memcache-port",
+            "-1",
+            "--appendonly",
+            "no",
+        ])
+        .args(["--loglevel", "warning", "--dir", &dir.display().to_string()])
+        .args(["--ready-file", &ready.display().to_string()])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let (port, _) = common::wait_ready_file(&mut child, &ready);
+    let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    // Turning the log on and off logs a notice each way; count the "off" ones.
+    let cycle = |c: &mut redis::Connection| {
+        config_set(c, &[("appendonly", "yes")]);
+        wait_for_base(c);
+        config_set(c, &[("appendonly", "no")]);
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .matches("AOF turned off at run time")
+            .count()
+    };
+    assert_eq!(cycle(&mut c), 0, "a notice logged at loglevel warning");
+    config_set(&mut c, &[("loglevel", "notice")]);
+    assert_eq!(cycle(&mut c), 1, "no notice at loglevel notice");
+    config_set(&mut c, &[("loglevel", "warning")]);
+    assert_eq!(
+        cycle(&mut c),
+        1,
+        "a notice logged after going back to warning"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -189,8 +189,8 @@ fn exact_replies_and_errors() {
         b"*2\r\n$10\r\nmaxclients\r\n$3\r\n500\r\n",
     );
     raw.round_trip(
-        &resp(&[b"CONFIG", b"SET", b"port", b"1"]),
-        b"-ERR CONFIG SET failed (possibly related to argument 'port') - can't set immutable config\r\n",
+        &resp(&[b"CONFIG", b"SET", b"daemonize", b"yes"]),
+        b"-ERR CONFIG SET failed (possibly related to argument 'daemonize') - can't set immutable config\r\n",
     );
     raw.round_trip(&resp(&[b"CLIENT", b"SETNAME", b"me"]), b"+OK\r\n");
     raw.round_trip(&resp(&[b"CLIENT", b"GETNAME"]), b"$2\r\nme\r\n");

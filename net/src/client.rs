@@ -214,14 +214,17 @@ impl Client {
     }
 }
 
-/// What one loop can ask of another about a connection it owns.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What one loop can ask of another about a connection it owns, or of the loop itself.
+#[derive(Debug)]
 pub enum Message {
     /// Close the client with this id (`CLIENT KILL`), after flushing nothing more.
     Kill {
         /// The client.
         client_id: u64,
     },
+    /// Listen on these sockets from now on, instead of the loop's current ones (`CONFIG SET
+    /// port|bind|memcache-port`).
+    Listen(Vec<crate::server::Listener>),
 }
 
 /// A loop's inbox: messages any thread may post, carried out by the loop on its own thread.

@@ -66,8 +66,21 @@ const EVENTS_MAX: usize = 1024;
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_millis(250);
 
 const WAKER: Token = Token(0);
-/// Listener tokens start here; connection tokens start after the listeners.
+/// Listener tokens start here.
 const FIRST_LISTENER: usize = 1;
+/// The most listening sockets a loop has: both ports on up to 64 addresses (`bind` takes 16,
+/// a name may resolve to several). Fixed, so connection tokens stay put when `CONFIG SET`
+/// changes the listeners.
+const LISTENERS_MAX: usize = 128;
+/// Connection tokens start here.
+const FIRST_CONNECTION: usize = FIRST_LISTENER + LISTENERS_MAX;
+
+/// One listening socket of a loop, and the protocol its connections start in.
+#[derive(Debug)]
+pub struct Listener {
+    socket: TcpListener,
+    home: Protocol,
+}
 
 /// The error a client over `maxclients` gets before its connection is closed.
 const MAX_CLIENTS_ERROR: &[u8] = b"-ERR max number of clients reached\r\n";
@@ -124,17 +137,30 @@ fn check_port_free(address: SocketAddr) -> io::Result<()> {
 /// Binds one listener per loop on every address of every port that is not off, and returns
 /// them with the ports bound (RESP, memcached; 0 when off).
 ///
-/// A fixed port is first checked free on every address ([`check_port_free`]). A port set to
+/// A fixed port is first checked free on every address ([`check_port_free`]) but those in
+/// `ours` (what this server listens on already, when `CONFIG SET` rebinds). A port set to
 /// `-1` is bound as port 0 by the first loop's listener on the first address, so the kernel
 /// picks a free one; every other listener of that port then joins the port picked. The port is
 /// never released between being picked and being listened on, so nothing can take it.
-fn bind_all(config: &Config, loops: usize) -> io::Result<(Vec<Vec<TcpListener>>, [u16; 2])> {
+fn bind_all(
+    config: &Config,
+    loops: usize,
+    ours: &[SocketAddr],
+) -> io::Result<(Vec<Vec<Listener>>, [u16; 2])> {
     let settings = [config.port, config.memcache_port];
     if settings.iter().all(|port| *port == Port::Off) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "both ports are 0: nothing to listen on",
         ));
+    }
+    if let [Port::Fixed(resp), Port::Fixed(memcache)] = settings {
+        if resp == memcache {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("port and memcache-port are both {resp}"),
+            ));
+        }
     }
     let resolve = |host: &str, port: u16| -> io::Result<Vec<SocketAddr>> {
         (host, port)
@@ -151,12 +177,15 @@ fn bind_all(config: &Config, loops: usize) -> io::Result<(Vec<Vec<TcpListener>>,
         let Port::Fixed(port) = setting else { continue };
         for host in &config.bind {
             for address in resolve(host, port)? {
-                check_port_free(address).map_err(in_use(address))?;
+                if !ours.contains(&address) {
+                    check_port_free(address).map_err(in_use(address))?;
+                }
             }
         }
     }
-    let mut per_loop: Vec<Vec<TcpListener>> = (0..loops).map(|_| Vec::new()).collect();
+    let mut per_loop: Vec<Vec<Listener>> = (0..loops).map(|_| Vec::new()).collect();
     let mut bound = [0u16; 2];
+    let homes = [Protocol::Resp, Protocol::MemcacheText];
     for (slot, setting) in settings.into_iter().enumerate() {
         if setting == Port::Off {
             continue;
@@ -168,16 +197,77 @@ fn bind_all(config: &Config, loops: usize) -> io::Result<(Vec<Vec<TcpListener>>,
             for address in resolve(host, bound[slot])? {
                 for listeners in &mut per_loop {
                     let address = SocketAddr::new(address.ip(), bound[slot]);
-                    let listener = listen(address, config.tcp_backlog).map_err(in_use(address))?;
+                    let socket = listen(address, config.tcp_backlog).map_err(in_use(address))?;
                     if bound[slot] == 0 {
-                        bound[slot] = listener.local_addr()?.port();
+                        bound[slot] = socket.local_addr()?.port();
                     }
-                    listeners.push(listener);
+                    if listeners.len() == LISTENERS_MAX {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidInput,
+                            format!("more than {LISTENERS_MAX} addresses to listen on"),
+                        ));
+                    }
+                    listeners.push(Listener {
+                        socket,
+                        home: homes[slot],
+                    });
                 }
             }
         }
     }
     Ok((per_loop, bound))
+}
+
+/// `-1` ports now have a number: CONFIG GET and INFO report the ports really bound.
+fn resolve_ports(config: &mut Config, bound: [u16; 2]) {
+    for (setting, port) in [&mut config.port, &mut config.memcache_port]
+        .into_iter()
+        .zip(bound)
+    {
+        if port != 0 {
+            *setting = Port::Fixed(port);
+        }
+    }
+}
+
+/// Listens as `config` says instead of as `before` did (`CONFIG SET port|bind|memcache-port`):
+/// binds every loop's new sockets, then hands each loop its own through its inbox. Nothing
+/// changes if any socket cannot be bound. Ports set to `-1` are resolved in `config`.
+///
+/// Connections already open stay open. A loop accepts what is queued on its old sockets
+/// before it closes them; a connection that reaches an old socket of a port kept between
+/// that last accept and the close is refused (the kernel spreads new connections over the
+/// old and new sockets of a port until then), a window of one loop turn.
+pub fn rebind<E: Engine<Value = Value>>(
+    shared: &Shared<E>,
+    before: &Config,
+    config: &mut Config,
+) -> io::Result<()> {
+    let Some(inboxes) = shared.inboxes.get() else {
+        return Err(io::Error::other("the server is not listening yet"));
+    };
+    let (resp, memcache) = *shared
+        .ports
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut ours = Vec::new();
+    for host in &before.bind {
+        for port in [resp, memcache].into_iter().filter(|port| *port != 0) {
+            if let Ok(addresses) = (host.as_str(), port).to_socket_addrs() {
+                ours.extend(addresses);
+            }
+        }
+    }
+    let (per_loop, bound) = bind_all(config, inboxes.len(), &ours)?;
+    resolve_ports(config, bound);
+    *shared
+        .ports
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = (bound[0], bound[1]);
+    for (inbox, listeners) in inboxes.iter().zip(per_loop) {
+        inbox.post(Message::Listen(listeners));
+    }
+    Ok(())
 }
 
 /// A listening socket with `SO_REUSEPORT`, so every loop can have its own on the same port.
@@ -199,20 +289,10 @@ fn listen(address: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
 pub fn start<E: Engine<Value = Value>>(shared: Arc<Shared<E>>) -> io::Result<Running> {
     let config = shared.config();
     let loops = config.loop_count();
-    let (per_loop, bound) = bind_all(&config, loops)?;
-    if bound[0] != 0 || bound[1] != 0 {
-        // `-1` ports now have a number: CONFIG GET and INFO report the ports really bound.
-        let mut resolved = config.clone();
-        for (setting, port) in [&mut resolved.port, &mut resolved.memcache_port]
-            .into_iter()
-            .zip(bound)
-        {
-            if port != 0 {
-                *setting = Port::Fixed(port);
-            }
-        }
-        shared.set_config(resolved);
-    }
+    let (per_loop, bound) = bind_all(&config, loops, &[])?;
+    let mut resolved = config.clone();
+    resolve_ports(&mut resolved, bound);
+    shared.set_config(resolved);
     *shared
         .ports
         .lock()
@@ -320,7 +400,7 @@ enum Driven {
 
 struct EventLoop<E: Engine<Value = Value>> {
     poll: Poll,
-    listeners: Vec<TcpListener>,
+    listeners: Vec<Listener>,
     connections: Slab<Connection>,
     pool: Pool,
     shared: Arc<Shared<E>>,
@@ -342,7 +422,7 @@ struct EventLoop<E: Engine<Value = Value>> {
 impl<E: Engine<Value = Value>> EventLoop<E> {
     fn new(
         poll: Poll,
-        mut listeners: Vec<TcpListener>,
+        mut listeners: Vec<Listener>,
         shared: Arc<Shared<E>>,
         stop: Arc<AtomicBool>,
         waiting_for_disk: Arc<AtomicBool>,
@@ -351,7 +431,7 @@ impl<E: Engine<Value = Value>> EventLoop<E> {
     ) -> io::Result<Self> {
         for (index, listener) in listeners.iter_mut().enumerate() {
             poll.registry().register(
-                listener,
+                &mut listener.socket,
                 Token(FIRST_LISTENER + index),
                 Interest::READABLE,
             )?;
@@ -372,10 +452,6 @@ impl<E: Engine<Value = Value>> EventLoop<E> {
             index,
             inbox,
         })
-    }
-
-    fn first_connection_token(&self) -> usize {
-        FIRST_LISTENER + self.listeners.len()
     }
 
     fn run(&mut self) -> io::Result<()> {
@@ -401,13 +477,10 @@ impl<E: Engine<Value = Value>> EventLoop<E> {
             for event in events.iter() {
                 match event.token() {
                     WAKER => self.read_inbox(),
-                    Token(token) if token < self.first_connection_token() => {
+                    Token(token) if token < FIRST_CONNECTION => {
                         self.accept(token - FIRST_LISTENER);
                     }
-                    Token(token) => {
-                        let key = token - self.first_connection_token();
-                        self.drive(key);
-                    }
+                    Token(token) => self.drive(token - FIRST_CONNECTION),
                 }
             }
             for key in std::mem::take(&mut self.ready) {
@@ -437,8 +510,33 @@ impl<E: Engine<Value = Value>> EventLoop<E> {
                         self.close(key);
                     }
                 }
+                Message::Listen(listeners) => self.listen_on(listeners),
             }
         }
+    }
+
+    /// Replaces the loop's listening sockets (see [`rebind`]).
+    fn listen_on(&mut self, mut listeners: Vec<Listener>) {
+        // What is queued on the old sockets is accepted, not reset by the close.
+        for index in 0..self.listeners.len() {
+            self.accept(index);
+        }
+        for mut old in self.listeners.drain(..) {
+            let _ = self.poll.registry().deregister(&mut old.socket);
+        }
+        for (index, listener) in listeners.iter_mut().enumerate() {
+            if let Err(error) = self.poll.registry().register(
+                &mut listener.socket,
+                Token(FIRST_LISTENER + index),
+                Interest::READABLE,
+            ) {
+                tracing::warn!(
+                    "loop {}: cannot listen on a new socket: {error}",
+                    self.index
+                );
+            }
+        }
+        self.listeners = listeners;
     }
 
     /// Drives the held connections whose tickets are durable now; keeps the others.
@@ -493,7 +591,11 @@ impl<E: Engine<Value = Value>> EventLoop<E> {
 
     fn accept(&mut self, index: usize) {
         loop {
-            let (mut stream, peer) = match self.listeners[index].accept() {
+            let Some(listener) = self.listeners.get(index) else {
+                return;
+            };
+            let home = listener.home;
+            let (mut stream, peer) = match listener.socket.accept() {
                 Ok(accepted) => accepted,
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
@@ -512,22 +614,12 @@ impl<E: Engine<Value = Value>> EventLoop<E> {
             }
             let _ = stream.set_nodelay(true);
             let local = stream.local_addr().ok();
-            let memcache_port = self
-                .shared
-                .ports
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .1;
-            let home = match local {
-                Some(address) if address.port() == memcache_port => Protocol::MemcacheText,
-                _ => Protocol::Resp,
-            };
             let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
             let info = self
                 .shared
                 .register_client(Some(peer), local, fd, self.index);
             let entry = self.connections.vacant_entry();
-            let token = Token(FIRST_LISTENER + self.listeners.len() + entry.key());
+            let token = Token(FIRST_CONNECTION + entry.key());
             if let Err(error) = self.poll.registry().register(
                 &mut stream,
                 token,

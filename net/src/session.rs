@@ -18,6 +18,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::{Instant, SystemTime};
 
+/// Changes the process's log level to a `loglevel` value.
+pub type LogLevelSetter = Box<dyn Fn(&str) + Send + Sync>;
+
 /// State every loop shares.
 pub struct Shared<E: Engine<Value = Value>> {
     /// The numbered databases (`SELECT`'s numbers, `SWAPDB`'s map); memcached uses
@@ -56,6 +59,9 @@ pub struct Shared<E: Engine<Value = Value>> {
     /// Asks the process to shut down as SIGTERM does (`SHUTDOWN`); `None` where nothing can
     /// (a server embedded in a test), and `SHUTDOWN` then fails as Redis's does.
     pub shutdown: Option<Box<dyn Fn() + Send + Sync>>,
+    /// Changes the process's log level (`CONFIG SET loglevel`); `None` in a server embedded
+    /// in a test, where the level is the test's.
+    pub set_log_level: Option<LogLevelSetter>,
 }
 
 impl<E: Engine<Value = Value>> Shared<E> {
@@ -91,6 +97,7 @@ impl<E: Engine<Value = Value>> Shared<E> {
             config_file: None,
             started_unix: (seed / 1_000_000_000) as u64,
             shutdown: None,
+            set_log_level: None,
         }
     }
 
@@ -109,6 +116,12 @@ impl<E: Engine<Value = Value>> Shared<E> {
     /// The same, with `request` as the way `SHUTDOWN` stops the process.
     pub fn with_shutdown(mut self, request: impl Fn() + Send + Sync + 'static) -> Self {
         self.shutdown = Some(Box::new(request));
+        self
+    }
+
+    /// The same, with `set` as the way `CONFIG SET loglevel` changes the log level.
+    pub fn with_log_level(mut self, set: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.set_log_level = Some(Box::new(set));
         self
     }
 

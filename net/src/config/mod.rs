@@ -92,6 +92,9 @@ fn encoding_option(name: &str) -> Option<(usize, &'static EncodingOption)> {
 /// The most numbered databases: the log records a record's database in one byte.
 pub use keyspace::databases::DATABASES_MAX;
 
+/// The most addresses `bind` takes (Redis's `CONFIG_BINDADDR_MAX`).
+pub const BIND_ADDRESSES_MAX: usize = 16;
+
 /// A listening port as configured.
 ///
 /// `0` turns a port off, as in Redis and memcached. `-1` asks for any free port, chosen by the
@@ -110,13 +113,14 @@ pub enum Port {
 }
 
 impl Port {
-    /// Parses `-1`, `0` or a port number.
+    /// Parses `-1`, `0` or a port number. The errors are Redis's, whose range has no `-1`.
     pub fn parse(value: &str) -> Result<Port, String> {
-        match value.trim().parse::<i32>() {
+        match value.trim().parse::<i64>() {
             Ok(-1) => Ok(Port::Any),
             Ok(0) => Ok(Port::Off),
             Ok(port) if (1..=65535).contains(&port) => Ok(Port::Fixed(port as u16)),
-            _ => Err("argument must be between -1 and 65535 inclusive".into()),
+            Ok(_) => Err("argument must be between 0 and 65535 inclusive".into()),
+            Err(_) => Err("argument couldn't be parsed into an integer".into()),
         }
     }
 }
@@ -353,9 +357,9 @@ pub fn option_names() -> impl Iterator<Item = &'static str> {
 /// Every option, in `CONFIG GET *` order. `save` reads as Redis without snapshots answers,
 /// and accepts only `""`.
 pub const OPTIONS: &[OptionSpec] = &[
-    OptionSpec { name: "bind", runtime: Mutability::Immutable, kind: ValueKind::List, help: "addresses to listen on, space-separated" },
-    OptionSpec { name: "port", runtime: Mutability::Immutable, kind: ValueKind::Number, help: "RESP port (0: off, -1: any free port)" },
-    OptionSpec { name: "memcache-port", runtime: Mutability::Immutable, kind: ValueKind::Number, help: "memcached port (0: off, -1: any free port)" },
+    OptionSpec { name: "bind", runtime: Mutability::Runtime, kind: ValueKind::List, help: "addresses to listen on, space-separated" },
+    OptionSpec { name: "port", runtime: Mutability::Runtime, kind: ValueKind::Number, help: "RESP port (0: off, -1: any free port)" },
+    OptionSpec { name: "memcache-port", runtime: Mutability::Runtime, kind: ValueKind::Number, help: "memcached port (0: off, -1: any free port)" },
     OptionSpec { name: "ready-file", runtime: Mutability::Immutable, kind: ValueKind::Text, help: "once listening, write the bound ports here (empty: none)" },
     OptionSpec { name: "threads", runtime: Mutability::Immutable, kind: ValueKind::Number, help: "event loops (0: one per core)" },
     OptionSpec { name: "engine", runtime: Mutability::Immutable, kind: ValueKind::Enum, help: "sharded, dashmap, flurry or lockfree" },
@@ -577,6 +581,9 @@ impl Config {
                 let addresses: Vec<String> = value.split_whitespace().map(String::from).collect();
                 if addresses.is_empty() {
                     return Err("bind needs at least one address".into());
+                }
+                if addresses.len() > BIND_ADDRESSES_MAX {
+                    return Err("Too many bind addresses specified.".into());
                 }
                 self.bind = addresses;
             }
@@ -1025,9 +1032,13 @@ mod tests {
             assert_eq!(config.port, port);
             assert_eq!(config.get("port").unwrap(), text);
         }
-        for bad in ["-2", "65536", "x", ""] {
+        for bad in ["-2", "65536"] {
             let error = config.set("memcache-port", bad).unwrap_err();
-            assert_eq!(error, "argument must be between -1 and 65535 inclusive");
+            assert_eq!(error, "argument must be between 0 and 65535 inclusive");
+        }
+        for bad in ["x", ""] {
+            let error = config.set("memcache-port", bad).unwrap_err();
+            assert_eq!(error, "argument couldn't be parsed into an integer");
         }
         assert_eq!(config.memcache_port, Port::Fixed(11211));
     }

@@ -322,12 +322,42 @@ fn config_set<E: Engine<Value = Value>>(
             return failed(name, &reason);
         }
     }
+    let listening = |config: &crate::config::Config| {
+        (
+            config.bind.clone(),
+            config.port.to_string(),
+            config.memcache_port.to_string(),
+        )
+    };
+    let rebound = listening(&config) != listening(&before);
+    if rebound {
+        if let Err(error) = crate::server::rebind(shared, &before, &mut config) {
+            tracing::warn!("CONFIG SET cannot listen as asked: {error}");
+            // Redis's words: one for `bind`, one for the ports.
+            let (name, _) = pairs
+                .iter()
+                .find(|(name, _)| ["bind", "port", "memcache-port"].contains(&name.as_str()))
+                .expect("a listening option changed");
+            let reason = if name == "bind" {
+                "Failed to bind to specified addresses."
+            } else {
+                "Unable to listen on this port. Check server logs."
+            };
+            return failed(name, reason);
+        }
+    }
     if config.appendonly != before.appendonly {
         if let Err(reason) = shared.aof.set_enabled(config.appendonly, &config) {
             tracing::warn!(
                 "CONFIG SET appendonly {}: {reason}",
                 config.get("appendonly").unwrap_or_default()
             );
+            if rebound {
+                // All or nothing: listen as before again.
+                if let Err(error) = crate::server::rebind(shared, &config, &mut before.clone()) {
+                    tracing::warn!("CONFIG SET cannot listen as before: {error}");
+                }
+            }
             return failed("appendonly", "Unable to turn on AOF. Check server logs.");
         }
     }
@@ -339,6 +369,11 @@ fn config_set<E: Engine<Value = Value>>(
             config.auto_aof_rewrite_percentage,
             config.auto_aof_rewrite_min_size,
         );
+    }
+    if config.loglevel != before.loglevel {
+        if let Some(set) = &shared.set_log_level {
+            set(&config.loglevel);
+        }
     }
     shared.set_config(config);
     session.ok();
