@@ -78,6 +78,18 @@ impl<E: Engine<Value = Value>> Db<'_, E> {
         self.peek_locked(key, |entry| entry.value.type_name())
     }
 
+    /// `OBJECT ENCODING`: the name Redis 7.0 gives the encoding of the value, `None` for a
+    /// missing key (see [`Value::encoding_name`]).
+    pub fn encoding_of(&self, key: &[u8]) -> Option<&'static str> {
+        self.peek_locked(key, |entry| entry.value.encoding_name())
+    }
+
+    /// `OBJECT REFCOUNT`: what Redis 7.0 reports, `None` for a missing key (see
+    /// [`Value::reference_count`]).
+    pub fn reference_count_of(&self, key: &[u8]) -> Option<i64> {
+        self.peek_locked(key, |entry| entry.value.reference_count())
+    }
+
     /// `TTL` and friends.
     pub fn ttl(&self, key: &[u8]) -> Ttl {
         match self.peek_locked(key, |entry| entry.meta.expire_at_ms) {

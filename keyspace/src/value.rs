@@ -155,4 +155,56 @@ impl Value {
             Value::List(_) => "list",
         }
     }
+
+    /// The name Redis 7.0's `OBJECT ENCODING` gives this value. Each of our types has one
+    /// representation, so this is the encoding Redis would have chosen for the same value
+    /// when it was set: a string that is a 64-bit integer of at most 20 characters is `int`,
+    /// another of at most 44 bytes `embstr` (one allocation with its header), a longer one
+    /// `raw`; a list is always a `quicklist` in 7.0. Redis also turns a string `raw` when
+    /// `APPEND` or `SETRANGE` changes it in place, and keeps `INCRBYFLOAT`'s result a string
+    /// even when it reads as an integer; we keep no such history (we never change a string in
+    /// place), so those values report what their content would.
+    pub fn encoding_name(&self) -> &'static str {
+        /// Redis's `OBJ_ENCODING_EMBSTR_SIZE_LIMIT`.
+        const EMBSTR_BYTES_MAX: usize = 44;
+        match self {
+            Value::Str(string) if string.as_integer().is_some() => "int",
+            Value::Str(string) if string.len() <= EMBSTR_BYTES_MAX => "embstr",
+            Value::Str(_) => "raw",
+            Value::List(_) => "quicklist",
+        }
+    }
+
+    /// What Redis 7.0's `OBJECT REFCOUNT` reports for this value: Redis keeps one shared
+    /// object for each integer from 0 to 9999 and reports those as referenced `i32::MAX`
+    /// times (when no LRU or LFU eviction policy needs an object per key, as here); every
+    /// other value has one reference.
+    pub fn reference_count(&self) -> i64 {
+        /// Redis's `OBJ_SHARED_INTEGERS`.
+        const SHARED_INTEGERS: i64 = 10_000;
+        match self {
+            Value::Str(string)
+                if string
+                    .as_integer()
+                    .is_some_and(|number| (0..SHARED_INTEGERS).contains(&number)) =>
+            {
+                i64::from(i32::MAX)
+            }
+            _ => 1,
+        }
+    }
+}
+
+impl Str {
+    /// The integer this string spells, if Redis would store it as one: at most 20
+    /// characters, and exactly what Redis's `string2ll` accepts (no sign but `-`, no leading
+    /// zeros, no spaces).
+    pub fn as_integer(&self) -> Option<i64> {
+        const INTEGER_CHARS_MAX: usize = 20;
+        let bytes = self.as_bytes();
+        if bytes.len() > INTEGER_CHARS_MAX {
+            return None;
+        }
+        crate::numeric::parse_i64(bytes)
+    }
 }

@@ -2,7 +2,7 @@
 
 use super::docs::keys as docs;
 use super::parse::Args;
-use super::table::{command, key, range, single, Row};
+use super::table::{command, container, key, range, single, Row};
 use super::{errors, int_arg, CommandError, CommandResult};
 use crate::lock::Lock;
 use crate::session::Session;
@@ -91,6 +91,18 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             [single(key::RO, 1)],
             type_of,
             docs: docs::TYPE
+        ),
+        container!(
+            "object",
+            -2,
+            [],
+            [SLOW],
+            vec![
+                command!("object|encoding", 3, [READONLY], [KEYSPACE, READ, SLOW], [single(key::RO, 2)], object_encoding, tips: ["nondeterministic_output"], docs: docs::OBJECT_ENCODING),
+                command!("object|refcount", 3, [READONLY], [KEYSPACE, READ, SLOW], [single(key::RO, 2)], object_refcount, tips: ["nondeterministic_output"], docs: docs::OBJECT_REFCOUNT),
+                command!("object|help", 2, [LOADING, STALE], [KEYSPACE, SLOW], [], object_help, docs: docs::OBJECT_HELP),
+            ],
+            docs: docs::OBJECT
         ),
         command!(
             "rename",
@@ -331,6 +343,52 @@ fn move_key<E: Engine<Value = Value>>(
         .keyspace()
         .transfer(to, args.get(1), args.get(1), false, true);
     session.integer(i64::from(moved));
+    Ok(())
+}
+
+/// `OBJECT ENCODING key`: Redis's name for how the value would be stored (see
+/// `keyspace::Value::encoding_name`), nil for a missing key.
+fn object_encoding<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    args: Args<'_>,
+) -> CommandResult {
+    match session.keyspace().encoding_of(args.get(2)) {
+        Some(name) => session.bulk(name.as_bytes()),
+        None => session.null(),
+    }
+    Ok(())
+}
+
+/// `OBJECT REFCOUNT key`: as Redis reports it (see `keyspace::Value::reference_count`), nil
+/// for a missing key.
+fn object_refcount<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    args: Args<'_>,
+) -> CommandResult {
+    match session.keyspace().reference_count_of(args.get(2)) {
+        Some(count) => session.integer(count),
+        None => session.null(),
+    }
+    Ok(())
+}
+
+fn object_help<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    args: Args<'_>,
+) -> CommandResult {
+    let _ = args;
+    super::connection::help(
+        session,
+        &[
+            "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "ENCODING <key>",
+            "    How Redis would store the key's value: int, embstr, raw, quicklist.",
+            "REFCOUNT <key>",
+            "    How many references Redis would count to the key's value.",
+            "HELP",
+            "    This text.",
+        ],
+    );
     Ok(())
 }
 

@@ -223,6 +223,40 @@ pub const TYPE: Docs = Docs::new(
 )
 .arguments(&[key("key", 0)]);
 
+/// `OBJECT`.
+pub const OBJECT: Docs = Docs::new(
+    Group::Generic,
+    "2.2.3",
+    "Looks at how a key's value is stored.",
+    "Depends on the subcommand.",
+);
+
+/// `OBJECT ENCODING`.
+pub const OBJECT_ENCODING: Docs = Docs::new(
+    Group::Generic,
+    "2.2.3",
+    "Names the representation of a key's value.",
+    "O(1)",
+)
+.arguments(&[key("key", 0)]);
+
+/// `OBJECT REFCOUNT`.
+pub const OBJECT_REFCOUNT: Docs = Docs::new(
+    Group::Generic,
+    "2.2.3",
+    "Counts the references to a key's value.",
+    "O(1)",
+)
+.arguments(&[key("key", 0)]);
+
+/// `OBJECT HELP`.
+pub const OBJECT_HELP: Docs = Docs::new(
+    Group::Generic,
+    "6.2.0",
+    "Lists the OBJECT subcommands.",
+    "O(1)",
+);
+
 /// `RENAME`.
 pub const RENAME: Docs = Docs::new(
     Group::Generic,
