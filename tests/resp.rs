@@ -446,6 +446,58 @@ fn mset_is_never_seen_half_done() {
     writer.join().unwrap();
 }
 
+/// A pipelined batch keeps its shared guard from one command to the next (see `net::lock`):
+/// writers that need the exclusive side (MSET of two keys, FLUSHDB, SWAPDB) still get in
+/// between batches, nothing deadlocks, and no command of a batch sees half an MSET.
+#[test]
+fn pipelined_batches_and_exclusive_writers_interleave() {
+    let server = Server::start("lockfree", &[]);
+    let port = server.port;
+    let connect = move || {
+        let c = redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        c
+    };
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        let mut c = connect();
+        std::thread::spawn(move || {
+            let mut round = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                round += 1;
+                let _: () = c.mset(&[("x", round), ("y", round)]).unwrap();
+                if round.is_multiple_of(50) {
+                    let _: () = redis::cmd("SWAPDB").arg(0).arg(1).query(&mut c).unwrap();
+                }
+                if round.is_multiple_of(170) {
+                    let _: () = redis::cmd("FLUSHDB").query(&mut c).unwrap();
+                }
+            }
+            round
+        })
+    };
+    let mut c = connect();
+    for _ in 0..300 {
+        let mut pipe = redis::pipe();
+        for _ in 0..50 {
+            pipe.cmd("MGET").arg("x").arg("y");
+            pipe.cmd("INCR").arg("reads");
+        }
+        let replies: Vec<redis::Value> = pipe.query(&mut c).unwrap();
+        for pair in replies.iter().step_by(2) {
+            let pair: Vec<Option<u64>> = redis::from_redis_value(pair.clone()).unwrap();
+            assert_eq!(pair[0], pair[1], "MGET in a pipeline saw half an MSET");
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let rounds = writer.join().unwrap();
+    assert!(rounds > 0, "the writer never got in");
+}
+
 #[test]
 fn a_request_split_after_complete_ones_is_answered_when_it_completes() {
     // The first write holds a whole request and the head of a second one whose bulk length

@@ -119,7 +119,8 @@ impl<E: Engine<Value = Value>> Db<'_, E> {
                     Some(_) => (Decision::Keep, false),
                 });
                 if installed.output {
-                    if let (Some(journal), Some(version)) = (keyspace.journal(), installed.version)
+                    if let (Some(journal), Some(version)) =
+                        (keyspace.listening_journal(), installed.version)
                     {
                         // Nobody can have changed the container between its install and this
                         // report in a way that matters: they would draw a higher version.
@@ -165,7 +166,7 @@ impl<E: Engine<Value = Value>> Db<'_, E> {
                 empties,
                 "will_empty must say whether apply leaves the container empty"
             );
-            if let (Some(journal), Some(version)) = (keyspace.journal(), bumped.version) {
+            if let (Some(journal), Some(version)) = (keyspace.listening_journal(), bumped.version) {
                 journal.record(version, &effect);
             }
             drop(contents);

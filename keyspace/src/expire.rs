@@ -37,7 +37,7 @@ impl<E: Engine<Value = Value>> Db<'_, E> {
     pub fn flush(&self) {
         self.require_exclusive("a flush");
         self.counted_clear();
-        if let Some(journal) = self.journal() {
+        if let Some(journal) = self.listening_journal() {
             // Under the exclusive lock no write is in flight: every earlier write has a lower
             // version and every later one a higher one.
             let version = self.map.versions().next();

@@ -141,6 +141,14 @@ pub trait Journal: Send + Sync + 'static {
     /// Takes note of `effect`, installed with `version`. Must not block for long and must not
     /// call back into the keyspace: the caller may hold a list's lock or the exclusive lock.
     fn record(&self, version: u64, effect: &Effect<'_>);
+
+    /// Whether a [`Journal::record`] now would reach anyone. The keyspace asks after the
+    /// mutation is installed, where it would call `record`, and skips building the effect on
+    /// a no: the server's journal stays attached while the append-only file is off, and every
+    /// write would otherwise pay for an effect nobody reads. The default says yes.
+    fn listening(&self) -> bool {
+        true
+    }
 }
 
 /// What a logged [`Keyspace::write_locked`] will report once it knows the version.
@@ -264,6 +272,12 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
     /// The attached journal, if any.
     pub(super) fn journal(&self) -> Option<&dyn Journal> {
         self.journal.get().map(|journal| &**journal)
+    }
+
+    /// The attached journal if it listens now ([`Journal::listening`]): what a mutation asks
+    /// once it is installed, before it builds its effect.
+    pub(super) fn listening_journal(&self) -> Option<&dyn Journal> {
+        self.journal().filter(|journal| journal.listening())
     }
 
     /// Replays one effect (before a journal is attached, so nothing is reported again).

@@ -347,7 +347,7 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
             return false;
         };
         self.stats.expired.add(1);
-        if let Some(journal) = self.journal() {
+        if let Some(journal) = self.listening_journal() {
             journal.record(version, &Effect::Delete { key });
         }
         true
@@ -371,7 +371,8 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
             pending = journal::Pending::of(current, &decision);
             (decision, output)
         });
-        if let Some(version) = updated.version {
+        // Whether anyone listens is asked once the write is installed (see `Journal::listening`).
+        if let (Some(version), true) = (updated.version, journal.listening()) {
             pending.report(journal, version, key);
         }
         updated
@@ -398,7 +399,9 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
             Some(journal) => {
                 let reported = value.clone();
                 let version = self.counted_insert(key, value, meta);
-                journal::report_value(journal, version, key, &reported, meta);
+                if journal.listening() {
+                    journal::report_value(journal, version, key, &reported, meta);
+                }
                 version
             }
         }
@@ -407,7 +410,7 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
     /// A removal, reported to the journal; the version, or `None` if the key was absent.
     fn remove_locked(&self, key: &[u8]) -> Option<u64> {
         let version = self.counted_remove(key)?;
-        if let Some(journal) = self.journal() {
+        if let Some(journal) = self.listening_journal() {
             journal.record(version, &Effect::Delete { key });
         }
         Some(version)

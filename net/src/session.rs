@@ -295,16 +295,23 @@ impl<'a, E: Engine<Value = Value>> Session<'a, E> {
         self.shared.databases.unlocked(self.client.db())
     }
 
-    /// Runs `run` under `lock` (taken in `mode` on the selected database), unless a guard is
-    /// already in force (a sequence of commands holding every database, see
-    /// [`crate::lock`]), and releases it afterwards.
+    /// Runs `run` under `lock` (taken in `mode` on the selected database), unless the guard in
+    /// force allows it already (a shared guard kept from an earlier command of the batch, or a
+    /// sequence of commands holding every database; see [`crate::lock`]). A guard taken here
+    /// is released afterwards, unless it is a shared one, which the batch keeps until the
+    /// session ends.
     pub fn locked<R>(&mut self, lock: Lock, mode: Mode, run: impl FnOnce(&mut Self) -> R) -> R {
-        if self.held.is_held() {
+        let selected = self.client.db();
+        if self.held.covers(lock, mode, selected) {
             return run(self);
         }
-        self.held = Held::take(&self.shared.databases, lock, mode, self.client.db());
-        let result = run(self);
+        // Drop what is held first: a loop never waits for a guard while it holds one.
         self.held = Held::Nothing;
+        self.held = Held::take(&self.shared.databases, lock, mode, selected);
+        let result = run(self);
+        if !self.held.may_outlive_its_command() {
+            self.held = Held::Nothing;
+        }
         result
     }
 

@@ -775,7 +775,14 @@ impl Config {
             _ => match redis_option(&name) {
                 Some(option) => {
                     let value = option.check(value)?;
-                    self.redis_options.insert(option.name, value);
+                    // A value set back to the default is no longer "set": two configurations
+                    // that read the same are equal (the config_file fuzz target found
+                    // `notify-keyspace-events` with no value reading back unequal).
+                    if value == option.default {
+                        self.redis_options.remove(option.name);
+                    } else {
+                        self.redis_options.insert(option.name, value);
+                    }
                 }
                 None => {
                     return Err(format!(
@@ -1147,6 +1154,15 @@ mod rewrite_tests {
             config.set("activerehashing", "maybe").unwrap_err(),
             "argument must be 'yes' or 'no'"
         );
+        // Back to the default, or set to it from a file line with no value: the same
+        // configuration as never set (what a CONFIG REWRITE reads back as).
+        config.set("hz", "10").unwrap();
+        assert_eq!(config, Config::default());
+        let mut from_file = Config::default();
+        from_file
+            .apply_file("\n\nnotify-keyspace-events\n")
+            .unwrap();
+        assert_eq!(from_file, Config::default());
         assert_eq!(mutability("daemonize"), Some(Mutability::Immutable));
         assert_eq!(mutability("dir"), Some(Mutability::Protected));
         assert_eq!(mutability("appendonly"), Some(Mutability::Runtime));
