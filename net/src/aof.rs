@@ -15,7 +15,7 @@
 use crate::config::Config;
 use persistence::log::AppendLog;
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 
 /// What a durable-position listener is: an event loop's waker.
@@ -43,6 +43,9 @@ thread_local! {
 /// The current append-only file, if any. See the module docs.
 pub struct AofSlot {
     current: RwLock<Option<Arc<AppendLog>>>,
+    /// Whether `current` holds a log: read on every write command (`Shared::write_refusal`)
+    /// without going through this thread's copy.
+    running: AtomicBool,
     generation: AtomicU64,
     listeners: Mutex<Vec<Listener>>,
     control: OnceLock<Box<dyn AofControl>>,
@@ -56,6 +59,7 @@ impl Default for AofSlot {
     fn default() -> Self {
         Self {
             current: RwLock::new(None),
+            running: AtomicBool::new(false),
             generation: AtomicU64::new(NEXT_GENERATION.fetch_add(1, Ordering::Relaxed)),
             listeners: Mutex::new(Vec::new()),
             control: OnceLock::new(),
@@ -93,6 +97,13 @@ impl AofSlot {
             }
             with(seen.1.as_deref())
         })
+    }
+
+    /// Whether a log is running, as last installed: one load, for the hot path of writes. A
+    /// caller that must see the log itself uses [`AofSlot::with`].
+    pub fn is_running(&self) -> bool {
+        // Relaxed: see `install`.
+        self.running.load(Ordering::Relaxed)
     }
 
     /// Whether a log is running.
@@ -133,6 +144,8 @@ impl AofSlot {
                 log.add_listener(Box::new(move || listener()));
             }
         }
+        // Relaxed: a hint for `is_running`; the log itself is reached through the lock.
+        self.running.store(log.is_some(), Ordering::Relaxed);
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = log;
         // Release: a thread that sees the new generation and then takes the lock reads the
         // new log (the lock orders it anyway).

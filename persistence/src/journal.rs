@@ -406,7 +406,11 @@ mod tests {
             assert!(Arc::strong_count(&tap) > 1);
             assert!(journal.listening(), "the list held must still be let go of");
             journal.record_in(0, 2, &put(b"b", b"2"));
-            assert_eq!(Arc::strong_count(&tap), 1, "the list outlived its subscription");
+            assert_eq!(
+                Arc::strong_count(&tap),
+                1,
+                "the list outlived its subscription"
+            );
             assert!(!journal.listening());
         })
         .join()
