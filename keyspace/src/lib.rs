@@ -364,6 +364,14 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
         let Some(journal) = self.journal() else {
             return self.write_unreported(key, decide);
         };
+        if !journal.listening() {
+            // Nobody to report to: capture nothing (see `report_late`).
+            let updated = self.write_unreported(key, decide);
+            if let Some(version) = updated.version {
+                self.report_late(journal, key, version);
+            }
+            return updated;
+        }
         let mut pending = journal::Pending::Nothing;
         let updated = self.write_unreported(key, |current| {
             let (decision, output) = decide(current);
@@ -396,6 +404,11 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
     fn insert_locked(&self, key: &[u8], value: Value, meta: Meta) -> u64 {
         match self.journal() {
             None => self.counted_insert(key, value, meta),
+            Some(journal) if !journal.listening() => {
+                let version = self.counted_insert(key, value, meta);
+                self.report_late(journal, key, version);
+                version
+            }
             Some(journal) => {
                 let reported = value.clone();
                 let version = self.counted_insert(key, value, meta);
@@ -404,6 +417,31 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
                 }
                 version
             }
+        }
+    }
+
+    /// Reports the write of `version` at `key` that captured nothing because nobody listened
+    /// before it: if someone listens now, a subscription came while the write was in flight,
+    /// and its snapshot may have missed the install, so the write is reported from what the
+    /// key holds. Still this write's entry: its whole value. No entry: a delete (this write's,
+    /// or a later one that reports its own too; either way the key ends absent). A later
+    /// version: that write reports itself.
+    fn report_late(&self, journal: &dyn Journal, key: &[u8], version: u64) {
+        if !journal.listening() {
+            return;
+        }
+        // The value is taken out first: a list is read under its own lock, which must never
+        // be waited for inside the engine's read (a list writer holds it while it updates the
+        // engine).
+        let found = self.map.get(key, |entry| {
+            (entry.version == version).then(|| (entry.value.clone(), entry.meta))
+        });
+        match found {
+            Some(Some((value, meta))) => {
+                journal::report_value(journal, version, key, &value, meta);
+            }
+            Some(None) => {}
+            None => journal.record(version, &Effect::Delete { key }),
         }
     }
 

@@ -907,3 +907,65 @@ fn short_strings_are_inline_and_long_ones_shared() {
     assert!(!a.is_same(&long));
     assert_eq!(Str::default(), Str::copy_from(b""));
 }
+
+/// A journal that says nobody listens to the first `deaf` questions, then listens: a
+/// subscription arriving while a write is in flight.
+struct LateListener {
+    deaf: std::sync::atomic::AtomicUsize,
+    records: std::sync::Mutex<Vec<(u64, String)>>,
+}
+
+impl Journal for LateListener {
+    fn record(&self, version: u64, effect: &Effect<'_>) {
+        let text = match effect {
+            Effect::PutString { key, value, .. } => format!(
+                "put {} {}",
+                String::from_utf8_lossy(key),
+                String::from_utf8_lossy(value)
+            ),
+            Effect::Delete { key } => format!("del {}", String::from_utf8_lossy(key)),
+            other => format!("{other:?}"),
+        };
+        self.records.lock().unwrap().push((version, text));
+    }
+
+    fn listening(&self) -> bool {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.deaf
+            .fetch_update(SeqCst, SeqCst, |deaf| deaf.checked_sub(1))
+            .is_err()
+    }
+}
+
+/// A write that captured nothing because nobody listened when it began, and finds a
+/// listener once installed, is reported from what the key holds (its snapshot may have
+/// missed it), or as a delete when the key is gone.
+#[test]
+fn a_write_that_began_before_anyone_listened_is_reported_late() {
+    let keyspace = Keyspace::new(LockFree::<Value>::new());
+    let late = Arc::new(LateListener {
+        deaf: std::sync::atomic::AtomicUsize::new(0),
+        records: std::sync::Mutex::new(Vec::new()),
+    });
+    assert!(keyspace.set_journal(late.clone()).is_ok());
+    let db = keyspace.shared();
+    let deaf_once = || late.deaf.store(1, std::sync::atomic::Ordering::SeqCst);
+    // SET (write_locked): nobody before, someone after.
+    deaf_once();
+    db.set(b"k", s("v1"), SetOptions::default()).unwrap();
+    // INCR (write_locked).
+    deaf_once();
+    assert_eq!(db.incr_by(b"n", 5), Ok(5));
+    // GETDEL removes: reported as a delete.
+    deaf_once();
+    assert_eq!(db.getdel(b"k"), Ok(Some(s("v1"))));
+    // Listening all along: the usual capture.
+    db.set(b"k", s("v2"), SetOptions::default()).unwrap();
+    let records = late.records.lock().unwrap().clone();
+    let texts: Vec<&str> = records.iter().map(|(_, text)| text.as_str()).collect();
+    assert_eq!(texts, ["put k v1", "put n 5", "del k", "put k v2"]);
+    assert!(
+        records.windows(2).all(|pair| pair[0].0 < pair[1].0),
+        "{records:?}"
+    );
+}
