@@ -177,10 +177,14 @@ impl<E: Engine<Value = Value>> Databases<E> {
     /// base records.
     pub fn map(&self) -> (u64, Vec<u8>) {
         let epoch = self.epoch.lock().unwrap_or_else(PoisonError::into_inner);
-        let map = (0..self.len())
+        (*epoch, self.current_map())
+    }
+
+    /// The map as it reads now, one byte per logical database (callers hold `epoch`).
+    fn current_map(&self) -> Vec<u8> {
+        (0..self.len())
             .map(|logical| self.physical_index(logical) as u8)
-            .collect();
-        (*epoch, map)
+            .collect()
     }
 }
 
@@ -219,9 +223,7 @@ impl<'d, E: Engine<Value = Value>> AllGuards<'d, E> {
         databases.map[b].store(physical_a as u8, Ordering::Release);
         *epoch += 1;
         if let Some(journal) = databases.journal.get() {
-            let map: Vec<u8> = (0..databases.len())
-                .map(|logical| databases.physical_index(logical) as u8)
-                .collect();
+            let map = databases.current_map();
             journal.record(*epoch, &Effect::DatabaseMap { map: &map });
         }
     }

@@ -47,6 +47,24 @@ const SHARED_SPINS: u32 = 2000;
 /// spin (bench-results/server-mset-spin.md).
 const EXCLUSIVE_SPINS: u32 = 20000;
 
+/// Tries `try_lock` up to `spins` times, then blocks in `lock`. Poisoning: the lock guards no
+/// data of its own (the engine stays consistent through any panic, see the back-ends), so a
+/// poisoned lock is taken as it is.
+fn try_then_block<G>(
+    spins: u32,
+    try_lock: impl Fn() -> std::sync::TryLockResult<G>,
+    lock: impl FnOnce() -> std::sync::LockResult<G>,
+) -> G {
+    for _ in 0..spins {
+        match try_lock() {
+            Ok(guard) => return guard,
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => return poisoned.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => std::hint::spin_loop(),
+        }
+    }
+    lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// The lock a [`Db`] runs under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Mode {
@@ -91,39 +109,21 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
     pub fn shared(&self) -> Guard<'_, E> {
         // An exclusive holder (MSET, RENAME) keeps the lock for microseconds; sleeping on it
         // costs a wake-up, which on a core shared with other work can take a scheduler tick.
-        // So try a little first.
-        for _ in 0..SHARED_SPINS {
-            match self.lock().try_read() {
-                Ok(lock) => return Guard::new(self, Mode::Shared, Lock::Shared(lock)),
-                Err(std::sync::TryLockError::Poisoned(poisoned)) => {
-                    return Guard::new(self, Mode::Shared, Lock::Shared(poisoned.into_inner()))
-                }
-                Err(std::sync::TryLockError::WouldBlock) => std::hint::spin_loop(),
-            }
-        }
-        // Poisoning: the lock guards no data of its own (the engine stays consistent through
-        // any panic, see the back-ends), so a poisoned lock is taken as it is.
-        let lock = self.lock().read().unwrap_or_else(PoisonError::into_inner);
+        let lock = try_then_block(
+            SHARED_SPINS,
+            || self.lock().try_read(),
+            || self.lock().read(),
+        );
         Guard::new(self, Mode::Shared, Lock::Shared(lock))
     }
 
     /// Takes the exclusive side of the keyspace's lock.
     pub fn exclusive(&self) -> Guard<'_, E> {
-        for _ in 0..EXCLUSIVE_SPINS {
-            match self.lock().try_write() {
-                Ok(lock) => return Guard::new(self, Mode::Exclusive, Lock::Exclusive(lock)),
-                Err(std::sync::TryLockError::Poisoned(poisoned)) => {
-                    return Guard::new(
-                        self,
-                        Mode::Exclusive,
-                        Lock::Exclusive(poisoned.into_inner()),
-                    )
-                }
-                Err(std::sync::TryLockError::WouldBlock) => std::hint::spin_loop(),
-            }
-        }
-        // Poisoning: as in `shared`.
-        let lock = self.lock().write().unwrap_or_else(PoisonError::into_inner);
+        let lock = try_then_block(
+            EXCLUSIVE_SPINS,
+            || self.lock().try_write(),
+            || self.lock().write(),
+        );
         Guard::new(self, Mode::Exclusive, Lock::Exclusive(lock))
     }
 

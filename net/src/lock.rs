@@ -128,11 +128,6 @@ impl<'a, E: Engine<Value = Value>> Held<'a, E> {
         }
     }
 
-    /// Whether a guard is in force.
-    pub fn is_held(&self) -> bool {
-        !matches!(self, Held::Nothing)
-    }
-
     /// The [`Db`] of database `index` under the guard in force, if one covers it.
     pub fn db(&self, index: usize) -> Option<Db<'a, E>> {
         match self {

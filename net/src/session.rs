@@ -294,12 +294,6 @@ impl<'a, E: Engine<Value = Value>> Session<'a, E> {
         })
     }
 
-    /// The selected database's keyspace without a lock: for what needs none (its size, its
-    /// counters, its clock), never for an operation.
-    pub fn database(&self) -> &'a Keyspace<E> {
-        self.shared.databases.unlocked(self.client.db())
-    }
-
     /// Runs `run` under `lock` (taken in `mode` on the selected database), unless the guard in
     /// force allows it already (a shared guard kept from an earlier command of the batch, or a
     /// sequence of commands holding every database; see [`crate::lock`]). A guard taken here
