@@ -403,6 +403,37 @@ fn listeners_move_at_runtime_and_open_connections_stay() {
 }
 
 #[test]
+fn bind_takes_redis_wildcards_and_optional_addresses() {
+    let server = Server::start("lockfree", &[]);
+    let port = server.port;
+    let mut open = server.redis();
+    // `*` is every IPv4 address, so 127.0.0.2 answers too; `-::*` every IPv6 address if the
+    // machine has IPv6, skipped if not.
+    config_set(&mut open, &[("bind", "* -::*")]);
+    assert_eq!(config_get(&mut open, "bind"), "* -::*");
+    ping(("127.0.0.2", port));
+    ping(("127.0.0.1", port));
+    // An optional address the machine lacks is skipped; the others are listened on.
+    config_set(&mut open, &[("bind", "-192.0.2.1 127.0.0.1")]);
+    ping(("127.0.0.1", port));
+    wait_refused(("127.0.0.2", port));
+    // A name is read in its word's family: `localhost` is 127.0.0.1.
+    config_set(&mut open, &[("bind", "localhost")]);
+    ping(("127.0.0.1", port));
+    // Named twice, or not optional and not the machine's: refused, nothing moves.
+    let mut raw = common::Raw::connect(port);
+    for value in ["127.0.0.1 localhost", "192.0.2.1 127.0.0.1"] {
+        raw.round_trip(
+            &resp(&[b"CONFIG", b"SET", b"bind", value.as_bytes()]),
+            b"-ERR CONFIG SET failed (possibly related to argument 'bind') - \
+              Failed to bind to specified addresses.\r\n",
+        );
+    }
+    assert_eq!(config_get(&mut open, "bind"), "localhost");
+    ping(("127.0.0.1", port));
+}
+
+#[test]
 fn config_errors_are_redis_servers_byte_for_byte() {
     let redis = RedisServer::start();
     let server = Server::start("lockfree", &[]);
@@ -420,6 +451,10 @@ fn config_errors_are_redis_servers_byte_for_byte() {
             &["CONFIG", "SET", "port", "abc"],
             &["CONFIG", "SET", "bind", "192.0.2.1"],
             &["CONFIG", "SET", "bind", &seventeen],
+            &["CONFIG", "SET", "bind", "127.0.0.1 127.0.0.1"],
+            &["CONFIG", "SET", "bind", "-192.0.2.1 127.0.0.1"],
+            &["CONFIG", "GET", "bind"],
+            &["CONFIG", "SET", "bind", "127.0.0.1"],
             &["CONFIG", "SET", "daemonize", "yes"],
             &["CONFIG", "SET", "databases", "4"],
             &["CONFIG", "SET", "appendfilename", "x.aof"],

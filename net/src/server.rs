@@ -38,7 +38,7 @@
 
 use crate::buffer::{Input, Output, Pool};
 use crate::client::{Client, Inbox, Message};
-use crate::config::{Config, Port};
+use crate::config::{bind::BindAddress, Config, Port};
 use crate::protocol::{detect, Processed, Protocol};
 use crate::resp::parse::Request;
 use crate::session::{RuntimeLimits, Session, Shared};
@@ -50,7 +50,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use persistence::log::{AppendLog, Fsync};
 use slab::Slab;
 use std::io::{self, Write};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -162,24 +162,30 @@ fn bind_all(
             ));
         }
     }
-    let resolve = |host: &str, port: u16| -> io::Result<Vec<SocketAddr>> {
-        (host, port)
-            .to_socket_addrs()
-            .map(Iterator::collect)
-            .map_err(|error| io::Error::new(error.kind(), format!("bind {host}:{port}: {error}")))
-    };
     let in_use = |address: SocketAddr| {
         move |error: io::Error| {
             io::Error::new(error.kind(), format!("listen on {address}: {error}"))
         }
     };
+    // Every fixed port's addresses are checked free first, so a taken port fails the whole
+    // `bind` before anything is listened on; an optional address the machine lacks is
+    // dropped here.
+    let mut skipped: Vec<SocketAddr> = Vec::new();
     for setting in settings {
         let Port::Fixed(port) = setting else { continue };
-        for host in &config.bind {
-            for address in resolve(host, port)? {
-                if !ours.contains(&address) {
-                    check_port_free(address).map_err(in_use(address))?;
+        for (address, word) in addresses(config, port)? {
+            if ours.contains(&address) {
+                continue;
+            }
+            match check_port_free(address) {
+                Ok(()) => {}
+                Err(error) if word.may_skip(&error) => skipped.push(address),
+                // Our own listeners hold it (`*` over our `127.0.0.1`, or the reverse): ours
+                // are `SO_REUSEPORT`, so the new ones can join them until they close.
+                Err(error) if overlaps(address, ours) => {
+                    tracing::debug!("{address} overlaps our listeners: {error}");
                 }
+                Err(error) => return Err(in_use(address)(error)),
             }
         }
     }
@@ -193,29 +199,68 @@ fn bind_all(
         if let Port::Fixed(port) = setting {
             bound[slot] = port;
         }
-        for host in &config.bind {
-            for address in resolve(host, bound[slot])? {
-                for listeners in &mut per_loop {
-                    let address = SocketAddr::new(address.ip(), bound[slot]);
-                    let socket = listen(address, config.tcp_backlog).map_err(in_use(address))?;
-                    if bound[slot] == 0 {
-                        bound[slot] = socket.local_addr()?.port();
-                    }
-                    if listeners.len() == LISTENERS_MAX {
-                        return Err(io::Error::new(
-                            io::ErrorKind::InvalidInput,
-                            format!("more than {LISTENERS_MAX} addresses to listen on"),
-                        ));
-                    }
-                    listeners.push(Listener {
-                        socket,
-                        home: homes[slot],
-                    });
+        for (address, word) in addresses(config, bound[slot])? {
+            if skipped.contains(&address) {
+                continue;
+            }
+            for (index, listeners) in per_loop.iter_mut().enumerate() {
+                let address = SocketAddr::new(address.ip(), bound[slot]);
+                let socket = match listen(address, config.tcp_backlog) {
+                    Ok(socket) => socket,
+                    // Only the first loop's socket can meet an address the machine lacks
+                    // (a port of -1 is not checked before).
+                    Err(error) if index == 0 && word.may_skip(&error) => break,
+                    Err(error) => return Err(in_use(address)(error)),
+                };
+                if bound[slot] == 0 {
+                    bound[slot] = socket.local_addr()?.port();
                 }
+                if listeners.len() == LISTENERS_MAX {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!("more than {LISTENERS_MAX} addresses to listen on"),
+                    ));
+                }
+                listeners.push(Listener {
+                    socket,
+                    home: homes[slot],
+                });
             }
         }
     }
     Ok((per_loop, bound))
+}
+
+/// Whether `address` and one of `ours` cover each other: the same port and family, and the
+/// same address or either one the family's wildcard.
+fn overlaps(address: SocketAddr, ours: &[SocketAddr]) -> bool {
+    ours.iter().any(|our| {
+        our.port() == address.port()
+            && our.is_ipv6() == address.is_ipv6()
+            && (our.ip() == address.ip()
+                || our.ip().is_unspecified()
+                || address.ip().is_unspecified())
+    })
+}
+
+/// The socket addresses `bind` names on `port`, each with the word that named it (see
+/// [`bind`](crate::config::bind)). An address named twice is an error, as in Redis (two
+/// `SO_REUSEPORT` listeners of ours would otherwise share it silently).
+fn addresses(config: &Config, port: u16) -> io::Result<Vec<(SocketAddr, BindAddress<'_>)>> {
+    let mut all: Vec<(SocketAddr, BindAddress<'_>)> = Vec::new();
+    for word in &config.bind {
+        let word = BindAddress::parse(word);
+        for address in word.resolve(port)? {
+            if all.iter().any(|(seen, _)| *seen == address) {
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    format!("bind names {address} twice"),
+                ));
+            }
+            all.push((address, word));
+        }
+    }
+    Ok(all)
 }
 
 /// `-1` ports now have a number: CONFIG GET and INFO report the ports really bound.
@@ -251,11 +296,9 @@ pub fn rebind<E: Engine<Value = Value>>(
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut ours = Vec::new();
-    for host in &before.bind {
-        for port in [resp, memcache].into_iter().filter(|port| *port != 0) {
-            if let Ok(addresses) = (host.as_str(), port).to_socket_addrs() {
-                ours.extend(addresses);
-            }
+    for port in [resp, memcache].into_iter().filter(|port| *port != 0) {
+        if let Ok(addresses) = addresses(before, port) {
+            ours.extend(addresses.into_iter().map(|(address, _)| address));
         }
     }
     let (per_loop, bound) = bind_all(config, inboxes.len(), &ours)?;

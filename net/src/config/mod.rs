@@ -5,6 +5,7 @@
 //! (redis.conf style: `name value` lines, `#` comments) or `CONFIG SET`. `CONFIG GET` reads the
 //! same table, so what the three entry points accept can never drift apart.
 
+pub mod bind;
 pub mod redis;
 
 use persistence::log::Fsync;
