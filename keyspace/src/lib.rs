@@ -323,15 +323,32 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
     /// Like `read_locked`, without counting hits and misses (for commands such as `TYPE` and
     /// `TTL`, which Redis does not count either).
     fn peek_locked<R>(&self, key: &[u8], read: impl FnOnce(&Entry<Value>) -> R) -> Option<R> {
-        let now = self.clock.now_ms();
-        // `get` takes its closure by value, but we call `read` only for a live entry.
-        let found = self.map.get(key, |entry| {
-            (!is_expired(&entry.meta, now)).then(|| read(entry))
-        })?;
-        if found.is_none() {
-            self.remove_if_expired(key, now);
+        // `get` takes its closure by value, but we call `read` only for a live entry. The
+        // clock is read only for an entry with a deadline (most have none).
+        let found = self
+            .map
+            .get(key, |entry| match self.expired_at(&entry.meta) {
+                Some(now) => Err(now),
+                None => Ok(read(entry)),
+            })?;
+        match found {
+            Ok(read) => Some(read),
+            Err(now) => {
+                self.remove_if_expired(key, now);
+                None
+            }
         }
-        found
+    }
+
+    /// The time at which `meta`'s deadline is found passed, if it is: the clock is read only
+    /// when there is a deadline.
+    #[inline]
+    fn expired_at(&self, meta: &Meta) -> Option<u64> {
+        if meta.expire_at_ms == 0 {
+            return None;
+        }
+        let now = self.clock.now_ms();
+        is_expired(meta, now).then_some(now)
     }
 
     /// Removes `key` if it is still expired at `now`; returns whether it did. The removal is
@@ -367,7 +384,7 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
         if !journal.listening() {
             // Nobody to report to: capture nothing (see `report_late`).
             let updated = self.write_unreported(key, decide);
-            if let Some(version) = updated.version {
+            if let (Some(version), true) = (updated.version, journal.listening()) {
                 self.report_late(journal, key, version);
             }
             return updated;
@@ -393,9 +410,8 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
         key: &[u8],
         mut decide: impl FnMut(Option<&Entry<Value>>) -> (Decision<Value>, R),
     ) -> Updated<R> {
-        let now = self.clock.now_ms();
         self.counted_update(key, |current| {
-            decide(current.filter(|entry| !is_expired(&entry.meta, now)))
+            decide(current.filter(|entry| self.expired_at(&entry.meta).is_none()))
         })
     }
 
@@ -406,7 +422,9 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
             None => self.counted_insert(key, value, meta),
             Some(journal) if !journal.listening() => {
                 let version = self.counted_insert(key, value, meta);
-                self.report_late(journal, key, version);
+                if journal.listening() {
+                    self.report_late(journal, key, version);
+                }
                 version
             }
             Some(journal) => {
@@ -421,15 +439,13 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
     }
 
     /// Reports the write of `version` at `key` that captured nothing because nobody listened
-    /// before it: if someone listens now, a subscription came while the write was in flight,
-    /// and its snapshot may have missed the install, so the write is reported from what the
-    /// key holds. Still this write's entry: its whole value. No entry: a delete (this write's,
+    /// before it, called when someone listens now: a subscription came while the write was in
+    /// flight, and its snapshot may have missed the install, so the write is reported from
+    /// what the key holds. Still this write's entry: its whole value. No entry: a delete (this write's,
     /// or a later one that reports its own too; either way the key ends absent). A later
     /// version: that write reports itself.
+    #[cold]
     fn report_late(&self, journal: &dyn Journal, key: &[u8], version: u64) {
-        if !journal.listening() {
-            return;
-        }
         // The value is taken out first: a list is read under its own lock, which must never
         // be waited for inside the engine's read (a list writer holds it while it updates the
         // engine).

@@ -127,12 +127,18 @@ impl<E: Engine<Value = Value>> Shared<E> {
 
     /// Why writes are refused now, in Redis's words (`MISCONF ...`): the append-only file
     /// cannot be written. `None` when writes are accepted.
+    #[inline]
     pub fn write_refusal(&self) -> Option<String> {
         // Without a log nothing can refuse: skip this thread's copy of the slot. A log being
         // installed meanwhile has had no write error yet.
         if !self.aof.is_running() {
             return None;
         }
+        self.aof_write_refusal()
+    }
+
+    /// [`Shared::write_refusal`] when a log runs: whether it failed to write.
+    fn aof_write_refusal(&self) -> Option<String> {
         let error = self.aof.with(|log| log?.write_error())?;
         Some(format!("MISCONF Errors writing to the AOF file: {error}"))
     }

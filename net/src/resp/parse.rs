@@ -145,15 +145,21 @@ impl Request {
     }
 
     fn parse_multibulk(&mut self, input: &[u8], limits: Limits) -> Parsed {
-        let Some(line_end) = find_crlf(input, 1) else {
-            return if input.len() > INLINE_BYTES_MAX {
-                Parsed::Error("too big mbulk count string")
-            } else {
-                Parsed::Incomplete { want: 0 }
-            };
-        };
-        let Some(count) = parse_decimal(&input[1..line_end]) else {
-            return Parsed::Error("invalid multibulk length");
+        let (count, line_end) = match plain_length(input, 1) {
+            Some(found) => found,
+            None => {
+                let Some(line_end) = find_crlf(input, 1) else {
+                    return if input.len() > INLINE_BYTES_MAX {
+                        Parsed::Error("too big mbulk count string")
+                    } else {
+                        Parsed::Incomplete { want: 0 }
+                    };
+                };
+                let Some(count) = parse_decimal(&input[1..line_end]) else {
+                    return Parsed::Error("invalid multibulk length");
+                };
+                (count, line_end)
+            }
         };
         if count > MULTIBULK_COUNT_MAX {
             return Parsed::Error("invalid multibulk length");
@@ -182,15 +188,24 @@ impl Request {
             if first != b'$' {
                 return Parsed::ExpectedDollar(first);
             }
-            let Some(line_end) = find_crlf(input, position + 1) else {
-                if input.len() - position > INLINE_BYTES_MAX {
-                    return Parsed::Error("too big bulk count string");
+            let (length, line_end) = match plain_length(input, position + 1) {
+                Some(found) => found,
+                None => {
+                    let Some(line_end) = find_crlf(input, position + 1) else {
+                        if input.len() - position > INLINE_BYTES_MAX {
+                            return Parsed::Error("too big bulk count string");
+                        }
+                        self.partial = Some((count, position));
+                        return Parsed::Incomplete { want: 0 };
+                    };
+                    let Some(length) = parse_decimal(&input[position + 1..line_end]) else {
+                        return Parsed::Error("invalid bulk length");
+                    };
+                    (length, line_end)
                 }
-                self.partial = Some((count, position));
-                return Parsed::Incomplete { want: 0 };
             };
-            let length = match parse_decimal(&input[position + 1..line_end]) {
-                Some(length) if length >= 0 && length as u64 <= limits.bulk_bytes_max as u64 => {
+            let length = match length {
+                length if length >= 0 && length as u64 <= limits.bulk_bytes_max as u64 => {
                     length as usize
                 }
                 _ => return Parsed::Error("invalid bulk length"),
@@ -247,6 +262,32 @@ fn find_crlf(input: &[u8], from: usize) -> Option<usize> {
             Some(_) => offset = at + 1,
             None => return None,
         }
+    }
+    None
+}
+
+/// The common length line, read in one pass: a digit from 1 to 9, at most 16 more digits,
+/// then `\r\n`. Returns the value and the index of the `\r`. Anything else (`0`, a sign, a
+/// leading zero, a longer number, a line not complete yet) gives `None`, and the caller reads
+/// the line the general way ([`find_crlf`], [`parse_decimal`]), which accepts exactly the
+/// same lines with the same values: this only skips a second pass and a call for ~1-3 digits
+/// that took ~60 instructions each (callgrind, pipelined `GET`).
+#[inline]
+fn plain_length(input: &[u8], from: usize) -> Option<(i64, usize)> {
+    let line = input.get(from..)?;
+    let first = *line.first()?;
+    if !(b'1'..=b'9').contains(&first) {
+        return None;
+    }
+    let mut value = i64::from(first - b'0');
+    let mut offset = 1;
+    while offset < line.len().min(18) {
+        match line[offset] {
+            byte @ b'0'..=b'9' => value = value * 10 + i64::from(byte - b'0'),
+            b'\r' if line.get(offset + 1) == Some(&b'\n') => return Some((value, from + offset)),
+            _ => return None,
+        }
+        offset += 1;
     }
     None
 }
@@ -362,6 +403,68 @@ mod tests {
         let args = request.args(input);
         let list = (0..args.len()).map(|i| args.get(i).to_vec()).collect();
         (parsed, list)
+    }
+
+    /// The one-pass reading of a length line agrees with the general one wherever it answers,
+    /// and answers for the lengths clients send.
+    #[test]
+    fn the_plain_length_fast_path_reads_what_the_general_path_reads() {
+        let general = |line: &[u8]| {
+            let end = find_crlf(line, 0)?;
+            Some((parse_decimal(&line[..end])?, end))
+        };
+        let mut lines: Vec<Vec<u8>> = Vec::new();
+        for text in [
+            "0",
+            "1",
+            "9",
+            "10",
+            "32",
+            "512",
+            "-1",
+            "-0",
+            "01",
+            "+1",
+            " 1",
+            "1 ",
+            "1a",
+            "9999999999999999",
+            "99999999999999999",
+            "999999999999999999",
+            "9223372036854775807",
+            "9223372036854775808",
+            "",
+        ] {
+            for end in ["\r\n", "\r", "\rx\r\n", "\n", ""] {
+                lines.push(format!("{text}{end}").into_bytes());
+            }
+        }
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let length = (seed % 22) as usize;
+            let line: Vec<u8> = (0..length)
+                .map(|i| b"0123456789\r\n-x"[((seed >> (i * 3 % 60)) % 14) as usize])
+                .collect();
+            lines.push(line);
+        }
+        let mut answered = 0;
+        for line in &lines {
+            if let Some(fast) = plain_length(line, 0) {
+                answered += 1;
+                assert_eq!(
+                    Some(fast),
+                    general(line),
+                    "{:?}",
+                    String::from_utf8_lossy(line)
+                );
+            }
+        }
+        assert!(plain_length(b"3\r\n", 0) == Some((3, 1)));
+        assert!(plain_length(b"9999999999999999\r\n", 0).is_some());
+        assert!(answered > 100, "{answered}");
     }
 
     #[test]
