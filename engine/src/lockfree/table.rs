@@ -3,6 +3,7 @@
 //! See the parent module for the algorithm; this file holds the mechanics: probing, freezing
 //! and copying slots, and freeing a table.
 
+use super::allocator::NodeAllocator;
 use super::node::{Node, SlotWord};
 use crate::counter::StripedCounter;
 use crate::sync::{AtomicPtr, AtomicU8, AtomicUsize, Ordering};
@@ -325,8 +326,8 @@ impl<V> Table<V> {
     ///
     /// No thread can reach the table any more, and, unless `free_live`, its live nodes are
     /// owned by another table (the next one, or for an abandoned migration target, the table
-    /// it was copying from).
-    pub(crate) unsafe fn free(table: NonNull<Self>, free_live: bool) {
+    /// it was copying from). Every node in it was allocated with `A`.
+    pub(crate) unsafe fn free<A: NodeAllocator>(table: NonNull<Self>, free_live: bool) {
         // SAFETY: by the contract we own the table.
         let table = unsafe { Box::from_raw(table.as_ptr()) };
         for index in 0..table.capacity() {
@@ -335,7 +336,7 @@ impl<V> Table<V> {
                 if word.is_dead() || free_live {
                     // SAFETY: the node is owned by this table alone (tombstones are never
                     // copied; live nodes only when `free_live`), and nobody can reach it.
-                    unsafe { Node::free(node) };
+                    unsafe { Node::free::<A>(node) };
                 }
             }
         }
