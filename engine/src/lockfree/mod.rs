@@ -25,6 +25,10 @@
 //! after its CAS, and of every taken slot its probe passes, so a zero byte may be trusted (see
 //! `Table::mark`). hashbrown's control bytes and papaya's metadata table work the same way.
 //!
+//! Every write allocates a node, so the node allocator is part of the write path: it is a type
+//! parameter, [`NodeAllocator`], and mimalloc by default whatever the process's global
+//! allocator is (`allocator.rs` has the profile that decided it).
+//!
 //! ## Slot states
 //!
 //! ```text
@@ -607,6 +611,8 @@ where
     ) -> Updated<R> {
         let hash = self.hash(key);
         let guard = epoch::pin();
+        // SAFETY: used under `guard` only.
+        unsafe { self.root(&guard) }.warm(hash);
         loop {
             // SAFETY: used under `guard` only.
             let table = unsafe { self.root(&guard) };
@@ -753,11 +759,14 @@ where
 
     fn insert(&self, key: &[u8], value: V, meta: Meta) -> Inserted {
         let hash = self.hash(key);
+        let guard = epoch::pin();
+        // SAFETY: used under `guard` only.
+        unsafe { self.root(&guard) }.warm(hash);
         // One allocation for the whole call: the node is ours until the CAS publishes it, so
-        // a lost race only re-stamps its version.
+        // a lost race only re-stamps its version. Made after `warm`, so that the allocation
+        // runs while the probe's cache lines are on their way.
         let mut node = Node::alloc::<A>(hash, key, Some(Entry::new(0, meta, value)));
         let word = SlotWord::new(node, hash, false);
-        let guard = epoch::pin();
         loop {
             // SAFETY: used under `guard` only.
             let table = unsafe { self.root(&guard) };

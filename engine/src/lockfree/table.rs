@@ -124,6 +124,30 @@ impl<V> Table<V> {
         SlotWord(self.slots[index].load(Ordering::Acquire))
     }
 
+    /// Starts loading the slot and the metadata byte of `hash`'s home slot into the cache, so
+    /// that a write's two cache misses overlap with each other and with the work it does
+    /// before its probe (allocating its node).
+    ///
+    /// A write of a new key into an empty slot needs both lines: the probe reads the slot, and
+    /// [`Table::mark`] reads and sets the metadata byte after the compare-and-swap. A locked
+    /// instruction is a full barrier on x86-64, so without this the metadata miss could only
+    /// start once the slot's miss had been served and the compare-and-swap done: two misses
+    /// one after the other on every insert into a table larger than the caches. Only a hint:
+    /// the loaded values are thrown away (`black_box` keeps the compiler from dropping the
+    /// loads), and under loom, where every load is a step of the model, it does nothing.
+    #[inline]
+    pub(crate) fn warm(&self, hash: u64) {
+        #[cfg(not(loom))]
+        {
+            let index = hash as usize & self.mask;
+            // Relaxed: the values are discarded; only the cache lines matter.
+            std::hint::black_box(self.slots[index].load(Ordering::Relaxed));
+            std::hint::black_box(self.meta[index].load(Ordering::Relaxed));
+        }
+        #[cfg(loom)]
+        let _ = hash;
+    }
+
     /// The metadata byte of slot `index`.
     #[inline]
     pub(crate) fn meta(&self, index: usize) -> u8 {
