@@ -589,6 +589,7 @@ BUSTLE_WORKLOADS = {
 }
 BUSTLE_MAPS = [
     "lockfree",
+    "lockfree-system",
     "engine-dashmap",
     "dashmap",
     "papaya",
@@ -605,6 +606,9 @@ BUSTLE_TARGETS = [
     ("ReadHeavy", 1, "hashbrown", 0.8),
 ]
 BUSTLE_RATIO_REFERENCES = ["dashmap", "papaya", "scc", "hashbrown", "engine-dashmap"]
+# Further ratio rows (map, reference): the table with its nodes from the system allocator
+# against the write-heavy leader, and what the node allocator is worth to the table.
+BUSTLE_EXTRA_RATIOS = [("lockfree-system", "scc"), ("lockfree", "lockfree-system")]
 MEMORY_TARGET = ("dashmap", 1.5)
 
 
@@ -670,8 +674,11 @@ def render_bustle_page(meta, results, memory, failures, human_block):
     )
     out.append(f"- **Toolchain:** {meta.get('rustc', '?')}; bench profile (fat LTO, one codegen unit)")
     out.append(
-        "- **Allocator:** the system allocator (glibc malloc) for every map. **Hasher:** "
-        "`foldhash::fast::RandomState` for every map."
+        "- **Allocator:** the system allocator (glibc malloc) for every map, except the nodes of "
+        "`lockfree`, which come from mimalloc, the table's default node allocator "
+        "(`engine::lockfree::NodeAllocator`; the server links mimalloc as its global allocator "
+        "anyway); `lockfree-system` is the same table with its nodes from the system allocator. "
+        "**Hasher:** `foldhash::fast::RandomState` for every map."
     )
     out.append(
         f"- **Workload size:** every map `with_capacity(2^{meta.get('capacity_log2', '23')})`, "
@@ -685,7 +692,8 @@ def render_bustle_page(meta, results, memory, failures, human_block):
         "The real `bustle` crate runs conc-map-bench's mixes (`engine/benches/bustle.rs` has the "
         "details): random distinct `u64` keys, inserts walk each thread's key array, removals "
         "follow the oldest key, reads and updates pick keys across the whole array with an LCG "
-        "(so some miss); bustle asserts every answer. **Ours** (`lockfree`, `engine-dashmap`) "
+        "(so some miss); bustle asserts every answer. **Ours** (`lockfree`, `lockfree-system`, "
+        "`engine-dashmap`) "
         "are called through the `Engine` trait as the server calls them: the key is the `u64`'s "
         "8 bytes as `&[u8]`, the value a `u64`, and every write draws a version from the "
         "engine's one clock and stores the entry's metadata and access clock. **Anchors** "
@@ -749,6 +757,15 @@ def render_bustle_page(meta, results, memory, failures, human_block):
             if all(c == "—" for c in cells):
                 continue
             out.append(f"| *lockfree / {reference}* | " + " | ".join(cells) + " |")
+        for name, reference in BUSTLE_EXTRA_RATIOS:
+            if name not in maps or reference not in maps:
+                continue
+            cells = [
+                fmt_ratio(results.ratio(workload, "u64", t, name, reference)) for t in threads_all
+            ]
+            if all(c == "—" for c in cells):
+                continue
+            out.append(f"| *{name} / {reference}* | " + " | ".join(cells) + " |")
         out.append("")
     if failures:
         out.append("### Failed cases\n")
@@ -763,7 +780,9 @@ def render_bustle_page(meta, results, memory, failures, human_block):
             "`Box<[u8]>` values, each map grown from empty in a fresh process; ours through the "
             "trait (version, metadata, access clock per entry), the anchors with `Box<[u8]>` "
             "keys. Bytes allocated per entry (what the map asked malloc for), RSS growth per "
-            "entry, allocations per entry.\n"
+            "entry, allocations per entry. `lockfree` and `keyspace-lockfree` are measured with "
+            "their nodes from the global allocator, so that the benchmark's counting allocator "
+            "sees them (the bytes asked for are the same as from mimalloc).\n"
         )
         out.append("| map | allocated B/entry | RSS B/entry | allocations/entry |")
         out.append("|---|---:|---:|---:|")

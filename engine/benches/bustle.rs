@@ -26,8 +26,12 @@
 //!
 //! * Ours, through [`Engine`], as the server calls them: a `u64` key is passed as its 8
 //!   little-endian bytes (`&[u8]`), values are `u64`, and every write draws a version and
-//!   stores the entry's metadata and access clock. `lockfree`, and `engine-dashmap` (our
-//!   adapter over dashmap, so the trait's own cost can be told from the table's).
+//!   stores the entry's metadata and access clock. `lockfree` (its nodes from mimalloc, the
+//!   table's default node allocator, see `engine::lockfree::NodeAllocator`),
+//!   `lockfree-system` (the same table with its nodes from the global allocator, the system
+//!   allocator here, as every other map's allocations: what the allocator choice is worth),
+//!   and `engine-dashmap` (our adapter over dashmap, so the trait's own cost can be told from
+//!   the table's).
 //! * Anchors, as conc-map-bench runs them: native `u64` keys and `u64` values. `dashmap`
 //!   6.2.1, `papaya` 0.2.5 (a guard pinned per operation, as conc-map-bench does, default
 //!   collector), `scc` 3.8.8 (`read_sync` for reads, `update_sync` for updates), `hashbrown`
@@ -52,6 +56,7 @@
 
 use bustle::{Collection, CollectionHandle, Mix, Workload};
 use engine::dashmap::DashMapEngine;
+use engine::lockfree::{DefaultHasher, GlobalAllocator};
 use engine::{Decision, Engine, LockFree, Meta};
 use std::process::{Command, ExitCode};
 use std::sync::{Arc, Mutex, RwLock};
@@ -71,8 +76,9 @@ const CAPACITY_LOG2_SMOKE: u8 = 12;
 const OPERATIONS_DEFAULT: f64 = 1.0;
 
 /// The maps, in the order the page lists them.
-const MAPS: [&str; 7] = [
+const MAPS: [&str; 8] = [
     "lockfree",
+    "lockfree-system",
     "engine-dashmap",
     "dashmap",
     "papaya",
@@ -419,6 +425,12 @@ where
 fn run_by_name(map: &str, workload: &str, threads: usize, capacity_log2: u8, operations: f64) {
     let (total, seconds) = match map {
         "lockfree" => run::<Ours<LockFree<u64>>>(workload, threads, capacity_log2, operations),
+        "lockfree-system" => run::<Ours<LockFree<u64, DefaultHasher, GlobalAllocator>>>(
+            workload,
+            threads,
+            capacity_log2,
+            operations,
+        ),
         "engine-dashmap" => {
             run::<Ours<DashMapEngine<u64>>>(workload, threads, capacity_log2, operations)
         }

@@ -25,6 +25,10 @@
 //! after its CAS, and of every taken slot its probe passes, so a zero byte may be trusted (see
 //! `Table::mark`). hashbrown's control bytes and papaya's metadata table work the same way.
 //!
+//! Every write allocates a node, so the node allocator is part of the write path: it is a type
+//! parameter, [`NodeAllocator`], and mimalloc by default whatever the process's global
+//! allocator is (`allocator.rs` has the profile that decided it).
+//!
 //! ## Slot states
 //!
 //! ```text
@@ -106,9 +110,13 @@
 //! version from the shared [`VersionClock`] (one `fetch_add`) and count live keys in a
 //! [`StripedCounter`].
 
+mod allocator;
 mod node;
 mod table;
 
+#[cfg(not(loom))]
+pub use self::allocator::Mimalloc;
+pub use self::allocator::{DefaultNodeAllocator, GlobalAllocator, NodeAllocator};
 use self::node::{Node, SlotWord};
 use self::table::{Probe, Table, TargetFull, CAPACITY_MIN};
 use crate::counter::StripedCounter;
@@ -116,6 +124,7 @@ use crate::sync::{AtomicPtr, Ordering};
 use crate::{Decision, Engine, Entry, Inserted, Meta, Updated, VersionClock};
 use crossbeam_epoch::{self as epoch, Guard};
 use std::hash::BuildHasher;
+use std::marker::PhantomData;
 use std::ptr::NonNull;
 
 /// The hasher of the lock-free table: foldhash, randomly seeded per map.
@@ -152,8 +161,9 @@ const SHRINK_CHECK_PERIOD: u64 = 64;
 #[cfg(loom)]
 const SHRINK_CHECK_PERIOD: u64 = 1;
 
-/// Our lock-free hash table. See the module docs.
-pub struct LockFree<V, S = DefaultHasher> {
+/// Our lock-free hash table. See the module docs; `A` is where its nodes come from (see
+/// [`NodeAllocator`]).
+pub struct LockFree<V, S = DefaultHasher, A: NodeAllocator = DefaultNodeAllocator> {
     /// The table all operations start from.
     root: AtomicPtr<Table<V>>,
     /// No migration sizes a table below this: the capacity the map was created with. A map
@@ -165,22 +175,27 @@ pub struct LockFree<V, S = DefaultHasher> {
     live: StripedCounter,
     versions: VersionClock,
     hasher: S,
+    /// The allocator is named by type only (it has no state); `fn() -> A` keeps the map's
+    /// auto traits independent of `A`.
+    allocator: PhantomData<fn() -> A>,
 }
 
 // SAFETY: the map owns its nodes and hands out `&Entry<V>` to any thread and moves `V`s
 // between threads (a value inserted on one thread is dropped on whichever thread reclaims it),
-// so `V: Send + Sync` is exactly what sharing the map requires; `S` is only read.
-unsafe impl<V: Send + Sync, S: Send + Sync> Send for LockFree<V, S> {}
+// so `V: Send + Sync` is exactly what sharing the map requires; `S` is only read. The node
+// allocator has no state, and its blocks may be freed on any thread (`NodeAllocator`'s
+// contract).
+unsafe impl<V: Send + Sync, S: Send + Sync, A: NodeAllocator> Send for LockFree<V, S, A> {}
 // SAFETY: as above.
-unsafe impl<V: Send + Sync, S: Send + Sync> Sync for LockFree<V, S> {}
+unsafe impl<V: Send + Sync, S: Send + Sync, A: NodeAllocator> Sync for LockFree<V, S, A> {}
 
-impl<V, S: Default> Default for LockFree<V, S> {
+impl<V, S: Default, A: NodeAllocator> Default for LockFree<V, S, A> {
     fn default() -> Self {
         Self::with_capacity_and_hasher(0, S::default())
     }
 }
 
-impl<V, S> LockFree<V, S> {
+impl<V, S, A: NodeAllocator> LockFree<V, S, A> {
     /// A map sized for about `capacity` keys, hashing with `hasher` (tests use this to force
     /// collisions).
     pub fn with_capacity_and_hasher(capacity: usize, hasher: S) -> Self {
@@ -191,6 +206,7 @@ impl<V, S> LockFree<V, S> {
             live: StripedCounter::default(),
             versions: VersionClock::default(),
             hasher,
+            allocator: PhantomData,
         }
     }
 
@@ -300,7 +316,7 @@ impl<V, S> LockFree<V, S> {
                 // (2) It never became the root, so only copies wrote to it and every node in it
                 // is owned by `table` (hence `free_live == false`); it holds no tombstones and
                 // never started a migration of its own.
-                unsafe { guard.defer_unchecked(move || Table::free(abandoned, false)) };
+                unsafe { guard.defer_unchecked(move || Table::free::<A>(abandoned, false)) };
             }
             // SAFETY: never published.
             Err(_) => drop(unsafe { Box::from_raw(bigger) }),
@@ -399,7 +415,7 @@ impl<V, S> LockFree<V, S> {
                 // before this point, and the deferred function runs after they unpin. Its live
                 // nodes belong to `next` unless `next` copied nothing.
                 unsafe {
-                    guard.defer_unchecked(move || Table::free(table, free_live));
+                    guard.defer_unchecked(move || Table::free::<A>(table, free_live));
                 }
                 // A retired table is the largest garbage there is (its slot array, and for
                 // `clear` every value of the map), and a thread-local bag is only handed to the
@@ -414,7 +430,7 @@ impl<V, S> LockFree<V, S> {
     }
 }
 
-impl<V, S: BuildHasher> LockFree<V, S> {
+impl<V, S: BuildHasher, A: NodeAllocator> LockFree<V, S, A> {
     #[inline]
     fn hash(&self, key: &[u8]) -> u64 {
         self.hasher.hash_one(key)
@@ -538,13 +554,16 @@ impl<V, S: BuildHasher> LockFree<V, S> {
             // pinned and the deferred free waits for them. Nodes copied into this table from
             // an older one are only reachable from the older table by threads pinned before
             // this table became the root (see the module docs).
-            unsafe { guard.defer_unchecked(move || Node::free(node)) };
+            unsafe { guard.defer_unchecked(move || Node::free::<A>(node)) };
         }
     }
 }
 
-impl<V: Send + Sync + 'static, S: BuildHasher + Default + Send + Sync + 'static> Engine
-    for LockFree<V, S>
+impl<V, S, A> Engine for LockFree<V, S, A>
+where
+    V: Send + Sync + 'static,
+    S: BuildHasher + Default + Send + Sync + 'static,
+    A: NodeAllocator,
 {
     type Value = V;
     const NAME: &'static str = "lockfree";
@@ -592,6 +611,8 @@ impl<V: Send + Sync + 'static, S: BuildHasher + Default + Send + Sync + 'static>
     ) -> Updated<R> {
         let hash = self.hash(key);
         let guard = epoch::pin();
+        // SAFETY: used under `guard` only.
+        unsafe { self.root(&guard) }.warm(hash);
         loop {
             // SAFETY: used under `guard` only.
             let table = unsafe { self.root(&guard) };
@@ -630,7 +651,7 @@ impl<V: Send + Sync + 'static, S: BuildHasher + Default + Send + Sync + 'static>
                         continue;
                     }
                     let version = self.versions.next();
-                    let node = Node::alloc(hash, key, Some(Entry::new(version, meta, value)));
+                    let node = Node::alloc::<A>(hash, key, Some(Entry::new(version, meta, value)));
                     let word = SlotWord::new(node, hash, false);
                     // Counted before the compare-and-swap that makes the key present, and
                     // taken back if it fails: see `StripedCounter`'s protocol.
@@ -647,7 +668,7 @@ impl<V: Send + Sync + 'static, S: BuildHasher + Default + Send + Sync + 'static>
                         Err(_) => {
                             self.live.sub(1);
                             // SAFETY: never published.
-                            unsafe { Node::free(node) }
+                            unsafe { Node::free::<A>(node) }
                         }
                     }
                 }
@@ -678,7 +699,7 @@ impl<V: Send + Sync + 'static, S: BuildHasher + Default + Send + Sync + 'static>
                         Decision::Remove => {
                             let version = self.versions.next();
                             (
-                                SlotWord::new(Node::alloc(hash, key, None), hash, true),
+                                SlotWord::new(Node::alloc::<A>(hash, key, None), hash, true),
                                 version,
                             )
                         }
@@ -691,7 +712,11 @@ impl<V: Send + Sync + 'static, S: BuildHasher + Default + Send + Sync + 'static>
                             let version = self.versions.next();
                             let entry = Entry::new(version, meta, value);
                             (
-                                SlotWord::new(Node::alloc(hash, key, Some(entry)), hash, false),
+                                SlotWord::new(
+                                    Node::alloc::<A>(hash, key, Some(entry)),
+                                    hash,
+                                    false,
+                                ),
                                 version,
                             )
                         }
@@ -724,7 +749,7 @@ impl<V: Send + Sync + 'static, S: BuildHasher + Default + Send + Sync + 'static>
                             }
                             let node = new_word.node().expect("a new word has a node");
                             // SAFETY: never published.
-                            unsafe { Node::free(node) };
+                            unsafe { Node::free::<A>(node) };
                         }
                     }
                 }
@@ -734,11 +759,14 @@ impl<V: Send + Sync + 'static, S: BuildHasher + Default + Send + Sync + 'static>
 
     fn insert(&self, key: &[u8], value: V, meta: Meta) -> Inserted {
         let hash = self.hash(key);
-        // One allocation for the whole call: the node is ours until the CAS publishes it, so
-        // a lost race only re-stamps its version.
-        let mut node = Node::alloc(hash, key, Some(Entry::new(0, meta, value)));
-        let word = SlotWord::new(node, hash, false);
         let guard = epoch::pin();
+        // SAFETY: used under `guard` only.
+        unsafe { self.root(&guard) }.warm(hash);
+        // One allocation for the whole call: the node is ours until the CAS publishes it, so
+        // a lost race only re-stamps its version. Made after `warm`, so that the allocation
+        // runs while the probe's cache lines are on their way.
+        let mut node = Node::alloc::<A>(hash, key, Some(Entry::new(0, meta, value)));
+        let word = SlotWord::new(node, hash, false);
         loop {
             // SAFETY: used under `guard` only.
             let table = unsafe { self.root(&guard) };
@@ -911,7 +939,7 @@ impl<V: Send + Sync + 'static, S: BuildHasher + Default + Send + Sync + 'static>
     }
 }
 
-impl<V, S> Drop for LockFree<V, S> {
+impl<V, S, A: NodeAllocator> Drop for LockFree<V, S, A> {
     fn drop(&mut self) {
         // We have the map to ourselves: finish any migration so one table owns every node,
         // then free it. Garbage retired earlier is freed by crossbeam-epoch in due course.
@@ -925,7 +953,7 @@ impl<V, S> Drop for LockFree<V, S> {
                 // The raw root pointer, which may free the table (see `finish_migration`).
                 let table = NonNull::new(self.root.load(Ordering::Relaxed)).expect("a root");
                 // SAFETY: exclusive access; the root owns all its nodes.
-                unsafe { Table::free(table, true) };
+                unsafe { Table::free::<A>(table, true) };
                 return;
             }
             // SAFETY: exclusive access; the migration has started. With an unprotected guard

@@ -10,6 +10,7 @@
 //! state, the top byte carries a fingerprint of the key's hash so a probe can skip slots of
 //! other keys without dereferencing them.
 
+use super::allocator::NodeAllocator;
 use crate::Entry;
 use std::alloc::{self, Layout};
 use std::ptr::{self, NonNull};
@@ -126,12 +127,17 @@ impl<V> Node<V> {
         (layout.pad_to_align(), offset)
     }
 
-    /// Allocates a node. It is owned by the caller until published in a slot.
-    pub(crate) fn alloc(hash: u64, key: &[u8], entry: Option<Entry<V>>) -> NonNull<Self> {
+    /// Allocates a node from `A`. It is owned by the caller until published in a slot, and
+    /// must be freed with [`Node::free`] and the same `A`.
+    pub(crate) fn alloc<A: NodeAllocator>(
+        hash: u64,
+        key: &[u8],
+        entry: Option<Entry<V>>,
+    ) -> NonNull<Self> {
         let (layout, offset) = Self::layout(key.len());
         debug_assert_eq!(offset, Self::KEY_OFFSET);
         // SAFETY: the layout has a non-zero size (the header is at least 16 bytes).
-        let raw = unsafe { alloc::alloc(layout) };
+        let raw = unsafe { A::allocate(layout) };
         let Some(node) = NonNull::new(raw.cast::<Self>()) else {
             alloc::handle_alloc_error(layout)
         };
@@ -188,18 +194,18 @@ impl<V> Node<V> {
     ///
     /// # Safety
     ///
-    /// 1. `node` came from [`Node::alloc`] and has not been freed.
+    /// 1. `node` came from [`Node::alloc`] with the same `A` and has not been freed.
     /// 2. No thread can reach it any more: it was never published, or it was unlinked from
     ///    every slot a reader could still load and a grace period has passed (the caller runs
     ///    this from a crossbeam-epoch deferred function, or owns the whole table).
-    pub(crate) unsafe fn free(node: NonNull<Self>) {
+    pub(crate) unsafe fn free<A: NodeAllocator>(node: NonNull<Self>) {
         // SAFETY: by (1) the header is initialised; by (2) nobody else reads it.
         let key_len = unsafe { node.as_ref().key_len };
         let (layout, _) = Self::layout(key_len);
         // SAFETY: (1) and (2) as above; the layout is the one `alloc` used.
         unsafe {
             ptr::drop_in_place(node.as_ptr());
-            alloc::dealloc(node.as_ptr().cast(), layout);
+            A::deallocate(node.as_ptr().cast(), layout);
         }
     }
 }

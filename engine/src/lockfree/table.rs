@@ -3,6 +3,7 @@
 //! See the parent module for the algorithm; this file holds the mechanics: probing, freezing
 //! and copying slots, and freeing a table.
 
+use super::allocator::NodeAllocator;
 use super::node::{Node, SlotWord};
 use crate::counter::StripedCounter;
 use crate::sync::{AtomicPtr, AtomicU8, AtomicUsize, Ordering};
@@ -121,6 +122,30 @@ impl<V> Table<V> {
         // Acquire: pairs with the Release of the compare-and-swap that published the node, so
         // its header, key and entry are visible before we dereference it.
         SlotWord(self.slots[index].load(Ordering::Acquire))
+    }
+
+    /// Starts loading the slot and the metadata byte of `hash`'s home slot into the cache, so
+    /// that a write's two cache misses overlap with each other and with the work it does
+    /// before its probe (allocating its node).
+    ///
+    /// A write of a new key into an empty slot needs both lines: the probe reads the slot, and
+    /// [`Table::mark`] reads and sets the metadata byte after the compare-and-swap. A locked
+    /// instruction is a full barrier on x86-64, so without this the metadata miss could only
+    /// start once the slot's miss had been served and the compare-and-swap done: two misses
+    /// one after the other on every insert into a table larger than the caches. Only a hint:
+    /// the loaded values are thrown away (`black_box` keeps the compiler from dropping the
+    /// loads), and under loom, where every load is a step of the model, it does nothing.
+    #[inline]
+    pub(crate) fn warm(&self, hash: u64) {
+        #[cfg(not(loom))]
+        {
+            let index = hash as usize & self.mask;
+            // Relaxed: the values are discarded; only the cache lines matter.
+            std::hint::black_box(self.slots[index].load(Ordering::Relaxed));
+            std::hint::black_box(self.meta[index].load(Ordering::Relaxed));
+        }
+        #[cfg(loom)]
+        let _ = hash;
     }
 
     /// The metadata byte of slot `index`.
@@ -325,8 +350,8 @@ impl<V> Table<V> {
     ///
     /// No thread can reach the table any more, and, unless `free_live`, its live nodes are
     /// owned by another table (the next one, or for an abandoned migration target, the table
-    /// it was copying from).
-    pub(crate) unsafe fn free(table: NonNull<Self>, free_live: bool) {
+    /// it was copying from). Every node in it was allocated with `A`.
+    pub(crate) unsafe fn free<A: NodeAllocator>(table: NonNull<Self>, free_live: bool) {
         // SAFETY: by the contract we own the table.
         let table = unsafe { Box::from_raw(table.as_ptr()) };
         for index in 0..table.capacity() {
@@ -335,7 +360,7 @@ impl<V> Table<V> {
                 if word.is_dead() || free_live {
                     // SAFETY: the node is owned by this table alone (tombstones are never
                     // copied; live nodes only when `free_live`), and nobody can reach it.
-                    unsafe { Node::free(node) };
+                    unsafe { Node::free::<A>(node) };
                 }
             }
         }

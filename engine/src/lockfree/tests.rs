@@ -445,7 +445,8 @@ fn keys_are_read_with_the_provenance_of_the_whole_node() {
         b"k",
         b"a key longer than the node's header, of forty bytes",
     ] {
-        let node = Node::alloc(7, key, Some(Entry::new(1, Meta::default(), 5u64)));
+        let node =
+            Node::alloc::<GlobalAllocator>(7, key, Some(Entry::new(1, Meta::default(), 5u64)));
         let word = SlotWord::new(node, 7, false);
         let pointer = word.node().expect("a node");
         // A shared reference to the header alive at the same time, as the readers hold one.
@@ -456,6 +457,6 @@ fn keys_are_read_with_the_provenance_of_the_whole_node() {
         assert_eq!(unsafe { Node::key(pointer) }, key);
         assert_eq!(header.entry.as_ref().map(|entry| entry.value), Some(5));
         // SAFETY: never published, freed once.
-        unsafe { Node::free(node) };
+        unsafe { Node::free::<GlobalAllocator>(node) };
     }
 }

@@ -19,9 +19,15 @@ pub type Value = Vec<u8>;
 /// Runs the generic function `$body::<E>()` once per back-end, each as its own test.
 ///
 /// `$body` must be a function in the invoking module, generic over one
-/// `E: Engine<Value = Value>`.
+/// `E: Engine<Value = Value>`. The lock-free table runs as `LockFree<Value>`, with its default
+/// node allocator, unless `lockfree = Type` names another instantiation (the test that counts
+/// bytes through this binary's global allocator asks for `engine::lockfree::GlobalAllocator`,
+/// so that the nodes are counted too).
 macro_rules! for_each_engine {
     ($name:ident, $body:ident) => {
+        for_each_engine!($name, $body, lockfree = ::engine::LockFree<$crate::common::Value>);
+    };
+    ($name:ident, $body:ident, lockfree = $lockfree:ty) => {
         mod $name {
             #[test]
             #[cfg_attr(miri, ignore = "Miri runs only the lock-free table")]
@@ -43,7 +49,7 @@ macro_rules! for_each_engine {
 
             #[test]
             fn lockfree() {
-                super::$body::<::engine::LockFree<$crate::common::Value>>();
+                super::$body::<$lockfree>();
             }
         }
     };
