@@ -748,16 +748,8 @@ def render_bustle_page(meta, results, memory, failures, human_block):
             cells = [fmt_summary(results.summary(workload, "u64", t, name)) for t in threads_all]
             label = f"**{name}**" if name == SUBJECT else name
             out.append(f"| {label} | " + " | ".join(cells) + " |")
-        for reference in BUSTLE_RATIO_REFERENCES:
-            if reference not in maps:
-                continue
-            cells = [
-                fmt_ratio(results.ratio(workload, "u64", t, SUBJECT, reference)) for t in threads_all
-            ]
-            if all(c == "—" for c in cells):
-                continue
-            out.append(f"| *lockfree / {reference}* | " + " | ".join(cells) + " |")
-        for name, reference in BUSTLE_EXTRA_RATIOS:
+        pairs = [(SUBJECT, reference) for reference in BUSTLE_RATIO_REFERENCES]
+        for name, reference in pairs + list(BUSTLE_EXTRA_RATIOS):
             if name not in maps or reference not in maps:
                 continue
             cells = [
