@@ -8,7 +8,8 @@
 //! | guard | taken for | costs |
 //! |---|---|---|
 //! | [`Keyspace::shared`] | a command that reads any number of keys or writes one key | one uncontended atomic on the calling thread's own slot |
-//! | [`Keyspace::exclusive`] | a command that writes several keys (`MSET`, `RENAME`, `DEL a b`, `LMOVE`), `FLUSHDB`, and later a whole `MULTI`/`EXEC` or script | every slot: waits for every shared holder |
+//! | [`Db::lock_keys`], under a shared guard | a command that reads several keys (`MGET`) or writes several keys independently (`MSET`, `DEL a b`) | the keys' stripes (see [`stripes`](crate::stripes)) |
+//! | [`Keyspace::exclusive`] | a command that writes several keys from what it read (`RENAME`, `MSETNX`, `LMOVE`), `FLUSHDB`, and later a whole `MULTI`/`EXEC` or script | every slot: waits for every shared holder |
 //!
 //! The lock is crossbeam's [`ShardedLock`], a "big reader" lock: one reader-writer lock per
 //! thread slot, so shared holders on different threads never touch the same cache line. It
@@ -21,17 +22,21 @@
 //! * Operations under one exclusive guard are atomic together: no other operation on that
 //!   keyspace runs between them, so no client sees a multi-key write half done, and a
 //!   sequence of commands under one guard (EXEC, a script) is seen whole or not at all.
-//! * Operations under shared guards interleave freely, each one atomic; a reader of several
-//!   keys (`MGET`) under a shared guard sees every exclusive sequence either wholly before or
-//!   wholly after it, but may see two single-key writes of other clients in between its keys.
+//! * A write of several independent keys under their stripes is atomic too: no operation
+//!   that starts after any of its effects could be seen finds it half done (the argument is
+//!   in [`stripes`](crate::stripes)). A read of several keys under their stripes sees every
+//!   such write, and every exclusive sequence, wholly before or wholly after it, but may see
+//!   two single-key writes of other clients in between its keys.
+//! * Operations under shared guards otherwise interleave freely, each one atomic.
 //! * Expiry (lazy, or the sweeper under its own shared guard) is a single-key removal.
 //!
-//! An operation that needs the exclusive lock (every one that writes several keys) checks
-//! the [`Db`]'s mode and panics when called under a shared guard: that is a dispatcher bug,
-//! and every multi-key command has a test. In debug builds every operation also checks that
+//! An operation on several keys checks the [`Db`] it runs on and panics when neither the
+//! exclusive guard nor the stripes it needs are held: that is a dispatcher bug, and every
+//! multi-key command has a test. In debug builds every operation also checks that
 //! the calling thread really holds a guard of at least the [`Db`]'s mode on that keyspace, so
 //! a `Db` kept past its guard is caught by the tests.
 
+use crate::stripes::{self, Access};
 use crate::{Keyspace, Value};
 use crossbeam_utils::sync::{ShardedLock, ShardedLockReadGuard, ShardedLockWriteGuard};
 use engine::Engine;
@@ -94,6 +99,30 @@ enum Lock<'k> {
 pub struct Db<'k, E: Engine<Value = Value>> {
     keyspace: &'k Keyspace<E>,
     mode: Mode,
+    /// The stripes held for the command's keys, under a shared guard ([`Db::lock_keys`]).
+    keys: Option<Access>,
+}
+
+/// The stripes of one command's keys, held under a shared guard; dereferences to the [`Db`]
+/// that allows the multi-key operation. Dropping it releases the stripes (the guard stays).
+pub struct KeysGuard<'k, E: Engine<Value = Value>> {
+    db: Db<'k, E>,
+    _held: Option<stripes::Held<'k>>,
+}
+
+impl<'k, E: Engine<Value = Value>> KeysGuard<'k, E> {
+    /// The [`Db`] these stripes allow.
+    pub fn db(&self) -> Db<'k, E> {
+        self.db
+    }
+}
+
+impl<'k, E: Engine<Value = Value>> Deref for KeysGuard<'k, E> {
+    type Target = Db<'k, E>;
+
+    fn deref(&self) -> &Db<'k, E> {
+        &self.db
+    }
 }
 
 impl<E: Engine<Value = Value>> Clone for Db<'_, E> {
@@ -144,7 +173,11 @@ impl<'k, E: Engine<Value = Value>> Guard<'k, E> {
     fn new(keyspace: &'k Keyspace<E>, mode: Mode, lock: Lock<'k>) -> Self {
         held::enter(keyspace.address(), mode);
         Self {
-            db: Db { keyspace, mode },
+            db: Db {
+                keyspace,
+                mode,
+                keys: None,
+            },
             _lock: lock,
         }
     }
@@ -181,11 +214,59 @@ impl<'k, E: Engine<Value = Value>> Db<'k, E> {
         self.mode
     }
 
+    /// The stripes held for the command's keys, if any ([`Db::lock_keys`]).
+    pub fn stripes_held(&self) -> Option<Access> {
+        self.keys
+    }
+
+    /// Locks the stripes of `keys` with `access` for one command (see
+    /// [`stripes`](crate::stripes)). Under the exclusive guard there is nothing to lock: the
+    /// guard returned holds no stripe and allows everything the exclusive guard does.
+    pub fn lock_keys<'a>(
+        &self,
+        keys: impl IntoIterator<Item = &'a [u8]>,
+        access: Access,
+    ) -> KeysGuard<'k, E> {
+        self.check();
+        if self.mode == Mode::Exclusive {
+            return KeysGuard {
+                db: *self,
+                _held: None,
+            };
+        }
+        let held = self.keyspace.stripes.lock(keys, access);
+        KeysGuard {
+            db: Db {
+                keys: Some(held.access()),
+                ..*self
+            },
+            _held: Some(held),
+        }
+    }
+
     /// Panics unless the exclusive lock is held: `what` needs it (see the module docs).
     pub(crate) fn require_exclusive(&self, what: &str) {
         assert!(
             self.mode == Mode::Exclusive,
             "{what} needs the keyspace's exclusive lock: the dispatcher took the shared one"
+        );
+    }
+
+    /// Panics unless the exclusive lock or the keys' writer stripes are held: `what` writes
+    /// several keys independently.
+    pub(crate) fn require_keys_written(&self, what: &str) {
+        assert!(
+            self.mode == Mode::Exclusive || self.keys == Some(Access::Write),
+            "{what} needs its keys' writer stripes or the exclusive lock: the dispatcher took neither"
+        );
+    }
+
+    /// Panics unless the exclusive lock or the keys' stripes are held: `what` reads several
+    /// keys.
+    pub(crate) fn require_keys_read(&self, what: &str) {
+        assert!(
+            self.mode == Mode::Exclusive || self.keys.is_some(),
+            "{what} needs its keys' stripes or the exclusive lock: the dispatcher took neither"
         );
     }
 

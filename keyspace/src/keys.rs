@@ -62,12 +62,15 @@ impl<E: Engine<Value = Value>> Db<'_, E> {
         if let [key] = keys {
             return usize::from(delete(key));
         }
-        self.require_exclusive("a DEL of several keys");
+        self.require_keys_written("a DEL of several keys");
         keys.iter().filter(|key| delete(key)).count()
     }
 
     /// `EXISTS` / `TOUCH`: how many of the keys exist (a key named twice counts twice).
     pub fn exists(&self, keys: &[&[u8]]) -> usize {
+        if keys.len() > 1 {
+            self.require_keys_read("an EXISTS of several keys");
+        }
         keys.iter()
             .filter(|key| self.peek_locked(key, |_| ()).is_some())
             .count()

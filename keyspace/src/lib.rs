@@ -31,14 +31,16 @@
 //! `EXEC` and scripts will need whole sequences of commands to be atomic. The keyspace has one
 //! [`ShardedLock`](crossbeam_utils::sync::ShardedLock), but its operations never take it: they
 //! are methods of [`Db`], a keyspace under a lock its caller took ([`Keyspace::shared`] or
-//! [`Keyspace::exclusive`]), and an operation that writes several keys refuses to run under
-//! the shared side. [`guard`] states what is atomic with what.
+//! [`Keyspace::exclusive`]), and an operation on several keys refuses to run unless its
+//! caller also locked those keys' [`stripes`] ([`Db::lock_keys`]) or holds the exclusive side.
+//! [`guard`] states what is atomic with what.
 //!
 //! ## Where things are
 //!
 //! | file | holds |
 //! |---|---|
 //! | [`guard`] | [`Guard`], [`Db`], [`Mode`]: the locking model |
+//! | [`stripes`] | per-key stripes: multi-key commands under the shared guard |
 //! | [`databases`] | [`Databases`]: the numbered databases, `SWAPDB`'s map, their locks |
 //! | `value.rs` | [`Str`], [`List`], [`Value`] |
 //! | [`container`] | the protocol of values mutated in place, for every collection type |
@@ -78,6 +80,7 @@ mod lists;
 mod memcache;
 pub mod numeric;
 mod strings;
+pub mod stripes;
 #[cfg(test)]
 mod tests;
 mod value;
@@ -89,8 +92,9 @@ pub use expire::{
     SWEEP_BATCH_EXPIRING_KEYS, SWEEP_BATCH_KEYS_MAX, SWEEP_BATCH_KEYS_MIN, SWEEP_CYCLE_BUDGET,
     SWEEP_INTERVAL, SWEEP_STALE_PERCENT_MAX,
 };
-pub use guard::{Db, Guard, Mode};
+pub use guard::{Db, Guard, KeysGuard, Mode};
 pub use numeric::parse_i64;
+pub use stripes::Access;
 pub use value::{List, ListItems, Str, Value, STR_INLINE_BYTES};
 
 pub use glob::glob_match;
@@ -166,6 +170,8 @@ pub struct Keyspace<E: Engine<Value = Value>> {
     avg_ttl_ms: AtomicU64,
     clock: Box<dyn Clock>,
     multi: ShardedLock<()>,
+    /// The stripes multi-key commands lock under the shared side of `multi`.
+    stripes: stripes::Stripes,
     stats: Stats,
     /// memcached's `flush_all <delay>`: when nonzero, the clock time at which every key is to
     /// be removed; the sweeper carries it out.
@@ -197,6 +203,7 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
             avg_ttl_ms: AtomicU64::new(0),
             clock: Box::new(clock),
             multi: ShardedLock::new(()),
+            stripes: stripes::Stripes::default(),
             stats: Stats::default(),
             flush_at_ms: AtomicU64::new(0),
             journal: OnceLock::new(),
@@ -259,6 +266,7 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
         key: &[u8],
         mut decide: impl FnMut(Option<&Entry<Value>>) -> (Decision<Value>, R),
     ) -> Updated<R> {
+        self.stripes.settle(key);
         let updated = self.map.update(key, |current| {
             let before = current.is_some_and(|entry| has_expiry(&entry.meta));
             let (decision, output) = decide(current);
@@ -283,6 +291,7 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
 
     /// [`Engine::insert`], counting keys with an expiry.
     fn counted_insert(&self, key: &[u8], value: Value, meta: Meta) -> u64 {
+        self.stripes.settle(key);
         let inserted = self.map.insert(key, value, meta);
         let before = inserted.replaced.is_some_and(|old| has_expiry(&old));
         self.count_expiry_change(before, has_expiry(&meta));
@@ -325,6 +334,7 @@ impl<E: Engine<Value = Value>> Keyspace<E> {
     fn peek_locked<R>(&self, key: &[u8], read: impl FnOnce(&Entry<Value>) -> R) -> Option<R> {
         // `get` takes its closure by value, but we call `read` only for a live entry. The
         // clock is read only for an entry with a deadline (most have none).
+        self.stripes.settle(key);
         let found = self
             .map
             .get(key, |entry| match self.expired_at(&entry.meta) {

@@ -103,9 +103,12 @@ impl<E: Engine<Value = Value>> Db<'_, E> {
         self.get_with(key, Str::clone)
     }
 
-    /// `MGET`: each key's string value, `None` for missing keys and keys of other types. All
-    /// keys are read under one shared lock, so no `MSET` is seen half done.
+    /// `MGET`: each key's string value, `None` for missing keys and keys of other types.
+    /// Several keys are read under their stripes, so no `MSET` is seen half done.
     pub fn mget_with(&self, keys: &[&[u8]], mut read: impl FnMut(Option<&Str>)) {
+        if keys.len() > 1 {
+            self.require_keys_read("an MGET of several keys");
+        }
         for key in keys {
             let found = self.read_locked(key, |entry| match &entry.value {
                 Value::Str(value) => {
@@ -174,10 +177,11 @@ impl<E: Engine<Value = Value>> Db<'_, E> {
         })
     }
 
-    /// `MSET`: all pairs, atomically (one pair is one write, which the shared lock allows).
+    /// `MSET`: all pairs, atomically: one pair is one write, which the shared lock allows;
+    /// several need their keys' writer stripes (or the exclusive lock).
     pub fn mset(&self, pairs: &[(&[u8], &[u8])]) {
         if pairs.len() > 1 {
-            self.require_exclusive("an MSET of several keys");
+            self.require_keys_written("an MSET of several keys");
         }
         for (key, value) in pairs {
             self.insert_locked(key, Value::Str(Str::copy_from(value)), Meta::default());

@@ -8,10 +8,19 @@
 //!
 //! | [`Lock`] | taken | for |
 //! |---|---|---|
-//! | `Shared` | the selected database's shared side | reads of any number of keys, writes of one key, keyless commands |
-//! | `ByKeys` | exclusive when the call names more than one key, else shared | `DEL`, `MSET`, `RENAME`, `LMOVE`, ... |
+//! | `Shared` | the selected database's shared side | keyless commands, reads and writes of one key |
+//! | `ReadKeys` | shared, and the keys' stripes as a reader when the call names more than one | reads that may name several keys: `MGET`, `EXISTS`, ... |
+//! | `WriteKeys` | shared, and the keys' stripes as a writer when the call names more than one | writes of several keys, each written without reading the others: `MSET`, `DEL`, `UNLINK` |
+//! | `ByKeys` | exclusive when the call names more than one key, else shared | writes of several keys that depend on what they read: `RENAME`, `MSETNX`, `LMOVE`, ... |
 //! | `Exclusive` | the selected database's exclusive side | `FLUSHDB` |
 //! | `AllDatabases` | every database's exclusive side, in index order | `FLUSHALL`, `MOVE`, `COPY`, `SWAPDB` |
+//!
+//! Stripes (see [`keyspace::stripes`], which argues why they make these commands atomic) let
+//! two loops run `MSET`s at once unless their keys share a stripe: before them, every `MSET` of
+//! several keys took the exclusive side, and a loop preempted while holding it stopped every
+//! other loop for a scheduler slice. Single-key commands take no stripe; the keyspace makes
+//! them wait while a multi-key writer holds their key's stripe. A command's stripes are held
+//! for that command only ([`Session::with_stripes`](crate::session::Session::with_stripes)).
 //!
 //! A database number is looked up in `SWAPDB`'s map when its guard is taken, and again once
 //! it is held ([`Databases::lock`]): the map changes only under every guard, so a command runs
@@ -36,13 +45,20 @@
 use crate::resp::table::CommandSpec;
 use crate::resp::table::{flag, BeginSearch, FindKeys};
 use engine::Engine;
-use keyspace::{AllGuards, Databases, Db, Guard, Mode, Value};
+use keyspace::{Access, AllGuards, Databases, Db, Guard, Mode, Value};
 
 /// What a command locks; see the module docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lock {
     /// The selected database, shared.
     Shared,
+    /// The selected database, shared, and the keys' stripes as a reader when the call names
+    /// more than one key.
+    ReadKeys,
+    /// The selected database, shared, and the keys' stripes as a writer when the call names
+    /// more than one key: only for writes whose keys are each written without reading the
+    /// others (see [`keyspace::stripes`]).
+    WriteKeys,
     /// The selected database: exclusive when the call names more than one key.
     ByKeys,
     /// The selected database, exclusive.
@@ -52,25 +68,35 @@ pub enum Lock {
 }
 
 impl Lock {
-    /// The rule a command gets unless its row says otherwise: a write whose key specs can
-    /// name several keys locks by keys; everything else is shared (a read of several keys is
-    /// consistent under the shared lock, since every multi-key write holds the exclusive one).
+    /// The rule a command gets unless its row says otherwise: a command whose key specs can
+    /// name several keys reads them under their stripes, or, if it writes, locks by keys (a
+    /// row whose keys are written independently says `WriteKeys` itself); everything else is
+    /// shared.
     pub fn derived(spec: &CommandSpec) -> Self {
-        if !spec.has(flag::WRITE) {
-            return Lock::Shared;
-        }
         let ((first, last, _), movable) = spec.legacy_range();
-        if movable || last < 0 || last > first {
-            Lock::ByKeys
-        } else {
-            Lock::Shared
+        let several = movable || last < 0 || last > first;
+        match (several, spec.has(flag::WRITE)) {
+            (false, _) => Lock::Shared,
+            (true, false) => Lock::ReadKeys,
+            (true, true) => Lock::ByKeys,
         }
+    }
+
+    /// The stripes this call takes on its keys, under the shared guard: for `ReadKeys` and
+    /// `WriteKeys` when it names more than one key.
+    pub fn stripes(self, spec: &CommandSpec, args: crate::resp::parse::Args<'_>) -> Option<Access> {
+        let access = match self {
+            Lock::ReadKeys => Access::Read,
+            Lock::WriteKeys => Access::Write,
+            _ => return None,
+        };
+        names_several_keys(spec, args).then_some(access)
     }
 
     /// The mode to take on the selected database for this call (`args`, the name included).
     pub fn mode(self, spec: &CommandSpec, args: crate::resp::parse::Args<'_>) -> Mode {
         match self {
-            Lock::Shared => Mode::Shared,
+            Lock::Shared | Lock::ReadKeys | Lock::WriteKeys => Mode::Shared,
             Lock::Exclusive | Lock::AllDatabases => Mode::Exclusive,
             Lock::ByKeys => {
                 if names_several_keys(spec, args) {

@@ -266,6 +266,7 @@ mod tests {
                     pool: &mut pool,
                     limits: RuntimeLimits::from_config(&config),
                     held: crate::lock::Held::Nothing,
+                    stripes: None,
                 };
                 let processed = match codec {
                     0 => resp::process(&mut session, &mut Request::default(), input),

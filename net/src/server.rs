@@ -762,6 +762,7 @@ fn run_input<E: Engine<Value = Value>>(
     let mut session = Session {
         shared,
         held: crate::lock::Held::Nothing,
+        stripes: None,
         client,
         output,
         pool,

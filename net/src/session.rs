@@ -6,11 +6,11 @@ use crate::buffer::{Output, Pool};
 use crate::client::{Client, ClientInfo, Inbox, Message};
 use crate::config::Config;
 use crate::lock::{Held, Lock};
-use crate::resp::parse::Limits;
-use crate::resp::table::Table;
+use crate::resp::parse::{Args, Limits};
+use crate::resp::table::{CommandSpec, Table};
 use crate::stats::{CommandStats, ServerStats};
 use engine::Engine;
-use keyspace::{Databases, Db, Keyspace, Mode, Str, Value};
+use keyspace::{Access, Databases, Db, KeysGuard, Keyspace, Mode, Str, Value};
 use persistence::log::AppendLog;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -246,6 +246,8 @@ pub struct Session<'a, E: Engine<Value = Value>> {
     pub limits: RuntimeLimits,
     /// The keyspace guards the dispatcher took for the command running (see [`crate::lock`]).
     pub held: Held<'a, E>,
+    /// The stripes of the running command's keys, while it holds them (see [`crate::lock`]).
+    pub stripes: Option<KeysGuard<'a, E>>,
 }
 
 /// The configuration values the loops consult on every request, copied out of [`Config`] so
@@ -295,6 +297,11 @@ impl<'a, E: Engine<Value = Value>> Session<'a, E> {
 
     /// Database `index` under the guard in force; panics as [`Session::keyspace`] does.
     pub fn db(&self, index: usize) -> Db<'a, E> {
+        if let Some(stripes) = &self.stripes {
+            if index == self.client.db() {
+                return stripes.db();
+            }
+        }
         self.held.db(index).unwrap_or_else(|| {
             panic!("database {index} used without a guard: the command's lock rule is wrong")
         })
@@ -317,6 +324,24 @@ impl<'a, E: Engine<Value = Value>> Session<'a, E> {
         if !self.held.may_outlive_its_command() {
             self.held = Held::Nothing;
         }
+        result
+    }
+
+    /// Runs `run` holding the stripes of this call's keys (`spec`'s key specs over `args`)
+    /// with `access`, on the selected database, under the guard in force; see
+    /// [`crate::lock`].
+    pub fn with_stripes<R>(
+        &mut self,
+        spec: &CommandSpec,
+        args: Args<'_>,
+        access: Access,
+        run: impl FnOnce(&mut Self) -> R,
+    ) -> R {
+        let positions = spec.key_positions(args);
+        let keys = positions.iter().map(|&(position, _)| args.get(position));
+        self.stripes = Some(self.keyspace().lock_keys(keys, access));
+        let result = run(self);
+        self.stripes = None;
         result
     }
 

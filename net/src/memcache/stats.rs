@@ -102,6 +102,7 @@ mod tests {
             pool: &mut pool,
             limits: RuntimeLimits::from_config(&config),
             held: crate::lock::Held::Nothing,
+            stripes: None,
         };
         let processed = super::super::text::process(&mut session, input);
         drop(session);

@@ -12,8 +12,8 @@ use keyspace::{ExpireCondition, ScanFilter, Ttl, Value};
 /// The key commands' rows.
 pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
     vec![
-        command!("del", -2, [WRITE], [KEYSPACE, WRITE, SLOW], [range(key::RM | key::DELETE, 1, -1, 1)], del, tips: ["request_policy:multi_shard", "response_policy:agg_sum"], docs: docs::DEL),
-        command!("unlink", -2, [WRITE, FAST], [KEYSPACE, WRITE, FAST], [range(key::RM | key::DELETE, 1, -1, 1)], del, tips: ["request_policy:multi_shard", "response_policy:agg_sum"], docs: docs::UNLINK),
+        command!("del", -2, [WRITE], [KEYSPACE, WRITE, SLOW], [range(key::RM | key::DELETE, 1, -1, 1)], del, tips: ["request_policy:multi_shard", "response_policy:agg_sum"], docs: docs::DEL).with_lock(Lock::WriteKeys),
+        command!("unlink", -2, [WRITE, FAST], [KEYSPACE, WRITE, FAST], [range(key::RM | key::DELETE, 1, -1, 1)], del, tips: ["request_policy:multi_shard", "response_policy:agg_sum"], docs: docs::UNLINK).with_lock(Lock::WriteKeys),
         command!("exists", -2, [READONLY, FAST], [KEYSPACE, READ, FAST], [range(key::RO, 1, -1, 1)], exists, tips: ["request_policy:multi_shard", "response_policy:agg_sum"], docs: docs::EXISTS),
         command!("touch", -2, [READONLY, FAST], [KEYSPACE, READ, FAST], [range(key::RO, 1, -1, 1)], exists, tips: ["request_policy:multi_shard", "response_policy:agg_sum"], docs: docs::TOUCH),
         command!(

@@ -63,7 +63,7 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             docs: docs::GETSET
         ),
         command!("mget", -2, [READONLY, FAST], [READ, STRING, FAST], [range(key::RO | key::ACCESS, 1, -1, 1)], mget, tips: ["request_policy:multi_shard"], docs: docs::MGET),
-        command!("mset", -3, [WRITE, DENYOOM], [WRITE, STRING, SLOW], [range(key::OW | key::UPDATE, 1, -1, 2)], mset, tips: ["request_policy:multi_shard", "response_policy:all_succeeded"], docs: docs::MSET),
+        command!("mset", -3, [WRITE, DENYOOM], [WRITE, STRING, SLOW], [range(key::OW | key::UPDATE, 1, -1, 2)], mset, tips: ["request_policy:multi_shard", "response_policy:all_succeeded"], docs: docs::MSET).with_lock(Lock::WriteKeys),
         command!("msetnx", -3, [WRITE, DENYOOM], [WRITE, STRING, SLOW], [range(key::OW | key::INSERT, 1, -1, 2)], msetnx, tips: ["request_policy:multi_shard", "response_policy:agg_min"], docs: docs::MSETNX)
             // Check, then write: exclusive even for one key.
             .with_lock(Lock::Exclusive),

@@ -1,0 +1,350 @@
+//! # Key stripes: multi-key commands under the shared guard
+//!
+//! Every key hashes to one of [`STRIPES`] stripes, each a small reader-writer word. A command
+//! that must be seen whole across several keys locks its keys' stripes, in index order, for
+//! its duration ([`Db::lock_keys`](crate::Db::lock_keys)), under the *shared* guard:
+//!
+//! * a write of several independent keys (`MSET`, `DEL a b`) takes them as a writer;
+//! * a read of several keys (`MGET`, `EXISTS a b`) takes them as a reader.
+//!
+//! A single-key operation takes nothing: before it touches the engine it looks at one
+//! counter, the number of stripe writers at work on this keyspace, and only while that is
+//! nonzero does it hash its key and wait while a writer holds that stripe
+//! ([`Stripes::settle`]). A server that runs no multi-key write pays one load of a line no
+//! one writes.
+//!
+//! ## Why: the exclusive guard and a preempted holder
+//!
+//! Before stripes, every `MSET` of several keys took the keyspace's exclusive guard. With two
+//! event loops and a client sharing two cores, the loop holding it was regularly preempted
+//! while holding it, and every other loop then waited a scheduler slice: `MSET`'s `-P 1` p99
+//! was 2.7 ms against Redis's 1.0 ms (`bench-results/server.md`). With stripes two `MSET`s
+//! wait for each other only when they share a stripe (10 random keys each, 1024 stripes:
+//! about one pair in eleven), and a single-key command only when a writer holds its own
+//! stripe.
+//!
+//! ## What is atomic with what
+//!
+//! A stripe writer locks every stripe of its keys before its first write and releases them
+//! after its last, and it counts itself in `writers` before it locks the first one. An
+//! operation on key `k` that starts after any effect of the writer could have been seen
+//! (after the writer's first write, which follows its count and locks) finds `writers`
+//! nonzero and `k`'s stripe held, and waits until the writer is done: so no operation that
+//! follows an observation of a multi-key write can see it half done, or write under it.
+//!
+//! An operation that looked before the writer locked its stripe is *concurrent* with it, and
+//! lands on its one key either before the writer's write of that key or after it. That is
+//! harmless exactly when the writer's keys are written *independently*: each write a whole
+//! replacement or removal that reads nothing of the other keys. Then each concurrent
+//! single-key operation is ordered before or after the multi-key write by where it landed on
+//! its own key, and as every one of them started before the writer locked and ends after the
+//! writer's first write, no order of real time contradicts that. `MSET`, `DEL` and `UNLINK`
+//! are such writes. A multi-key write whose result depends on what it read (`MSETNX`'s
+//! existence check, `RENAME`, `COPY`, `LMOVE`) could be broken by such an operation landing
+//! between its read and its write, so it keeps the exclusive guard, under which no
+//! single-key operation is in flight at all.
+//!
+//! Readers of several keys take their stripes as readers, so they never see a stripe
+//! writer's keys half written. Whole-keyspace reads (`KEYS`, `SCAN`, `DBSIZE`, `RANDOMKEY`)
+//! take no stripes: they were never snapshots of an instant (they walk a map other loops
+//! write), and they may now also see some of a multi-key write's keys and not the others.
+//!
+//! ## No deadlock
+//!
+//! Stripes are taken in index order, each stripe once, always after the guard and never while
+//! waiting for anything else; a stripe holder takes no container's lock (its writes are whole
+//! replacements and removals, its reads look at strings). A single-key operation waits while
+//! holding no stripe, possibly holding a container's lock: no stripe holder waits for that.
+//! A thread that holds writer stripes never waits for a stripe in `settle`: the keys it
+//! writes are the ones it locked.
+//!
+//! Waiting spins briefly and then yields the processor, so a holder preempted on a shared
+//! core gets it back.
+
+use foldhash::fast::FixedState;
+use std::cell::Cell;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+/// How many stripes a keyspace has. Two calls that lock `a` and `b` distinct keys collide
+/// with a probability of about `a * b / STRIPES`.
+pub const STRIPES: usize = 1024;
+
+/// The writer bit of a stripe word; the bits below count readers.
+const WRITER: u32 = 1 << 31;
+
+/// Spins before a waiter starts yielding. A stripe is held for one command's keyspace work
+/// (microseconds), so a waiter whose holder is running finds it free within the spins.
+const SPINS: u32 = 256;
+
+/// The hash that picks a key's stripe: fixed, so every thread picks the same stripe.
+const SEED: u64 = 0x5eed_0f57_21be_5c0d;
+
+/// One stripe, alone on its cache line: a writer's lock must not slow the loops reading its
+/// neighbours.
+#[repr(align(64))]
+#[derive(Default)]
+struct Stripe(AtomicU32);
+
+/// The counter of writers at work, on its own line (every multi-key write changes it).
+#[repr(align(64))]
+#[derive(Default)]
+struct Writers(AtomicUsize);
+
+/// Whether a stripe is taken to read or to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Shared with other readers; excludes writers.
+    Read,
+    /// Excludes readers and writers.
+    Write,
+}
+
+thread_local! {
+    /// How many writer [`Held`]s this thread has: while it has one, its single-key operations
+    /// do not wait (they are the held keys' own writes).
+    static WRITING: Cell<u32> = const { Cell::new(0) };
+}
+
+/// A keyspace's stripes. The table is allocated at the first multi-key command.
+#[derive(Default)]
+pub(crate) struct Stripes {
+    writers: Writers,
+    table: OnceLock<Box<[Stripe]>>,
+}
+
+impl Stripes {
+    /// The stripe `key` hashes to.
+    fn index(key: &[u8]) -> usize {
+        // The high bits: foldhash's best mixed.
+        (FixedState::with_seed(SEED).hash_one(key) >> 40) as usize % STRIPES
+    }
+
+    fn table(&self) -> &[Stripe] {
+        self.table
+            .get_or_init(|| (0..STRIPES).map(|_| Stripe::default()).collect())
+    }
+
+    /// Locks the stripes of `keys` with `access`, in index order, each once.
+    pub(crate) fn lock<'s, 'k>(
+        &'s self,
+        keys: impl IntoIterator<Item = &'k [u8]>,
+        access: Access,
+    ) -> Held<'s> {
+        let mut indexes: Vec<u16> = keys
+            .into_iter()
+            .map(|key| Self::index(key) as u16)
+            .collect();
+        indexes.sort_unstable();
+        indexes.dedup();
+        let table = self.table();
+        if access == Access::Write {
+            // Counted before the first stripe is locked: see the module docs.
+            self.writers.0.fetch_add(1, Ordering::SeqCst);
+            WRITING.with(|writing| writing.set(writing.get() + 1));
+        }
+        for &index in &indexes {
+            let stripe = &table[usize::from(index)].0;
+            match access {
+                Access::Write => wait_until(|| {
+                    stripe
+                        .compare_exchange_weak(0, WRITER, Ordering::Acquire, Ordering::Relaxed)
+                        .is_ok()
+                }),
+                Access::Read => wait_until(|| {
+                    let word = stripe.load(Ordering::Relaxed);
+                    word & WRITER == 0
+                        && stripe
+                            .compare_exchange_weak(
+                                word,
+                                word + 1,
+                                Ordering::Acquire,
+                                Ordering::Relaxed,
+                            )
+                            .is_ok()
+                }),
+            }
+        }
+        Held {
+            stripes: self,
+            indexes,
+            access,
+        }
+    }
+
+    /// Waits while a stripe writer other than this thread holds `key`'s stripe: what every
+    /// single-key operation does before it touches the engine (see the module docs).
+    #[inline]
+    pub(crate) fn settle(&self, key: &[u8]) {
+        // Acquire: pairs with the writer's count, so a nonzero count is seen by every
+        // operation that follows an observation of its writes.
+        if self.writers.0.load(Ordering::Acquire) != 0 {
+            self.settle_slow(key);
+        }
+    }
+
+    #[cold]
+    fn settle_slow(&self, key: &[u8]) {
+        if WRITING.with(Cell::get) != 0 {
+            return;
+        }
+        let Some(table) = self.table.get() else {
+            return;
+        };
+        let stripe = &table[Self::index(key)].0;
+        wait_until(|| stripe.load(Ordering::Acquire) & WRITER == 0);
+    }
+
+    /// How many stripe writers are at work (for tests).
+    #[cfg(test)]
+    pub(crate) fn writers(&self) -> usize {
+        self.writers.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Spins on `ready` for a while, then yields between tries.
+fn wait_until(mut ready: impl FnMut() -> bool) {
+    let mut tries = 0u32;
+    while !ready() {
+        if tries < SPINS {
+            std::hint::spin_loop();
+            tries += 1;
+        } else {
+            std::thread::yield_now();
+        }
+    }
+}
+
+/// Stripes held by one command; dropping it releases them.
+pub(crate) struct Held<'s> {
+    stripes: &'s Stripes,
+    indexes: Vec<u16>,
+    access: Access,
+}
+
+impl Held<'_> {
+    /// The access the stripes are held with.
+    pub(crate) fn access(&self) -> Access {
+        self.access
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        let table = self.stripes.table();
+        for &index in &self.indexes {
+            let stripe = &table[usize::from(index)].0;
+            // Release: the holder's writes (or reads) happen before the next holder's.
+            match self.access {
+                Access::Write => stripe.store(0, Ordering::Release),
+                Access::Read => {
+                    stripe.fetch_sub(1, Ordering::Release);
+                }
+            }
+        }
+        if self.access == Access::Write {
+            WRITING.with(|writing| writing.set(writing.get() - 1));
+            self.stripes.writers.0.fetch_sub(1, Ordering::Release);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    #[test]
+    fn a_key_always_hashes_to_the_same_stripe_and_keys_spread() {
+        assert_eq!(Stripes::index(b"key:1"), Stripes::index(b"key:1"));
+        let used: std::collections::HashSet<usize> = (0..10_000)
+            .map(|i| Stripes::index(format!("key:{i:012}").as_bytes()))
+            .collect();
+        // 10k keys over 1024 stripes leave almost none empty.
+        assert!(
+            used.len() > STRIPES * 95 / 100,
+            "{} stripes used",
+            used.len()
+        );
+    }
+
+    #[test]
+    fn writers_are_counted_while_held_and_a_key_named_twice_is_locked_once() {
+        let stripes = Stripes::default();
+        {
+            let held = stripes.lock([&b"a"[..], b"b", b"a"], Access::Write);
+            assert_eq!(stripes.writers(), 1);
+            assert!(held.indexes.len() <= 2);
+            // This thread writes the keys it holds: it does not wait for itself.
+            stripes.settle(b"a");
+        }
+        assert_eq!(stripes.writers(), 0);
+        // Everything was released: a writer can take them again, and readers share.
+        drop(stripes.lock([&b"a"[..], b"b"], Access::Write));
+        let one = stripes.lock([&b"a"[..]], Access::Read);
+        let two = stripes.lock([&b"a"[..]], Access::Read);
+        drop((one, two));
+        drop(stripes.lock([&b"a"[..]], Access::Write));
+    }
+
+    /// Runs `other` on a second thread while this thread holds `key`'s stripe as `held`;
+    /// returns whether `other` finished before the stripe was released.
+    fn finishes_while_held(held: Access, other: impl FnOnce(&Stripes) + Send + 'static) -> bool {
+        let stripes = Arc::new(Stripes::default());
+        let guard = stripes.lock([&b"k"[..]], held);
+        let done = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (stripes, done) = (Arc::clone(&stripes), Arc::clone(&done));
+            std::thread::spawn(move || {
+                other(&stripes);
+                done.store(true, Ordering::SeqCst);
+            })
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        let finished = done.load(Ordering::SeqCst);
+        drop(guard);
+        thread.join().expect("the other thread does not panic");
+        assert!(
+            done.load(Ordering::SeqCst),
+            "the other thread finishes once released"
+        );
+        finished
+    }
+
+    #[test]
+    fn a_writer_holds_back_single_key_operations_readers_and_writers_of_its_stripe() {
+        assert!(!finishes_while_held(Access::Write, |s| s.settle(b"k")));
+        assert!(!finishes_while_held(Access::Write, |s| drop(
+            s.lock([&b"k"[..]], Access::Read)
+        )));
+        assert!(!finishes_while_held(Access::Write, |s| drop(
+            s.lock([&b"k"[..]], Access::Write)
+        )));
+    }
+
+    #[test]
+    fn a_reader_holds_back_writers_only() {
+        assert!(finishes_while_held(Access::Read, |s| s.settle(b"k")));
+        assert!(finishes_while_held(Access::Read, |s| drop(
+            s.lock([&b"k"[..]], Access::Read)
+        )));
+        assert!(!finishes_while_held(Access::Read, |s| drop(
+            s.lock([&b"k"[..]], Access::Write)
+        )));
+    }
+
+    #[test]
+    fn other_stripes_are_not_held_back() {
+        let other = (0..)
+            .map(|i| format!("other:{i}"))
+            .find(|key| Stripes::index(key.as_bytes()) != Stripes::index(b"k"))
+            .expect("some key hashes elsewhere");
+        assert!(finishes_while_held(Access::Write, move |s| {
+            s.settle(other.as_bytes());
+            drop(s.lock([other.as_bytes()], Access::Write));
+        }));
+    }
+}
