@@ -250,6 +250,12 @@ pub struct Session<'a, E: Engine<Value = Value>> {
     pub stripes: Option<KeysGuard<'a, E>>,
 }
 
+/// A database used without a guard: the command's row names the wrong lock.
+#[cold]
+fn no_guard(index: usize) -> ! {
+    panic!("database {index} used without a guard: the command's lock rule is wrong")
+}
+
 /// The configuration values the loops consult on every request, copied out of [`Config`] so
 /// the hot path reads plain fields; loops refresh their copy when the configuration changes.
 #[derive(Debug, Clone, Copy)]
@@ -291,20 +297,18 @@ impl<'a, E: Engine<Value = Value>> Session<'a, E> {
     /// write replies while it holds a value of the keyspace.
     ///
     /// Panics when no guard covers the database: the command's row names the wrong lock.
+    #[inline]
     pub fn keyspace(&self) -> Db<'a, E> {
         self.db(self.client.db())
     }
 
     /// Database `index` under the guard in force; panics as [`Session::keyspace`] does.
+    #[inline]
     pub fn db(&self, index: usize) -> Db<'a, E> {
-        if let Some(stripes) = &self.stripes {
-            if index == self.client.db() {
-                return stripes.db();
-            }
+        match &self.stripes {
+            Some(stripes) if index == self.client.db() => stripes.db(),
+            _ => self.held.db(index).unwrap_or_else(|| no_guard(index)),
         }
-        self.held.db(index).unwrap_or_else(|| {
-            panic!("database {index} used without a guard: the command's lock rule is wrong")
-        })
     }
 
     /// Runs `run` under `lock` (taken in `mode` on the selected database), unless the guard in

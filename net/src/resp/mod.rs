@@ -216,14 +216,13 @@ pub fn execute<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Arg
     }
     let errors_before = session.client.error_replies;
     let mode = row.lock.mode(&row.spec, args);
-    let stripes = row.lock.stripes(&row.spec, args);
-    let run = |session: &mut Session<'_, E>| match stripes {
-        None => handler(session, args),
-        Some(access) => {
+    let result = match row.lock.stripes(&row.spec, args) {
+        None => session.locked(row.lock, mode, |session| handler(session, args)),
+        Some(access) => session.locked(row.lock, mode, |session| {
             session.with_stripes(&row.spec, args, access, |session| handler(session, args))
-        }
+        }),
     };
-    if let Err(error) = session.locked(row.lock, mode, run) {
+    if let Err(error) = result {
         session.error(&error.0);
     }
     let now = crate::stats::ticks();
