@@ -8,7 +8,7 @@
 //! | guard | taken for | costs |
 //! |---|---|---|
 //! | [`Keyspace::shared`] | a command that reads any number of keys or writes one key | one uncontended atomic on the calling thread's own slot |
-//! | [`Db::lock_keys`], under a shared guard | a command that reads several keys (`MGET`) or writes several keys independently (`MSET`, `DEL a b`) | the keys' stripes (see [`stripes`](crate::stripes)) |
+//! | [`Db::lock_keys`], under a shared guard | a command that reads several keys (`MGET`) or writes several keys independently (`MSET`, `DEL a b`) | the keys' stripes (see [`stripes`]) |
 //! | [`Keyspace::exclusive`] | a command that writes several keys from what it read (`RENAME`, `MSETNX`, `LMOVE`), `FLUSHDB`, and later a whole `MULTI`/`EXEC` or script | every slot: waits for every shared holder |
 //!
 //! The lock is crossbeam's [`ShardedLock`], a "big reader" lock: one reader-writer lock per
@@ -24,7 +24,7 @@
 //!   sequence of commands under one guard (EXEC, a script) is seen whole or not at all.
 //! * A write of several independent keys under their stripes is atomic too: no operation
 //!   that starts after any of its effects could be seen finds it half done (the argument is
-//!   in [`stripes`](crate::stripes)). A read of several keys under their stripes sees every
+//!   in [`stripes`]). A read of several keys under their stripes sees every
 //!   such write, and every exclusive sequence, wholly before or wholly after it, but may see
 //!   two single-key writes of other clients in between its keys.
 //! * Operations under shared guards otherwise interleave freely, each one atomic.
@@ -220,7 +220,7 @@ impl<'k, E: Engine<Value = Value>> Db<'k, E> {
     }
 
     /// Locks the stripes of `keys` with `access` for one command (see
-    /// [`stripes`](crate::stripes)). Under the exclusive guard there is nothing to lock: the
+    /// [`stripes`]). Under the exclusive guard there is nothing to lock: the
     /// guard returned holds no stripe and allows everything the exclusive guard does.
     pub fn lock_keys<'a>(
         &self,

@@ -17,8 +17,11 @@
 //! the list protocol (see [`super::lists`]) gives exactly that: a list mutation bumps the
 //! key's version under the list's lock and mutates under the same lock, so no other change
 //! of that list falls between its version and its mutation. [`Effect::Flush`] and the
-//! multi-key commands run under the exclusive side of the keyspace lock, so no single-key
-//! write is in flight across them and their versions split the history cleanly.
+//! multi-key commands that read before they write (`RENAME`, `COPY`, `MSETNX`, `LMOVE`) run
+//! under the exclusive side of the keyspace lock, so no single-key write is in flight across
+//! them and their versions split the history cleanly. `MSET` and `DEL` of several keys run
+//! under their keys' stripes (see [`crate::stripes`]): their effects are whole-value puts and
+//! deletes, one version per key, so per key version order is still the order clients saw.
 //!
 //! ## When an effect is reported
 //!
@@ -26,8 +29,9 @@
 //! returns to its caller (so a reply is never sent for a write the journal has not seen). A
 //! list effect is reported while the list's lock is still held, so the journal receives the
 //! effects of one list in version order; other effects may reach it slightly out of version
-//! order, which replay sorts out. Multi-key commands report all their effects while holding
-//! the exclusive lock, so they reach the journal back to back.
+//! order, which replay sorts out. A multi-key command reports its effects from one thread,
+//! in version order; under the exclusive lock they reach the journal back to back, under
+//! stripes other keys' effects may fall between them.
 
 use super::{End, Keyspace, List, ListPosition, Str, Value};
 use engine::{Engine, Meta};

@@ -17,9 +17,9 @@
 //!
 //! Stripes (see [`keyspace::stripes`], which argues why they make these commands atomic) let
 //! two loops run `MSET`s at once unless their keys share a stripe: before them, every `MSET` of
-//! several keys took the exclusive side, and a loop preempted while holding it stopped every
-//! other loop for a scheduler slice. Single-key commands take no stripe; the keyspace makes
-//! them wait while a multi-key writer holds their key's stripe. A command's stripes are held
+//! several keys took the exclusive side and the loops ran them one at a time. Single-key
+//! commands take no stripe; the keyspace makes them wait while a multi-key writer holds their
+//! key's stripe. A command's stripes are held
 //! for that command only ([`Session::with_stripes`](crate::session::Session::with_stripes)).
 //!
 //! A database number is looked up in `SWAPDB`'s map when its guard is taken, and again once
