@@ -51,7 +51,7 @@ impl Wire {
         );
         let line = String::from_utf8_lossy(&raw[start + 1..raw.len() - 2]).into_owned();
         match raw[start] {
-            b'$' => {
+            b'$' | b'=' => {
                 let length: i64 = line.parse().expect("bulk length");
                 if length >= 0 {
                     let mut body = vec![0; length as usize + 2];
@@ -59,9 +59,10 @@ impl Wire {
                     raw.extend(body);
                 }
             }
-            b'*' => {
-                let count: i64 = line.parse().expect("array length");
-                for _ in 0..count.max(0) {
+            kind @ (b'*' | b'~' | b'%') => {
+                let count: i64 = line.parse().expect("aggregate length");
+                let items = if kind == b'%' { count * 2 } else { count };
+                for _ in 0..items.max(0) {
                     self.read_into(raw);
                 }
             }
@@ -70,7 +71,8 @@ impl Wire {
     }
 }
 
-/// A parsed reply, for comparisons that must ignore order or notes.
+/// A parsed reply, for comparisons that must ignore order or notes. RESP3's sets and maps
+/// (a map's items flat, key then value) stay apart from arrays, so a comparison sees the type.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Reply {
     Status(String),
@@ -78,6 +80,9 @@ enum Reply {
     Integer(i64),
     Bulk(Option<String>),
     Array(Option<Vec<Reply>>),
+    Set(Vec<Reply>),
+    Map(Vec<Reply>),
+    Null,
 }
 
 fn parse(raw: &[u8]) -> Reply {
@@ -110,16 +115,35 @@ fn parse(raw: &[u8]) -> Reply {
                 }
                 Reply::Array(Some((0..count).map(|_| one(raw, at)).collect()))
             }
+            b'~' => {
+                let count: usize = line.parse().expect("set length");
+                Reply::Set((0..count).map(|_| one(raw, at)).collect())
+            }
+            b'%' => {
+                let count: usize = line.parse().expect("map length");
+                Reply::Map((0..count * 2).map(|_| one(raw, at)).collect())
+            }
+            b'_' => Reply::Null,
             other => panic!("unexpected reply type {:?}", other as char),
         }
     }
     one(raw, &mut 0)
 }
 
+/// The items of an array, a set or a map (flat).
 fn items(reply: &Reply) -> &[Reply] {
     match reply {
-        Reply::Array(Some(items)) => items,
-        other => panic!("not an array: {other:?}"),
+        Reply::Array(Some(items)) | Reply::Set(items) | Reply::Map(items) => items,
+        other => panic!("not an aggregate: {other:?}"),
+    }
+}
+
+/// An aggregate of the same type as `like` holding `items`.
+fn rebuild(like: &Reply, items: Vec<Reply>) -> Reply {
+    match like {
+        Reply::Set(_) => Reply::Set(items),
+        Reply::Map(_) => Reply::Map(items),
+        _ => Reply::Array(Some(items)),
     }
 }
 
@@ -144,25 +168,43 @@ fn normalise(entry: &Reply) -> (Reply, Vec<String>) {
                 .filter(|pair| text(&pair[0]) != "notes")
                 .flat_map(|pair| pair.to_vec())
                 .collect();
-            Reply::Array(Some(kept))
+            rebuild(spec, kept)
         })
         .collect();
-    fields[8] = Reply::Array(Some(specs));
+    fields[8] = rebuild(&fields[8], specs);
     let mut subcommands: BTreeMap<String, Reply> = BTreeMap::new();
     for sub in items(&fields[9]) {
         subcommands.insert(text(&items(sub)[0]).to_string(), normalise(sub).0);
     }
     let names = subcommands.keys().cloned().collect();
-    fields[9] = Reply::Array(Some(subcommands.into_values().collect()));
-    (Reply::Array(Some(fields)), names)
+    fields[9] = rebuild(&fields[9], subcommands.into_values().collect());
+    (rebuild(entry, fields), names)
+}
+
+/// Opens a connection to each server in RESP `resp` (2, or 3 through `HELLO 3`).
+fn open_both(redis: u16, ours: u16, resp: u8) -> (Wire, Wire) {
+    let (mut theirs, mut mine) = (Wire::open(redis), Wire::open(ours));
+    if resp == 3 {
+        for wire in [&mut theirs, &mut mine] {
+            let hello = parse(&wire.call(&["HELLO", "3"]));
+            assert!(matches!(hello, Reply::Map(_)), "HELLO 3: {hello:?}");
+        }
+    }
+    (theirs, mine)
 }
 
 #[test]
 fn command_info_of_every_command_matches_redis() {
     let redis = RedisServer::start();
     let ours = Server::start("lockfree", &[]);
-    let mut theirs = Wire::open(redis.port);
-    let mut mine = Wire::open(ours.port);
+    for resp in [2, 3] {
+        command_info_matches_redis(redis.port, ours.port, resp);
+    }
+}
+
+/// `command_info_of_every_command_matches_redis` in RESP `resp`.
+fn command_info_matches_redis(redis: u16, ours: u16, resp: u8) {
+    let (mut theirs, mut mine) = open_both(redis, ours, resp);
     let all = parse(&mine.call(&["COMMAND"]));
     let count = parse(&mine.call(&["COMMAND", "COUNT"]));
     assert_eq!(count, Reply::Integer(items(&all).len() as i64));
@@ -171,9 +213,8 @@ fn command_info_of_every_command_matches_redis() {
         let name = text(&items(entry)[0]).to_string();
         let reference = parse(&theirs.call(&["COMMAND", "INFO", &name]));
         let reference = &items(&reference)[0];
-        assert_ne!(
-            reference,
-            &Reply::Bulk(None),
+        assert!(
+            !matches!(reference, Reply::Bulk(None) | Reply::Null),
             "redis-server has no '{name}'"
         );
         // Our entry through COMMAND INFO is the same as through COMMAND.
@@ -197,26 +238,28 @@ fn command_info_of_every_command_matches_redis() {
             );
         }
         let mut fields = items(&ours_normal).to_vec();
-        fields[9] = Reply::Array(Some(
+        fields[9] = rebuild(
+            &fields[9],
             items(&fields[9])
                 .iter()
                 .filter(|sub| their_subs.iter().any(|name| name == text(&items(sub)[0])))
                 .cloned()
                 .collect(),
-        ));
-        ours_normal = Reply::Array(Some(fields));
+        );
+        ours_normal = rebuild(&ours_normal, fields);
         let mut their_fields = items(&theirs_normal).to_vec();
-        their_fields[9] = Reply::Array(Some(
+        their_fields[9] = rebuild(
+            &their_fields[9],
             items(&their_fields[9])
                 .iter()
                 .filter(|sub| our_subs.iter().any(|name| name == text(&items(sub)[0])))
                 .cloned()
                 .collect(),
-        ));
+        );
         assert_eq!(
             ours_normal,
-            Reply::Array(Some(their_fields)),
-            "COMMAND INFO {name} differs from redis-server's"
+            rebuild(&theirs_normal, their_fields),
+            "COMMAND INFO {name} differs from redis-server's (RESP{resp})"
         );
         compared += 1 + our_subs.len() - extra.len();
     }
@@ -246,7 +289,7 @@ fn normalise_all(raw: &[u8]) -> Vec<Reply> {
     items(&parse(raw))
         .iter()
         .map(|entry| match entry {
-            Reply::Bulk(None) => entry.clone(),
+            Reply::Bulk(None) | Reply::Null => entry.clone(),
             _ => normalise(entry).0,
         })
         .collect()
@@ -274,18 +317,19 @@ fn normalise_docs(name: &str, entry: &Reply, keep: &dyn Fn(&str) -> bool) -> (Re
         let field = text(&pair[0]);
         let value = match field {
             "summary" | "complexity" => prose(name, field, &pair[1]),
-            "history" => Reply::Array(Some(
+            "history" => rebuild(
+                &pair[1],
                 items(&pair[1])
                     .iter()
                     .map(|change| {
-                        let change = items(change);
-                        Reply::Array(Some(vec![
-                            change[0].clone(),
-                            prose(name, "history text", &change[1]),
-                        ]))
+                        let items = items(change);
+                        rebuild(
+                            change,
+                            vec![items[0].clone(), prose(name, "history text", &items[1])],
+                        )
                     })
                     .collect(),
-            )),
+            ),
             "subcommands" => {
                 let mut subcommands: BTreeMap<String, Reply> = BTreeMap::new();
                 for sub in items(&pair[1]).chunks(2) {
@@ -296,27 +340,34 @@ fn normalise_docs(name: &str, entry: &Reply, keep: &dyn Fn(&str) -> bool) -> (Re
                         subcommands.insert(sub_name, normal);
                     }
                 }
-                Reply::Array(Some(
+                rebuild(
+                    &pair[1],
                     subcommands
                         .into_iter()
                         .flat_map(|(sub_name, docs)| [Reply::Bulk(Some(sub_name)), docs])
                         .collect(),
-                ))
+                )
             }
             _ => pair[1].clone(),
         };
         fields.push(pair[0].clone());
         fields.push(value);
     }
-    (Reply::Array(Some(fields)), names)
+    (rebuild(entry, fields), names)
 }
 
 #[test]
 fn command_docs_of_every_command_match_redis_but_for_the_prose() {
     let redis = RedisServer::start();
     let ours = Server::start("lockfree", &[]);
-    let mut theirs = Wire::open(redis.port);
-    let mut mine = Wire::open(ours.port);
+    for resp in [2, 3] {
+        command_docs_match_redis(redis.port, ours.port, resp);
+    }
+}
+
+/// `command_docs_of_every_command_match_redis_but_for_the_prose` in RESP `resp`.
+fn command_docs_match_redis(redis: u16, ours: u16, resp: u8) {
+    let (mut theirs, mut mine) = open_both(redis, ours, resp);
     let all = parse(&mine.call(&["COMMAND", "DOCS"]));
     let count = parse(&mine.call(&["COMMAND", "COUNT"]));
     assert_eq!(count, Reply::Integer(items(&all).len() as i64 / 2));
@@ -344,7 +395,7 @@ fn command_docs_of_every_command_match_redis_but_for_the_prose() {
         let (theirs_normal, _) = normalise_docs(&name, &reference[1], &both);
         assert_eq!(
             mine_normal, theirs_normal,
-            "COMMAND DOCS {name} differs from redis-server's"
+            "COMMAND DOCS {name} differs from redis-server's (RESP{resp})"
         );
         compared += 1 + our_subs.iter().filter(|sub| both(sub)).count();
     }
@@ -382,6 +433,72 @@ fn command_docs_of_every_command_match_redis_but_for_the_prose() {
         let docs = items(&docs);
         assert_eq!(text(&docs[0]), name);
         normalise_docs(name, &docs[1], &|_| true);
+    }
+}
+
+/// After `HELLO 3` the replies whose shape differs between the protocols (nulls, maps,
+/// `INFO`'s and `CLIENT INFO`'s text) are RESP3's, byte for byte as redis-server's, and `HELLO
+/// 2` switches back.
+#[test]
+fn resp3_replies_match_redis_byte_for_byte() {
+    let redis = RedisServer::start();
+    let ours = Server::start("lockfree", &[]);
+    let (mut theirs, mut mine) = open_both(redis.port, ours.port, 3);
+    let same = [
+        &["SET", "a", "1"][..],
+        &["RPUSH", "l", "x", "y"],
+        &["GET", "missing"],
+        &["MGET", "a", "missing"],
+        &["LPOP", "nolist"],
+        &["LPOP", "nolist", "2"],
+        &["LPOS", "l", "z"],
+        &["LPOS", "l", "z", "COUNT", "0"],
+        &["LRANGE", "nolist", "0", "-1"],
+        &["GETDEL", "missing"],
+        &["OBJECT", "ENCODING", "missing"],
+        &["CLIENT", "GETNAME"],
+        &["CONFIG", "GET", "maxmemory"],
+        &["CONFIG", "GET", "appendonly"],
+        &["HELLO", "4"],
+        &["HELLO", "x"],
+        &["COMMAND", "GETKEYSANDFLAGS", "set", "a", "b"],
+        &["COMMAND", "INFO", "nosuch"],
+    ];
+    for args in same {
+        assert_eq!(
+            String::from_utf8_lossy(&mine.call(args)),
+            String::from_utf8_lossy(&theirs.call(args)),
+            "{args:?} in RESP3"
+        );
+    }
+    for args in [&["INFO", "server"][..], &["CLIENT", "INFO"]] {
+        let reply = mine.call(args);
+        let text = String::from_utf8_lossy(&reply);
+        let length: usize = text[1..text.find('\r').unwrap()].parse().unwrap();
+        assert!(
+            text.starts_with('=') && text.contains("\r\ntxt:"),
+            "{args:?}: {text}"
+        );
+        assert_eq!(
+            reply.len(),
+            text.find('\n').unwrap() + 1 + length + 2,
+            "{args:?}"
+        );
+        assert_eq!(&theirs.call(args)[..1], b"=", "redis-server's {args:?}");
+    }
+    // HELLO without a version answers in the protocol in force; HELLO 2 goes back.
+    let hello = parse(&mine.call(&["HELLO"]));
+    assert_eq!(items(&hello)[5], Reply::Integer(3), "{hello:?}");
+    let hello = parse(&mine.call(&["HELLO", "2"]));
+    assert!(matches!(hello, Reply::Array(_)), "{hello:?}");
+    assert_eq!(items(&hello)[5], Reply::Integer(2), "{hello:?}");
+    theirs.call(&["HELLO", "2"]);
+    for args in [
+        &["GET", "missing"][..],
+        &["LPOP", "nolist", "2"],
+        &["CONFIG", "GET", "maxmemory"],
+    ] {
+        assert_eq!(mine.call(args), theirs.call(args), "{args:?} back in RESP2");
     }
 }
 

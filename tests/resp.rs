@@ -171,7 +171,7 @@ fn exact_replies_and_errors() {
     raw.round_trip(&resp(&[b"SELECT", b"15"]), b"+OK\r\n");
     raw.round_trip(&resp(&[b"SELECT", b"0"]), b"+OK\r\n");
     raw.round_trip(
-        &resp(&[b"HELLO", b"3"]),
+        &resp(&[b"HELLO", b"4"]),
         b"-NOPROTO unsupported protocol version\r\n",
     );
     raw.round_trip(&resp(&[b"GET", b"missing"]), b"$-1\r\n");

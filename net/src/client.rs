@@ -163,6 +163,8 @@ pub struct Client {
     pub info: Arc<ClientInfo>,
     db: usize,
     flags: u32,
+    /// The RESP version replies are written in (2, or 3 after `HELLO 3`).
+    resp: u8,
     /// The command clock at the end of the last command of the current batch (or its start):
     /// what the next command is charged from (see `stats::CommandStats`).
     pub(crate) command_clock: u64,
@@ -177,6 +179,7 @@ impl Client {
             info,
             db: 0,
             flags: 0,
+            resp: 2,
             command_clock: 0,
             error_replies: 0,
         }
@@ -190,6 +193,19 @@ impl Client {
     /// The selected database.
     pub fn db(&self) -> usize {
         self.db
+    }
+
+    /// The RESP version replies are written in.
+    #[inline]
+    pub fn resp(&self) -> u8 {
+        self.resp
+    }
+
+    /// Switches the replies to RESP `version` (2 or 3: `HELLO` checked it).
+    pub fn set_resp(&mut self, version: u8) {
+        debug_assert!(version == 2 || version == 3, "RESP{version}");
+        self.resp = version;
+        self.info.resp.store(version, Ordering::Relaxed);
     }
 
     /// Selects database `db` (the caller checked the index).

@@ -439,14 +439,59 @@ impl<'a, E: Engine<Value = Value>> Session<'a, E> {
         self.raw(b"\r\n");
     }
 
-    /// The null bulk string.
-    pub fn null(&mut self) {
-        self.raw(b"$-1\r\n");
+    /// Whether replies are RESP3 (after `HELLO 3`).
+    #[inline]
+    pub fn resp3(&self) -> bool {
+        self.client.resp() == 3
     }
 
-    /// The null array.
+    /// The null bulk string (RESP3: the null).
+    pub fn null(&mut self) {
+        let null: &[u8] = if self.resp3() { b"_\r\n" } else { b"$-1\r\n" };
+        self.raw(null);
+    }
+
+    /// The null array (RESP3: the null).
     pub fn null_array(&mut self) {
-        self.raw(b"*-1\r\n");
+        let null: &[u8] = if self.resp3() { b"_\r\n" } else { b"*-1\r\n" };
+        self.raw(null);
+    }
+
+    /// A map header of `pairs` key-value pairs (RESP2: an array of twice as many items).
+    pub fn map(&mut self, pairs: usize) {
+        if self.resp3() {
+            self.aggregate(b'%', pairs);
+        } else {
+            self.aggregate(b'*', pairs * 2);
+        }
+    }
+
+    /// A set header (RESP2: an array header).
+    pub fn set(&mut self, length: usize) {
+        let kind = if self.resp3() { b'~' } else { b'*' };
+        self.aggregate(kind, length);
+    }
+
+    /// Text for people (`INFO`, `CLIENT LIST`): RESP3's verbatim string of format `txt`,
+    /// RESP2's bulk string.
+    pub fn verbatim_text(&mut self, text: &[u8]) {
+        if self.resp3() {
+            let mut digits = itoa::Buffer::new();
+            self.raw(b"=");
+            self.raw(digits.format(text.len() + 4).as_bytes());
+            self.raw(b"\r\ntxt:");
+            self.raw(text);
+            self.raw(b"\r\n");
+        } else {
+            self.bulk(text);
+        }
+    }
+
+    fn aggregate(&mut self, kind: u8, length: usize) {
+        let mut digits = itoa::Buffer::new();
+        self.raw(&[kind]);
+        self.raw(digits.format(length).as_bytes());
+        self.raw(b"\r\n");
     }
 
     /// An array header.

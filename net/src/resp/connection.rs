@@ -150,12 +150,14 @@ fn quit<E: Engine<Value = Value>>(session: &mut Session<'_, E>, _args: Args<'_>)
 }
 
 fn hello<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    let mut version = None;
     if args.len() >= 2 {
-        let version = int_arg(args.get(1))
+        let asked = int_arg(args.get(1))
             .map_err(|_| "ERR Protocol version is not an integer or out of range")?;
-        if version != 2 {
+        if asked != 2 && asked != 3 {
             return Err("NOPROTO unsupported protocol version".into());
         }
+        version = Some(asked as u8);
         let mut index = 2;
         while index < args.len() {
             match args.get(index).to_ascii_uppercase().as_slice() {
@@ -176,13 +178,17 @@ fn hello<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>)
             }
         }
     }
-    session.array(14);
+    // As Redis: the options are applied first, and the reply is already in the new version.
+    if let Some(version) = version {
+        session.client.set_resp(version);
+    }
+    session.map(7);
     session.bulk(b"server");
     session.bulk(b"redis");
     session.bulk(b"version");
     session.bulk(REDIS_VERSION.as_bytes());
     session.bulk(b"proto");
-    session.integer(2);
+    session.integer(i64::from(session.client.resp()));
     session.bulk(b"id");
     session.integer(session.client.id() as i64);
     session.bulk(b"mode");
@@ -315,7 +321,7 @@ fn client_list<E: Engine<Value = Value>>(
         }
         client_line(session, &client, &mut text);
     }
-    session.bulk(text.as_bytes());
+    session.verbatim_text(text.as_bytes());
     Ok(())
 }
 
@@ -326,7 +332,7 @@ fn client_info<E: Engine<Value = Value>>(
     let info = std::sync::Arc::clone(&session.client.info);
     let mut text = String::new();
     client_line(session, &info, &mut text);
-    session.bulk(text.as_bytes());
+    session.verbatim_text(text.as_bytes());
     Ok(())
 }
 

@@ -41,24 +41,29 @@ fn entry<E: Engine<Value = Value>>(session: &mut Session<'_, E>, row: &Row<E>) {
     session.integer(i64::from(last));
     session.integer(i64::from(step));
     status_list(session, spec.acl, &acl::NAMES);
-    session.array(spec.tips.len());
+    session.set(spec.tips.len());
     for tip in spec.tips {
         session.bulk(tip.as_bytes());
     }
     key_specs(session, spec);
-    session.array(row.subcommands.len());
+    // As Redis: a command without subcommands has an empty set here (RESP3 shows it).
+    if row.subcommands.is_empty() {
+        session.set(0);
+    } else {
+        session.array(row.subcommands.len());
+    }
     for sub in &row.subcommands {
         entry(session, sub);
     }
 }
 
-/// The names of the bits set in `bits` as an array of status replies.
+/// The names of the bits set in `bits` as a set (RESP2: an array) of status replies.
 fn status_list<E: Engine<Value = Value>>(
     session: &mut Session<'_, E>,
     bits: u32,
     table: &[(u32, &'static str)],
 ) {
-    session.array(names(bits, table).count());
+    session.set(names(bits, table).count());
     for name in names(bits, table) {
         session.simple(name);
     }
@@ -66,10 +71,10 @@ fn status_list<E: Engine<Value = Value>>(
 
 /// The key specs, each a map (a flat array in RESP2) in Redis's field order.
 fn key_specs<E: Engine<Value = Value>>(session: &mut Session<'_, E>, spec: &CommandSpec) {
-    session.array(spec.key_specs.len());
+    session.set(spec.key_specs.len());
     for key_spec in spec.key_specs {
         let has_notes = !key_spec.notes.is_empty();
-        session.array(if has_notes { 8 } else { 6 });
+        session.map(if has_notes { 4 } else { 3 });
         if has_notes {
             session.bulk(b"notes");
             session.bulk(key_spec.notes.as_bytes());
@@ -77,13 +82,13 @@ fn key_specs<E: Engine<Value = Value>>(session: &mut Session<'_, E>, spec: &Comm
         session.bulk(b"flags");
         status_list(session, key_spec.flags, &key::NAMES);
         session.bulk(b"begin_search");
-        session.array(4);
+        session.map(2);
         session.bulk(b"type");
         match key_spec.begin {
             BeginSearch::Index(index) => {
                 session.bulk(b"index");
                 session.bulk(b"spec");
-                session.array(2);
+                session.map(1);
                 session.bulk(b"index");
                 session.integer(i64::from(index));
             }
@@ -93,7 +98,7 @@ fn key_specs<E: Engine<Value = Value>>(session: &mut Session<'_, E>, spec: &Comm
             } => {
                 session.bulk(b"keyword");
                 session.bulk(b"spec");
-                session.array(4);
+                session.map(2);
                 session.bulk(b"keyword");
                 session.bulk(keyword.as_bytes());
                 session.bulk(b"startfrom");
@@ -101,7 +106,7 @@ fn key_specs<E: Engine<Value = Value>>(session: &mut Session<'_, E>, spec: &Comm
             }
         }
         session.bulk(b"find_keys");
-        session.array(4);
+        session.map(2);
         session.bulk(b"type");
         match key_spec.find {
             FindKeys::Range {
@@ -111,7 +116,7 @@ fn key_specs<E: Engine<Value = Value>>(session: &mut Session<'_, E>, spec: &Comm
             } => {
                 session.bulk(b"range");
                 session.bulk(b"spec");
-                session.array(6);
+                session.map(3);
                 session.bulk(b"lastkey");
                 session.integer(i64::from(last_key));
                 session.bulk(b"keystep");
@@ -126,7 +131,7 @@ fn key_specs<E: Engine<Value = Value>>(session: &mut Session<'_, E>, spec: &Comm
             } => {
                 session.bulk(b"keynum");
                 session.bulk(b"spec");
-                session.array(6);
+                session.map(3);
                 session.bulk(b"keynumidx");
                 session.integer(i64::from(key_num_index));
                 session.bulk(b"firstkey");
@@ -244,7 +249,7 @@ fn command_docs<E: Engine<Value = Value>>(
             .filter_map(|name| shared.commands.lookup_full(name))
             .collect()
     };
-    session.array(rows.len() * 2);
+    session.map(rows.len());
     for row in rows {
         session.bulk(row.spec.name.as_bytes());
         docs_entry(session, row);
@@ -263,7 +268,7 @@ fn docs_entry<E: Engine<Value = Value>>(session: &mut Session<'_, E>, row: &Row<
         + usize::from(!docs.history.is_empty())
         + usize::from(!docs.arguments.is_empty())
         + usize::from(!row.subcommands.is_empty());
-    session.array(fields * 2);
+    session.map(fields);
     session.bulk(b"summary");
     session.bulk(docs.summary.as_bytes());
     session.bulk(b"since");
@@ -277,7 +282,7 @@ fn docs_entry<E: Engine<Value = Value>>(session: &mut Session<'_, E>, row: &Row<
         let names = doc_flag::NAMES
             .iter()
             .filter(|(bit, _)| docs.doc_flags & bit != 0);
-        session.array(names.clone().count());
+        session.set(names.clone().count());
         for (_, name) in names {
             session.simple(name);
         }
@@ -292,7 +297,7 @@ fn docs_entry<E: Engine<Value = Value>>(session: &mut Session<'_, E>, row: &Row<
     }
     if !docs.history.is_empty() {
         session.bulk(b"history");
-        session.array(docs.history.len());
+        session.set(docs.history.len());
         for (version, change) in docs.history {
             session.array(2);
             session.bulk(version.as_bytes());
@@ -305,7 +310,7 @@ fn docs_entry<E: Engine<Value = Value>>(session: &mut Session<'_, E>, row: &Row<
     }
     if !row.subcommands.is_empty() {
         session.bulk(b"subcommands");
-        session.array(row.subcommands.len() * 2);
+        session.map(row.subcommands.len());
         for sub in &row.subcommands {
             session.bulk(sub.spec.name.as_bytes());
             docs_entry(session, sub);
@@ -333,7 +338,7 @@ fn arguments<E: Engine<Value = Value>>(session: &mut Session<'_, E>, list: &[Arg
             + usize::from(arg.deprecated_since.is_some())
             + usize::from(arg.flags != 0)
             + usize::from(children.is_some());
-        session.array(fields * 2);
+        session.map(fields);
         session.bulk(b"name");
         session.bulk(arg.name.as_bytes());
         session.bulk(b"type");
@@ -359,7 +364,7 @@ fn arguments<E: Engine<Value = Value>>(session: &mut Session<'_, E>, list: &[Arg
             let names = arg_flag::NAMES
                 .iter()
                 .filter(|(bit, _)| arg.flags & bit != 0);
-            session.array(names.clone().count());
+            session.set(names.clone().count());
             for (_, name) in names {
                 session.simple(name);
             }

@@ -8,8 +8,11 @@
 //! next to its handlers; each handler is a function `fn(&mut Session, Args)` that parses its
 //! arguments, calls the keyspace and writes its reply.
 //!
-//! Replies are RESP2 (`HELLO 2`); `HELLO 3` is refused with Redis's `NOPROTO` error, which
-//! clients take as "stay on RESP2".
+//! Replies are RESP2 until the client says `HELLO 3`, then RESP3, per connection. Handlers
+//! never write a type marker of their own for a reply whose shape differs between the two:
+//! they call [`Session`]'s `null`, `null_array`, `map`, `set` and `verbatim_text`, which write
+//! Redis's RESP2 or RESP3 form of it (a map is a flat array of pairs in RESP2, a set an
+//! array, the nulls `$-1` and `*-1`, `INFO`'s text a bulk string).
 
 mod connection;
 mod docs;

@@ -88,7 +88,7 @@ fn info_command<E: Engine<Value = Value>>(
     args: Args<'_>,
 ) -> CommandResult {
     let text = info(session, args);
-    session.bulk(text.as_bytes());
+    session.verbatim_text(text.as_bytes());
     Ok(())
 }
 
@@ -268,7 +268,7 @@ fn config_get<E: Engine<Value = Value>>(
             }
         }
     }
-    session.array(pairs.len() * 2);
+    session.map(pairs.len());
     for (name, value) in pairs {
         session.bulk(name.as_bytes());
         session.bulk(value.as_bytes());
