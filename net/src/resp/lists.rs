@@ -2,7 +2,7 @@
 
 use super::docs::lists as docs;
 use super::parse::Args;
-use super::table::{command, key, single, Row};
+use super::table::{command, key, single, BeginSearch, FindKeys, KeySpec, Row};
 use super::{errors, int_arg, CommandResult};
 use crate::session::Session;
 use engine::Engine;
@@ -148,6 +148,36 @@ pub(super) fn rows<E: Engine<Value = Value>>() -> Vec<Row<E>> {
             ],
             lmove,
             docs: docs::LMOVE
+        ),
+        command!(
+            "rpoplpush",
+            3,
+            [WRITE, DENYOOM],
+            [WRITE, LIST, SLOW],
+            [
+                single(key::RW | key::ACCESS | key::DELETE, 1),
+                single(key::RW | key::INSERT, 2)
+            ],
+            rpoplpush,
+            docs: docs::RPOPLPUSH
+        ),
+        command!(
+            "lmpop",
+            -4,
+            [WRITE],
+            [WRITE, LIST, SLOW],
+            [KeySpec {
+                flags: key::RW | key::ACCESS | key::DELETE,
+                begin: BeginSearch::Index(1),
+                find: FindKeys::KeyNum {
+                    key_num_index: 0,
+                    first_key: 1,
+                    step: 1
+                },
+                notes: ""
+            }],
+            lmpop,
+            docs: docs::LMPOP
         ),
     ]
 }
@@ -347,6 +377,73 @@ fn lmove<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>)
         Some(element) => session.bulk(&element),
         None => session.null(),
     }
+    Ok(())
+}
+
+/// `RPOPLPUSH source destination`: `LMOVE source destination RIGHT LEFT`.
+fn rpoplpush<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    args: Args<'_>,
+) -> CommandResult {
+    match session
+        .keyspace()
+        .lmove(args.get(1), args.get(2), End::Right, End::Left)?
+    {
+        Some(element) => session.bulk(&element),
+        None => session.null(),
+    }
+    Ok(())
+}
+
+/// `LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]`: up to `count` elements from the
+/// first of the keys that holds a list, with its name; the null array when none does. A key
+/// of another type before it is an error, as in Redis, which checks the keys in order.
+fn lmpop<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>) -> CommandResult {
+    const NUMKEYS: &str = "ERR numkeys should be greater than 0";
+    let numkeys = match int_arg(args.get(1)) {
+        Ok(numkeys) if numkeys >= 1 => numkeys as usize,
+        _ => return Err(NUMKEYS.into()),
+    };
+    let where_at = numkeys.saturating_add(2);
+    if where_at >= args.len() {
+        return Err(errors::SYNTAX.into());
+    }
+    let end = match args.get(where_at).to_ascii_uppercase().as_slice() {
+        b"LEFT" => End::Left,
+        b"RIGHT" => End::Right,
+        _ => return Err(errors::SYNTAX.into()),
+    };
+    let mut count = None;
+    let mut index = where_at + 1;
+    while index < args.len() {
+        if count.is_none()
+            && args.get(index).eq_ignore_ascii_case(b"COUNT")
+            && index + 1 < args.len()
+        {
+            match int_arg(args.get(index + 1)) {
+                Ok(value) if value >= 1 => count = Some(value as usize),
+                _ => return Err("ERR count should be greater than 0".into()),
+            }
+            index += 2;
+        } else {
+            return Err(errors::SYNTAX.into());
+        }
+    }
+    let count = count.unwrap_or(1);
+    let keyspace = session.keyspace();
+    for position in 2..where_at {
+        let key = args.get(position);
+        if let Some(popped) = keyspace.pop(key, end, count)? {
+            session.array(2);
+            session.bulk(key);
+            session.array(popped.len());
+            for element in &popped {
+                session.bulk(element);
+            }
+            return Ok(());
+        }
+    }
+    session.null_array();
     Ok(())
 }
 

@@ -173,3 +173,32 @@ pub const LMOVE: Docs = Docs::new(
         &[pure_token("left", "LEFT"), pure_token("right", "RIGHT")],
     ),
 ]);
+
+/// `RPOPLPUSH`.
+pub const RPOPLPUSH: Docs = Docs::new(
+    Group::List,
+    "1.2.0",
+    "Pops the last element of one list, pushes it onto the front of another (or the same) \
+    list, and returns it.",
+    "O(1)",
+)
+.deprecated("6.2.0", "`LMOVE` with the `RIGHT` and `LEFT` arguments")
+.arguments(&[key("source", 0), key("destination", 1)]);
+
+/// `LMPOP`.
+pub const LMPOP: Docs = Docs::new(
+    Group::List,
+    "7.0.0",
+    "Pops one or more elements from one end of the first non-empty list among the given keys, \
+    and names the key they came from.",
+    "O(N+M), N the number of keys given, M the number of elements popped.",
+)
+.arguments(&[
+    integer("numkeys"),
+    key("key", 0).multiple(),
+    one_of(
+        "where",
+        &[pure_token("left", "LEFT"), pure_token("right", "RIGHT")],
+    ),
+    integer("count").token("COUNT").optional(),
+]);
