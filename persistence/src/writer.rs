@@ -515,10 +515,15 @@ impl AppendLog {
     /// The `INFO persistence` fields that concern the AOF, in Redis's names and order.
     pub fn info(&self) -> Vec<(&'static str, String)> {
         let status = lock(&self.shared.status);
-        let rewriting = self.rewriting();
+        // The request first, then the running flag: the writer sets the flag in the same
+        // critical section in which it takes the request, so read in this order the two never
+        // both say no while a requested rewrite has not finished (read the other way round,
+        // a take between the two reads showed neither, and a test waiting on both saw a
+        // rewrite "done" before it started).
         let pending = lock(&self.shared.pending);
         let (scheduled, buffered) = (pending.rewrite_requested, pending.bytes.len());
         drop(pending);
+        let rewriting = self.rewriting();
         let current_rewrite = status
             .rewrite_started
             .filter(|_| rewriting)
