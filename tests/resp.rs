@@ -585,6 +585,70 @@ fn a_request_split_after_complete_ones_is_answered_when_it_completes() {
     raw.expect(b"$1\r\n1\r\n");
 }
 
+/// INFO's sections come in redis-server's order, for the default set and one by one, and the
+/// replication section describes a master without replicas as Redis does.
+#[test]
+fn info_sections_are_redis_servers_in_its_order() {
+    let redis = common::RedisServer::start();
+    let server = Server::start("lockfree", &[]);
+    let mut theirs = redis::Client::open(format!("redis://127.0.0.1:{}/", redis.port))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let mut ours = server.redis();
+    let headers = |c: &mut redis::Connection, args: &[&str]| -> Vec<String> {
+        let text: String = redis::cmd("INFO").arg(args).query(c).unwrap();
+        text.lines()
+            .filter(|line| line.starts_with('#'))
+            .map(str::to_string)
+            .collect()
+    };
+    for args in [
+        &[][..],
+        &["default"],
+        &["replication"],
+        &["modules"],
+        &["cluster"],
+        &["cpu", "replication"],
+    ] {
+        assert_eq!(
+            headers(&mut ours, args),
+            headers(&mut theirs, args),
+            "INFO {args:?}"
+        );
+    }
+    let text: String = redis::cmd("INFO")
+        .arg("replication")
+        .query(&mut ours)
+        .unwrap();
+    let fields: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .filter(|line| !line.is_empty())
+        .map(|line| line.split(':').next().unwrap())
+        .collect();
+    let reference: String = redis::cmd("INFO")
+        .arg("replication")
+        .query(&mut theirs)
+        .unwrap();
+    let reference: Vec<&str> = reference
+        .lines()
+        .skip(1)
+        .filter(|line| !line.is_empty())
+        .map(|line| line.split(':').next().unwrap())
+        .collect();
+    assert_eq!(fields, reference);
+    assert!(text.contains("role:master\r\n"), "{text}");
+    let replid = text
+        .lines()
+        .find_map(|line| line.strip_prefix("master_replid:"))
+        .unwrap();
+    assert!(
+        replid.len() == 40 && replid.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{replid}"
+    );
+}
+
 #[test]
 fn info_reports_the_cpu_time_used() {
     let server = Server::start("lockfree", &[]);

@@ -42,6 +42,9 @@ pub struct Shared<E: Engine<Value = Value>> {
     pub started: Instant,
     /// A random id for this run (`INFO server run_id`).
     pub run_id: String,
+    /// The replication id of this server's history (`INFO replication master_replid`): random
+    /// per start, as Redis's is without a saved one.
+    pub repl_id: String,
     /// The ports actually bound (RESP, memcached), for INFO and the tests.
     pub ports: Mutex<(u16, u16)>,
     next_client_id: AtomicU64,
@@ -89,6 +92,7 @@ impl<E: Engine<Value = Value>> Shared<E> {
             inboxes: OnceLock::new(),
             started: Instant::now(),
             run_id: run_id[run_id.len() - 40..].to_string(),
+            repl_id: random_hex_id(),
             ports: Mutex::new((0, 0)),
             next_client_id: AtomicU64::new(1),
             connected: AtomicUsize::new(0),
@@ -248,6 +252,14 @@ pub struct Session<'a, E: Engine<Value = Value>> {
     pub held: Held<'a, E>,
     /// The stripes of the running command's keys, while it holds them (see [`crate::lock`]).
     pub stripes: Option<KeysGuard<'a, E>>,
+}
+
+/// 40 random hexadecimal digits (std's per-process random hash keys as the source).
+fn random_hex_id() -> String {
+    use std::hash::BuildHasher;
+    let random = std::collections::hash_map::RandomState::new();
+    let words: Vec<u64> = (0u8..3).map(|i| random.hash_one(i)).collect();
+    format!("{:016x}{:016x}{:08x}", words[0], words[1], words[2] as u32)
 }
 
 /// A database used without a guard: the command's row names the wrong lock.

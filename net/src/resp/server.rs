@@ -608,14 +608,6 @@ fn info<E: Engine<Value = Value>>(session: &Session<'_, E>, args: Args<'_>) -> S
             rss as f64 / 1048576.0
         );
     }
-    if include("cpu") {
-        let (system, user) = cpu_seconds();
-        // We never fork, so the children's times are 0.
-        let _ = write!(
-            text,
-            "# CPU\r\nused_cpu_sys:{system:.6}\r\nused_cpu_user:{user:.6}\r\nused_cpu_sys_children:0.000000\r\nused_cpu_user_children:0.000000\r\n\r\n"
-        );
-    }
     if include("persistence") {
         text.push_str("# Persistence\r\nloading:0\r\nasync_loading:0\r\n");
         let aof = shared.aof.get();
@@ -662,6 +654,30 @@ fn info<E: Engine<Value = Value>>(session: &Session<'_, E>, args: Args<'_>) -> S
             stats.output_limit_closed.sum(),
         );
     }
+    if include("replication") {
+        // A master with no replicas and no backlog: what this server is until replication
+        // comes (its own issue). Redis's fields, in its order.
+        let _ = write!(
+            text,
+            "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:0000000000000000000000000000000000000000\r\nmaster_repl_offset:0\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n\r\n",
+            shared.repl_id,
+            config
+                .get("repl-backlog-size")
+                .unwrap_or_else(|| "1048576".into()),
+        );
+    }
+    if include("cpu") {
+        let (system, user) = cpu_seconds();
+        // We never fork, so the children's times are 0.
+        let _ = write!(
+            text,
+            "# CPU\r\nused_cpu_sys:{system:.6}\r\nused_cpu_user:{user:.6}\r\nused_cpu_sys_children:0.000000\r\nused_cpu_user_children:0.000000\r\n\r\n"
+        );
+    }
+    if include("modules") {
+        // No modules: the section is there and empty, as in a Redis without any.
+        text.push_str("# Modules\r\n\r\n");
+    }
     if include_commandstats {
         command_stats(shared, &mut text);
     }
@@ -671,6 +687,9 @@ fn info<E: Engine<Value = Value>>(session: &Session<'_, E>, args: Args<'_>) -> S
             let _ = write!(text, "errorstat_{code}:count={count}\r\n");
         }
         text.push_str("\r\n");
+    }
+    if include("cluster") {
+        text.push_str("# Cluster\r\ncluster_enabled:0\r\n\r\n");
     }
     if include("keyspace") {
         text.push_str("# Keyspace\r\n");
