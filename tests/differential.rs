@@ -537,6 +537,45 @@ impl Generator {
     }
 
     /// One command and how its reply is compared.
+    /// `LMPOP numkeys key ... LEFT|RIGHT [COUNT n]`, mostly well formed, sometimes with a
+    /// count of keys that does not fit, a bad end, or a bad or repeated `COUNT`.
+    fn lmpop(&mut self) -> Vec<Vec<u8>> {
+        let keys = 1 + self.rng.below(3) as usize;
+        let numkeys = match self.rng.below(12) {
+            0 => b"0".to_vec(),
+            1 => self.bad_integer(),
+            2 => (keys + 2).to_string().into_bytes(),
+            _ => keys.to_string().into_bytes(),
+        };
+        let mut command = vec![self.name("LMPOP"), numkeys];
+        for _ in 0..keys {
+            let key = if self.rng.chance(80) {
+                self.list_key()
+            } else {
+                self.key()
+            };
+            command.push(key);
+        }
+        command.push(match self.rng.below(10) {
+            0 => self.bad_word(),
+            1..=5 => self.word("LEFT"),
+            _ => self.word("RIGHT"),
+        });
+        if self.rng.chance(50) {
+            command.push(self.word("COUNT"));
+            command.push(match self.rng.below(8) {
+                0 => b"0".to_vec(),
+                1 => self.bad_integer(),
+                _ => self.rng.range(1, 5).to_string().into_bytes(),
+            });
+            if self.rng.chance(5) {
+                command.push(self.word("COUNT"));
+                command.push(b"1".to_vec());
+            }
+        }
+        command
+    }
+
     fn command(&mut self) -> (Vec<Vec<u8>>, Compare) {
         self.index += 1;
         let mut compare = Compare::Exact;
@@ -667,6 +706,13 @@ impl Generator {
                 ]
             }
             52..=54 => self.lpos(),
+            55 | 56 if self.rng.chance(40) => {
+                if self.rng.chance(40) {
+                    vec![self.name("RPOPLPUSH"), self.list_key(), self.list_key()]
+                } else {
+                    self.lmpop()
+                }
+            }
             55 | 56 => {
                 let mut end = || match self.rng.below(10) {
                     0 => self.bad_word(),
@@ -1129,7 +1175,7 @@ fn exact(args: &[&str]) -> (Vec<Vec<u8>>, Compare) {
 
 /// Every command the generator sends, each of which must have been answered without an error
 /// at least once, or the streams would not be testing it.
-const GENERATED_COMMANDS: [&str; 56] = [
+const GENERATED_COMMANDS: [&str; 58] = [
     "SET",
     "GET",
     "GETEX",
@@ -1166,6 +1212,8 @@ const GENERATED_COMMANDS: [&str; 56] = [
     "LINSERT",
     "LPOS",
     "LMOVE",
+    "RPOPLPUSH",
+    "LMPOP",
     "DEL",
     "UNLINK",
     "EXISTS",

@@ -190,3 +190,61 @@ impl<'a, E: Engine<Value = Value>> Held<'a, E> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resp::table::Row;
+    use engine::LockFree;
+
+    fn every_row(rows: &[Row<LockFree<Value>>], out: &mut Vec<(&'static str, Lock, u32, bool)>) {
+        for row in rows {
+            let ((first, last, _), movable) = row.spec.legacy_range();
+            let several = movable || last < 0 || last > first;
+            out.push((row.spec.name, row.lock, row.spec.flags(), several));
+            every_row(&row.subcommands, out);
+        }
+    }
+
+    /// The lock rules of the whole table, checked against what `keyspace::stripes` argues:
+    /// only writes whose keys are each written without reading the others may take writer
+    /// stripes instead of the exclusive side, every other write that can name several keys
+    /// locks by keys (or more), and every read that can name several keys reads them under
+    /// their stripes. A new row that gets this wrong fails here.
+    #[test]
+    fn every_command_that_can_name_several_keys_takes_a_lock_that_makes_it_atomic() {
+        let table = crate::resp::table::<LockFree<Value>>();
+        let mut rows = Vec::new();
+        every_row(table.rows(), &mut rows);
+        let independent_writes = ["mset", "del", "unlink"];
+        for (name, lock, flags, several) in rows {
+            if lock == Lock::WriteKeys {
+                assert!(
+                    independent_writes.contains(&name),
+                    "{name} takes writer stripes, but only writes of independent keys may"
+                );
+            }
+            if !several {
+                continue;
+            }
+            if flags & flag::WRITE != 0 {
+                assert!(
+                    matches!(
+                        lock,
+                        Lock::WriteKeys | Lock::ByKeys | Lock::Exclusive | Lock::AllDatabases
+                    ),
+                    "{name} writes several keys under {lock:?}"
+                );
+            } else {
+                assert!(
+                    matches!(lock, Lock::ReadKeys | Lock::Exclusive | Lock::AllDatabases),
+                    "{name} reads several keys under {lock:?}"
+                );
+            }
+        }
+        for name in independent_writes {
+            let row = table.lookup(name.as_bytes()).expect("served");
+            assert_eq!(row.lock, Lock::WriteKeys, "{name}");
+        }
+    }
+}
