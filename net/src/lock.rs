@@ -42,6 +42,7 @@
 //! holds before it takes another, so it never waits for a guard while holding one, and a
 //! writer waiting for the exclusive side waits at most for the batches in progress.
 
+use crate::resp::parse::Args;
 use crate::resp::table::CommandSpec;
 use crate::resp::table::{flag, BeginSearch, FindKeys};
 use engine::Engine;
@@ -84,7 +85,7 @@ impl Lock {
 
     /// The stripes this call takes on its keys, under the shared guard: for `ReadKeys` and
     /// `WriteKeys` when it names more than one key.
-    pub fn stripes(self, spec: &CommandSpec, args: crate::resp::parse::Args<'_>) -> Option<Access> {
+    pub fn stripes(self, spec: &CommandSpec, args: Args<'_>) -> Option<Access> {
         let access = match self {
             Lock::ReadKeys => Access::Read,
             Lock::WriteKeys => Access::Write,
@@ -94,7 +95,7 @@ impl Lock {
     }
 
     /// The mode to take on the selected database for this call (`args`, the name included).
-    pub fn mode(self, spec: &CommandSpec, args: crate::resp::parse::Args<'_>) -> Mode {
+    pub fn mode(self, spec: &CommandSpec, args: Args<'_>) -> Mode {
         match self {
             Lock::Shared | Lock::ReadKeys | Lock::WriteKeys => Mode::Shared,
             Lock::Exclusive | Lock::AllDatabases => Mode::Exclusive,
@@ -109,30 +110,105 @@ impl Lock {
     }
 }
 
+/// For the common shape of key specs (one range from a fixed index), the positions of this
+/// call's keys as `(first, last, step)`, by arithmetic on the argument count; `None` for any
+/// other shape.
+fn simple_range(spec: &CommandSpec, args: Args<'_>) -> Option<(i64, i64, i64)> {
+    let [only] = spec.key_specs else {
+        return None;
+    };
+    let (
+        BeginSearch::Index(index),
+        FindKeys::Range {
+            last_key,
+            step,
+            limit: 0 | 1,
+        },
+    ) = (only.begin, only.find)
+    else {
+        return None;
+    };
+    let count = args.len() as i64;
+    let index = i64::from(index);
+    let last = if last_key < 0 {
+        count + i64::from(last_key)
+    } else {
+        index + i64::from(last_key)
+    };
+    Some((index, last.min(count - 1), i64::from(step.max(1))))
+}
+
 /// Whether this call names more than one key. For the common shape (one range spec from a
 /// fixed index) it is arithmetic on the argument count; otherwise the key specs are walked.
-fn names_several_keys(spec: &CommandSpec, args: crate::resp::parse::Args<'_>) -> bool {
-    if let [only] = spec.key_specs {
-        if let (
-            BeginSearch::Index(index),
-            FindKeys::Range {
-                last_key,
+fn names_several_keys(spec: &CommandSpec, args: Args<'_>) -> bool {
+    match simple_range(spec, args) {
+        Some((first, last, step)) => last - first >= step,
+        None => spec.key_positions(args).len() > 1,
+    }
+}
+
+/// The keys this call names, in argument order: what a multi-key command's stripes are taken
+/// from. Arithmetic for the common shape, without allocating; the key specs' walk otherwise.
+pub fn call_keys<'a>(spec: &CommandSpec, args: Args<'a>) -> CallKeys<'a> {
+    match simple_range(spec, args) {
+        Some((first, last, step)) => CallKeys::Range {
+            args,
+            next: first,
+            last,
+            step,
+        },
+        None => CallKeys::Listed {
+            args,
+            positions: spec.key_positions(args).into_iter(),
+        },
+    }
+}
+
+/// The iterator of [`call_keys`].
+pub enum CallKeys<'a> {
+    /// Every `step`-th argument from `next` to `last`.
+    Range {
+        /// The call.
+        args: Args<'a>,
+        /// The next key's position.
+        next: i64,
+        /// The last key's position.
+        last: i64,
+        /// The distance between keys.
+        step: i64,
+    },
+    /// Positions found by walking the key specs.
+    Listed {
+        /// The call.
+        args: Args<'a>,
+        /// The positions left, with their flags.
+        positions: std::vec::IntoIter<(usize, u32)>,
+    },
+}
+
+impl<'a> Iterator for CallKeys<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        match self {
+            CallKeys::Range {
+                args,
+                next,
+                last,
                 step,
-                limit: 0 | 1,
-            },
-        ) = (only.begin, only.find)
-        {
-            let count = args.len() as i64;
-            let index = i64::from(index);
-            let last = if last_key < 0 {
-                count + i64::from(last_key)
-            } else {
-                index + i64::from(last_key)
-            };
-            return last - index >= i64::from(step.max(1));
+            } => {
+                if *next > *last {
+                    return None;
+                }
+                let key = args.get(*next as usize);
+                *next += *step;
+                Some(key)
+            }
+            CallKeys::Listed { args, positions } => {
+                positions.next().map(|(position, _)| args.get(position))
+            }
         }
     }
-    spec.key_positions(args).len() > 1
 }
 
 /// The guards a command (or a sequence of commands) holds.
@@ -204,6 +280,67 @@ mod tests {
             out.push((row.spec.name, row.lock, row.spec.flags(), several));
             every_row(&row.subcommands, out);
         }
+    }
+
+    /// `call_keys` (arithmetic for the common shape) names the same keys as the general walk
+    /// of the key specs, for every row and argument counts around its arity.
+    #[test]
+    fn call_keys_agree_with_the_key_specs_for_every_command() {
+        use crate::resp::parse::{Limits, Parsed, Request};
+        let table = crate::resp::table::<LockFree<Value>>();
+        let mut rows = Vec::new();
+        fn collect<'t>(rows: &'t [Row<LockFree<Value>>], out: &mut Vec<&'t Row<LockFree<Value>>>) {
+            for row in rows {
+                out.push(row);
+                collect(&row.subcommands, out);
+            }
+        }
+        collect(table.rows(), &mut rows);
+        let mut checked = 0;
+        for row in rows {
+            for count in 1..12usize {
+                // The name (both words of a subcommand), then numbered words; numkeys-style
+                // specs read "2" at their index.
+                let mut words: Vec<String> = row.spec.name.split('|').map(str::to_string).collect();
+                while words.len() < count {
+                    words.push(if words.len() == 1 {
+                        "2".into()
+                    } else {
+                        format!("k{}", words.len())
+                    });
+                }
+                let line = format!("{}\r\n", words.join(" "));
+                let mut request = Request::default();
+                let limits = Limits {
+                    bulk_bytes_max: 1 << 20,
+                };
+                assert!(matches!(
+                    request.parse(line.as_bytes(), limits),
+                    Parsed::Complete { .. }
+                ));
+                let args = request.args(line.as_bytes());
+                let general: Vec<&[u8]> = row
+                    .spec
+                    .key_positions(args)
+                    .into_iter()
+                    .map(|(position, _)| args.get(position))
+                    .collect();
+                assert_eq!(
+                    call_keys(&row.spec, args).collect::<Vec<_>>(),
+                    general,
+                    "{} with {count} words",
+                    row.spec.name
+                );
+                assert_eq!(
+                    names_several_keys(&row.spec, args),
+                    general.len() > 1,
+                    "{}",
+                    row.spec.name
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 1000, "{checked}");
     }
 
     /// The lock rules of the whole table, checked against what `keyspace::stripes` argues:

@@ -353,8 +353,7 @@ impl<'a, E: Engine<Value = Value>> Session<'a, E> {
         access: Access,
         run: impl FnOnce(&mut Self) -> R,
     ) -> R {
-        let positions = spec.key_positions(args);
-        let keys = positions.iter().map(|&(position, _)| args.get(position));
+        let keys = crate::lock::call_keys(spec, args);
         self.stripes = Some(self.keyspace().lock_keys(keys, access));
         let result = run(self);
         self.stripes = None;
