@@ -110,6 +110,28 @@ pub struct KeysGuard<'k, E: Engine<Value = Value>> {
     _held: Option<stripes::Held<'k>>,
 }
 
+/// A multi-key read started without stripes ([`Db::read_optimistically`]).
+pub struct Optimistic<'k, E: Engine<Value = Value>> {
+    db: Db<'k, E>,
+    /// The stripe writers' word when it started (`None` under the exclusive lock, where no
+    /// writer can run).
+    word: Option<u64>,
+}
+
+impl<'k, E: Engine<Value = Value>> Optimistic<'k, E> {
+    /// The [`Db`] to read through (it allows reads of several keys).
+    pub fn db(&self) -> Db<'k, E> {
+        self.db
+    }
+
+    /// Whether no stripe writer started since the read began: then what it read is a
+    /// consistent view of its keys.
+    pub fn still_valid(&self) -> bool {
+        self.word
+            .is_none_or(|word| self.db.keyspace.stripes.still_valid(word))
+    }
+}
+
 impl<'k, E: Engine<Value = Value>> KeysGuard<'k, E> {
     /// The [`Db`] these stripes allow.
     pub fn db(&self) -> Db<'k, E> {
@@ -242,6 +264,29 @@ impl<'k, E: Engine<Value = Value>> Db<'k, E> {
             },
             _held: Some(held),
         }
+    }
+
+    /// Starts a multi-key read without stripes, for when no stripe writer is at work: `None`
+    /// when one is (take the stripes with [`Db::lock_keys`] instead). The reads made through
+    /// the returned [`Optimistic`]'s [`Db`] saw every multi-key write whole if
+    /// [`Optimistic::still_valid`] says so afterwards; if not, their results are to be thrown
+    /// away and the read done again under the stripes. See [`stripes`].
+    pub fn read_optimistically(&self) -> Option<Optimistic<'k, E>> {
+        self.check();
+        if self.mode == Mode::Exclusive {
+            return Some(Optimistic {
+                db: *self,
+                word: None,
+            });
+        }
+        let word = self.keyspace.stripes.optimistic()?;
+        Some(Optimistic {
+            db: Db {
+                keys: Some(Access::Read),
+                ..*self
+            },
+            word: Some(word),
+        })
     }
 
     /// Panics unless the exclusive lock is held: `what` needs it (see the module docs).

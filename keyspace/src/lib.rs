@@ -92,7 +92,7 @@ pub use expire::{
     SWEEP_BATCH_EXPIRING_KEYS, SWEEP_BATCH_KEYS_MAX, SWEEP_BATCH_KEYS_MIN, SWEEP_CYCLE_BUDGET,
     SWEEP_INTERVAL, SWEEP_STALE_PERCENT_MAX,
 };
-pub use guard::{Db, Guard, KeysGuard, Mode};
+pub use guard::{Db, Guard, KeysGuard, Mode, Optimistic};
 pub use numeric::parse_i64;
 pub use stripes::Access;
 pub use value::{List, ListItems, Str, Value, STR_INLINE_BYTES};

@@ -64,7 +64,7 @@
 use foldhash::fast::FixedState;
 use std::cell::Cell;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 /// How many stripes a keyspace has. Two calls that lock `a` and `b` distinct keys collide
@@ -87,10 +87,19 @@ const SEED: u64 = 0x5eed_0f57_21be_5c0d;
 #[derive(Default)]
 struct Stripe(AtomicU32);
 
-/// The counter of writers at work, on its own line (every multi-key write changes it).
+/// The writers' word, on its own line (every multi-key write changes it): the number of
+/// writers at work in the low 32 bits, the number that ever started in the high 32. A writer
+/// adds [`STARTED`] + 1 before it locks its first stripe and subtracts 1 after releasing its
+/// last, so the word never returns to a value it had: an optimistic reader that finds it
+/// unchanged knows no writer started in between.
 #[repr(align(64))]
 #[derive(Default)]
-struct Writers(AtomicUsize);
+struct Writers(AtomicU64);
+
+/// One more writer started.
+const STARTED: u64 = 1 << 32;
+/// The writers at work.
+const ACTIVE: u64 = STARTED - 1;
 
 /// Whether a stripe is taken to read or to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,7 +149,7 @@ impl Stripes {
         let table = self.table();
         if access == Access::Write {
             // Counted before the first stripe is locked: see the module docs.
-            self.writers.0.fetch_add(1, Ordering::SeqCst);
+            self.writers.0.fetch_add(STARTED + 1, Ordering::SeqCst);
             WRITING.with(|writing| writing.set(writing.get() + 1));
         }
         for &index in indexes.as_slice() {
@@ -178,7 +187,7 @@ impl Stripes {
     pub(crate) fn settle(&self, key: &[u8]) {
         // Acquire: pairs with the writer's count, so a nonzero count is seen by every
         // operation that follows an observation of its writes.
-        if self.writers.0.load(Ordering::Acquire) != 0 {
+        if self.writers.0.load(Ordering::Acquire) & ACTIVE != 0 {
             self.settle_slow(key);
         }
     }
@@ -197,8 +206,26 @@ impl Stripes {
 
     /// How many stripe writers are at work (for tests).
     #[cfg(test)]
-    pub(crate) fn writers(&self) -> usize {
-        self.writers.0.load(Ordering::SeqCst)
+    pub(crate) fn writers(&self) -> u64 {
+        self.writers.0.load(Ordering::SeqCst) & ACTIVE
+    }
+
+    /// Starts an optimistic multi-key read: the writers' word if no writer is at work, else
+    /// `None` (take the stripes instead). See [`Stripes::still_valid`].
+    pub(crate) fn optimistic(&self) -> Option<u64> {
+        // Acquire: a writer that finished before this load has its writes visible to the
+        // reads that follow (its Release decrement heads the word's release sequence).
+        let word = self.writers.0.load(Ordering::Acquire);
+        (word & ACTIVE == 0).then_some(word)
+    }
+
+    /// Whether no writer started since [`Stripes::optimistic`] returned `word`: then the
+    /// reads made in between saw no multi-key write half done. A writer whose write those
+    /// reads saw had counted itself before that write, and the fence orders the reads before
+    /// this load, so the load sees its count.
+    pub(crate) fn still_valid(&self, word: u64) -> bool {
+        fence(Ordering::Acquire);
+        self.writers.0.load(Ordering::Relaxed) == word
     }
 }
 
@@ -402,6 +429,27 @@ mod tests {
         assert!(!finishes_while_held(Access::Write, |s| drop(
             s.lock([&b"k"[..]], Access::Write)
         )));
+    }
+
+    #[test]
+    fn an_optimistic_read_is_refused_while_a_writer_works_and_invalid_once_one_started() {
+        let stripes = Stripes::default();
+        let word = stripes
+            .optimistic()
+            .expect("no writer: optimistic reads allowed");
+        assert!(stripes.still_valid(word));
+        // Readers do not invalidate it.
+        drop(stripes.lock([&b"a"[..]], Access::Read));
+        assert!(stripes.still_valid(word));
+        {
+            let _writer = stripes.lock([&b"a"[..]], Access::Write);
+            assert!(stripes.optimistic().is_none(), "a writer is at work");
+            assert!(!stripes.still_valid(word));
+        }
+        // Finished, the writer still invalidates a read that began before it.
+        assert!(!stripes.still_valid(word));
+        let again = stripes.optimistic().expect("no writer at work again");
+        assert!(stripes.still_valid(again));
     }
 
     #[test]

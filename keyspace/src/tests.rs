@@ -271,6 +271,27 @@ fn an_mset_under_stripes_is_never_seen_half_done() {
             }
         });
         scope.spawn(move || {
+            // Optimistic MGETs: a read that still_valid accepts saw all three keys equal.
+            let mut kept = 0u64;
+            while !done.load(Ordering::SeqCst) {
+                let guard = ks.shared();
+                let Some(read) = guard.read_optimistically() else {
+                    continue;
+                };
+                let mut seen = Vec::new();
+                read.db()
+                    .mget_with(&keys, |value| seen.push(number(value.cloned())));
+                if read.still_valid() {
+                    kept += 1;
+                    assert!(
+                        seen.windows(2).all(|w| w[0] == w[1]),
+                        "optimistic MGET saw {seen:?}"
+                    );
+                }
+            }
+            let _ = kept;
+        });
+        scope.spawn(move || {
             while !done.load(Ordering::SeqCst) {
                 let seen: Vec<u64> = keys
                     .iter()

@@ -278,6 +278,36 @@ impl Output {
         }
     }
 
+    /// Drops what was appended after [`Output::pending`] read `mark`, in the same command
+    /// (nothing is written out in between): a reply built on a read that has to be done
+    /// again. Slabs emptied go back to `pool`.
+    pub fn truncate_to(&mut self, mark: usize, pool: &mut Pool) {
+        while self.pending > mark {
+            let excess = self.pending - mark;
+            let only = self.chunks.len() == 1;
+            let back = self
+                .chunks
+                .back_mut()
+                .expect("pending bytes live in chunks");
+            let unwritten = back.bytes().len() - if only { self.written } else { 0 };
+            if unwritten <= excess {
+                self.pending -= unwritten;
+                if let Some(Chunk::Bytes(bytes)) = self.chunks.pop_back() {
+                    pool.give(bytes);
+                }
+                if self.chunks.is_empty() {
+                    self.written = 0;
+                }
+            } else {
+                match back {
+                    Chunk::Bytes(bytes) => bytes.truncate(bytes.len() - excess),
+                    Chunk::Shared(_) => unreachable!("a shared value is appended whole"),
+                }
+                self.pending = mark;
+            }
+        }
+    }
+
     /// Writes as much as `sink` takes without blocking. Returns `Ok(true)` when everything
     /// was written; buffers are given back to `pool` as they empty.
     pub fn flush_to(&mut self, sink: &mut impl Write, pool: &mut Pool) -> io::Result<bool> {
@@ -378,6 +408,40 @@ mod tests {
         }
         fn flush(&mut self) -> io::Result<()> {
             Ok(())
+        }
+    }
+
+    #[test]
+    fn truncating_drops_exactly_what_came_after_the_mark() {
+        let mut pool = Pool::new();
+        let big = Str::from(vec![7u8; SHARED_VALUE_BYTES_MIN + 5]);
+        // Marks in an empty output, mid-slab, after a shared value; tails that stay in the
+        // slab, spill past it, and hold shared values.
+        for before in 0..3 {
+            for after in 0..4 {
+                let mut output = Output::default();
+                let mut expected = Vec::new();
+                for _ in 0..before {
+                    output.extend(b"kept:", &mut pool);
+                    expected.extend_from_slice(b"kept:");
+                    output.extend_value(&big, &mut pool);
+                    expected.extend_from_slice(big.as_bytes());
+                }
+                let mark = output.pending();
+                for i in 0..after {
+                    output.extend(&vec![b'x'; i * SLAB_BYTES / 2 + 3], &mut pool);
+                    output.extend_value(&big, &mut pool);
+                }
+                output.truncate_to(mark, &mut pool);
+                assert_eq!(output.pending(), mark);
+                output.extend(b"next", &mut pool);
+                expected.extend_from_slice(b"next");
+                assert_eq!(
+                    output.contents(),
+                    expected,
+                    "{before} before, {after} after"
+                );
+            }
         }
     }
 
