@@ -45,7 +45,12 @@
 //! single-key operation is in flight at all.
 //!
 //! Readers of several keys take their stripes as readers, so they never see a stripe
-//! writer's keys half written. Whole-keyspace reads (`KEYS`, `SCAN`, `DBSIZE`, `RANDOMKEY`)
+//! writer's keys half written. Or, cheaper, they read *optimistically*
+//! ([`Db::read_optimistically`](crate::Db::read_optimistically)): while no writer is at work
+//! they read without stripes and afterwards check that the writers' word did not change (it
+//! counts writers started as well as writers at work, so it never returns to an old value).
+//! A writer whose write such a read saw had counted itself before writing, so the check sees
+//! it, and the read is done again under the stripes. Whole-keyspace reads (`KEYS`, `SCAN`, `DBSIZE`, `RANDOMKEY`)
 //! take no stripes: they were never snapshots of an instant (they walk a map other loops
 //! write), and they may now also see some of a multi-key write's keys and not the others.
 //!
