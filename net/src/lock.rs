@@ -9,7 +9,7 @@
 //! | [`Lock`] | taken | for |
 //! |---|---|---|
 //! | `Shared` | the selected database's shared side | keyless commands, reads and writes of one key |
-//! | `ReadKeys` | shared, and the keys' stripes as a reader when the call names more than one | reads that may name several keys: `MGET`, `EXISTS`, ... |
+//! | `ReadKeys` | shared, and when the call names more than one key an optimistic read (checked afterwards, redone under the keys' reader stripes if a multi-key writer started) | reads that may name several keys: `MGET`, `EXISTS`, ... |
 //! | `WriteKeys` | shared, and the keys' stripes as a writer when the call names more than one | writes of several keys, each written without reading the others: `MSET`, `DEL`, `UNLINK` |
 //! | `ByKeys` | exclusive when the call names more than one key, else shared | writes of several keys that depend on what they read: `RENAME`, `MSETNX`, `LMOVE`, ... |
 //! | `Exclusive` | the selected database's exclusive side | `FLUSHDB` |
