@@ -140,6 +140,7 @@ impl Server {
             pool: &mut self.pool,
             limits: self.limits,
             held: net::lock::Held::Nothing,
+            stripes: None,
         };
         match protocol {
             Protocol::Resp => net::resp::process(&mut session, &mut self.request, input),
