@@ -579,7 +579,15 @@ impl Config {
         let name = name.to_ascii_lowercase();
         match name.as_str() {
             "bind" => {
-                let addresses: Vec<String> = value.split_whitespace().map(String::from).collect();
+                // Split on ASCII blanks, as `split_args` splits a file's line (and Redis's
+                // sdssplitargs): Unicode whitespace such as U+2003 is part of a word there, so
+                // splitting on it here made `CONFIG REWRITE` write words the file had not
+                // (found by the config_file fuzz target).
+                let addresses: Vec<String> = value
+                    .split(|c: char| c.is_ascii_whitespace())
+                    .filter(|address| !address.is_empty())
+                    .map(String::from)
+                    .collect();
                 if addresses.is_empty() {
                     return Err("bind needs at least one address".into());
                 }
@@ -872,8 +880,24 @@ impl Config {
         let forced = defaults.get(spec.name).unwrap_or_default() != value;
         let name = spec.name;
         match spec.kind {
-            ValueKind::Number | ValueKind::Enum | ValueKind::Bool | ValueKind::List => {
+            ValueKind::Number | ValueKind::Enum | ValueKind::Bool => {
                 (format!("{name} {value}"), forced)
+            }
+            // Bare words, as Redis writes `bind`, except a word that begins with a quote,
+            // which would read back as the start of a quoted argument (its words hold no
+            // ASCII blank: `set` splits on them).
+            ValueKind::List => {
+                let words: Vec<String> = value
+                    .split(' ')
+                    .map(|word| {
+                        if word.starts_with(['"', '\'']) {
+                            quote(word)
+                        } else {
+                            word.to_string()
+                        }
+                    })
+                    .collect();
+                (format!("{name} {}", words.join(" ")), forced)
             }
             ValueKind::Memory => {
                 let bytes: u64 = value.parse().unwrap_or(0);
@@ -1135,6 +1159,31 @@ mod rewrite_tests {
         assert_eq!(loaded, config);
         // Rewriting what a rewrite wrote changes nothing.
         assert_eq!(config.rewrite_file(&text), text);
+    }
+
+    /// Found by the config_file fuzz target (its input is kept as
+    /// `fuzz/corpus/config_file/crash-bind-unicode-space`): `bind` split its value on
+    /// Unicode whitespace, so the file's one word `\x16\u{2003}"` became two addresses, the
+    /// second a lone `"`, which the rewrite wrote bare and the file then refused as an
+    /// unbalanced quote.
+    #[test]
+    fn bind_addresses_are_the_file_words_and_rewrite_as_they_read() {
+        let mut unicode = Config::default();
+        unicode.apply_file("bind \x16\u{2003}\"\n").unwrap();
+        assert_eq!(unicode.bind, vec!["\x16\u{2003}\""]);
+        let mut quoted = Config::default();
+        quoted.apply_file("bind '\"x' 'y' \"'z\"\n").unwrap();
+        assert_eq!(quoted.bind, vec!["\"x", "y", "'z"]);
+        for config in [unicode, quoted] {
+            let written = config.rewrite_file("");
+            let mut reread = Config::default();
+            reread.apply_file(&written).unwrap();
+            assert_eq!(reread, config, "{written}");
+        }
+        // Ordinary addresses are written bare, as Redis writes them.
+        let mut plain = Config::default();
+        plain.set("bind", "127.0.0.1 -::1").unwrap();
+        assert!(plain.rewrite_file("").contains("\nbind 127.0.0.1 -::1\n"));
     }
 
     #[test]
