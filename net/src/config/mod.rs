@@ -985,7 +985,15 @@ impl Config {
                     Ok(bytes) => format_memory(bytes),
                     Err(_) => value.clone(),
                 },
-                _ => value.clone(),
+                // Bare, as Redis writes these (`oom-score-adj-values 0 200 800`), when the
+                // words read back as the value; else quoted as one argument. We check their
+                // values less than Redis does, so one can hold what bare words cannot carry:
+                // a newline, a leading quote, a run of blanks (found by the config_file fuzz
+                // target: a `notify-keyspace-events` holding newlines wrote a broken file).
+                _ if split_args(&value).map(|words| words.join(" ")) == Some(value.clone()) => {
+                    value.clone()
+                }
+                _ => quote(&value),
             };
             let line = format!("{} {written}", option.name);
             let reusable = option_lines
@@ -1184,6 +1192,32 @@ mod rewrite_tests {
         let mut plain = Config::default();
         plain.set("bind", "127.0.0.1 -::1").unwrap();
         assert!(plain.rewrite_file("").contains("\nbind 127.0.0.1 -::1\n"));
+    }
+
+    /// Found by the config_file fuzz target (its input is kept as
+    /// `fuzz/corpus/config_file/crash-notify-keyspace-events-newline`): a Redis option we
+    /// store unchecked held newlines from a quoted argument, and the rewrite wrote it bare,
+    /// so the file it wrote had lines that were not options.
+    #[test]
+    fn a_redis_option_bare_words_cannot_carry_is_rewritten_quoted() {
+        let mut config = Config::default();
+        config
+            .apply_file(
+                "notify-keyspace-events \"a\\nb\"\nlatency-tracking-info-percentiles '\"x'\n\
+                 oom-score-adj-values \"1  2\"\n",
+            )
+            .unwrap();
+        assert_eq!(config.get("notify-keyspace-events").unwrap(), "a\nb");
+        let written = config.rewrite_file("");
+        let mut reread = Config::default();
+        reread.apply_file(&written).unwrap();
+        assert_eq!(reread, config, "{written}");
+        // Values bare words carry are still written bare, as Redis writes them.
+        let mut plain = Config::default();
+        plain.set("oom-score-adj-values", "0 100 900").unwrap();
+        assert!(plain
+            .rewrite_file("")
+            .contains("\noom-score-adj-values 0 100 900\n"));
     }
 
     #[test]
