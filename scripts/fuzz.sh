@@ -10,6 +10,9 @@
 #   scripts/fuzz.sh --seeds               rewrite the hand-made seeds (fuzz/seeds.py)
 #
 # Every run is under `nice -n 19`: the machines are shared and a benchmark may be running.
+# Pausing a run (SIGSTOP) for longer than -timeout makes libFuzzer report the input it was
+# running as a timeout once it resumes: its alarm measures wall time. Replay such an input
+# alone before believing it.
 # A long run stops at the first crash, timeout (-timeout, seconds per input), out-of-memory
 # (-rss_limit_mb) or leak (ASan's LeakSanitizer, which cargo fuzz enables), leaving the input
 # in fuzz/artifacts/TARGET/; reproduce it with `cargo +nightly fuzz run TARGET FILE` in fuzz/.
@@ -129,7 +132,9 @@ case $mode in
         nice -n 19 cargo +nightly fuzz run "$target" "$merged" "corpus/$target" "$work" -- \
             -merge=1 "${common[@]}" >"$scratch/cmin-$target.log" 2>&1 ||
             { cat "$scratch/cmin-$target.log"; exit 1; }
-        rm -f corpus/"$target"/*
+        # The crash inputs kept by name (crash-*) stay as they are: the merge keeps inputs by
+        # coverage and names them by hash, so it would drop or rename them.
+        find "corpus/$target" -type f ! -name 'crash-*' -delete
         cp "$merged"/* "corpus/$target/"
         python3 seeds.py
         echo "$target: $(ls "corpus/$target" | wc -l) inputs, $(du -sk "corpus/$target" | cut -f1) KiB"

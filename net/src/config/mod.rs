@@ -439,6 +439,14 @@ pub fn quote(text: &str) -> String {
     quoted
 }
 
+/// Whether `byte` separates arguments: C's `isspace`, which Redis's `sdssplitargs` uses, so
+/// the ASCII whitespace and the vertical tab (0x0B), which `u8::is_ascii_whitespace` leaves
+/// out (found by the config_file fuzz target: a `bind` address `\x0b` was a word to us,
+/// a blank to the line trim).
+fn is_blank(byte: u8) -> bool {
+    byte.is_ascii_whitespace() || byte == 0x0b
+}
+
 /// Splits a config line into arguments as Redis's `sdssplitargs`: words separated by
 /// blanks; `"..."` with the escapes [`quote`] writes; `'...'` with only `\'`. A closing
 /// quote must be followed by a blank or the end. `None` for unbalanced quotes.
@@ -447,7 +455,7 @@ pub fn split_args(line: &str) -> Option<Vec<String>> {
     let mut words = Vec::new();
     let mut at = 0;
     loop {
-        while at < bytes.len() && bytes[at].is_ascii_whitespace() {
+        while at < bytes.len() && is_blank(bytes[at]) {
             at += 1;
         }
         if at == bytes.len() {
@@ -464,7 +472,7 @@ pub fn split_args(line: &str) -> Option<Vec<String>> {
         loop {
             match (quote_char, bytes.get(at)) {
                 (None, None) => break,
-                (None, Some(byte)) if byte.is_ascii_whitespace() => break,
+                (None, Some(&byte)) if is_blank(byte) => break,
                 (None, Some(&byte)) => {
                     word.push(byte);
                     at += 1;
@@ -500,10 +508,7 @@ pub fn split_args(line: &str) -> Option<Vec<String>> {
                 }
                 (Some(close), Some(&byte)) if byte == close => {
                     at += 1;
-                    if bytes
-                        .get(at)
-                        .is_some_and(|next| !next.is_ascii_whitespace())
-                    {
+                    if bytes.get(at).is_some_and(|&next| !is_blank(next)) {
                         return None;
                     }
                     break;
@@ -579,7 +584,15 @@ impl Config {
         let name = name.to_ascii_lowercase();
         match name.as_str() {
             "bind" => {
-                let addresses: Vec<String> = value.split_whitespace().map(String::from).collect();
+                // Split on the blanks `split_args` splits a file's line on (Redis's
+                // sdssplitargs): Unicode whitespace such as U+2003 is part of a word there, so
+                // splitting on it here made `CONFIG REWRITE` write words the file had not
+                // (found by the config_file fuzz target).
+                let addresses: Vec<String> = value
+                    .split(|c: char| u8::try_from(c).is_ok_and(is_blank))
+                    .filter(|address| !address.is_empty())
+                    .map(String::from)
+                    .collect();
                 if addresses.is_empty() {
                     return Err("bind needs at least one address".into());
                 }
@@ -852,13 +865,18 @@ impl Config {
     /// joined by spaces. `Err` names the line.
     pub fn apply_file(&mut self, text: &str) -> Result<(), String> {
         for (number, line) in text.lines().enumerate() {
-            let line = line.trim();
+            // What Redis trims (`sdstrim(line, " \t\r\n")`), not Unicode whitespace: a
+            // last word ending in U+2003 keeps it, as `split_args` keeps it.
+            let line = line.trim_matches([' ', '\t', '\r', '\n']);
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
             let words = split_args(line)
                 .ok_or_else(|| format!("line {}: '{line}': unbalanced quotes", number + 1))?;
-            let (name, values) = words.split_first().expect("a line that is not blank");
+            // A line of blanks the trim leaves (a vertical tab) has no words: Redis skips it.
+            let Some((name, values)) = words.split_first() else {
+                continue;
+            };
             self.set(name, &values.join(" "))
                 .map_err(|error| format!("line {}: '{line}': {error}", number + 1))?;
         }
@@ -872,8 +890,24 @@ impl Config {
         let forced = defaults.get(spec.name).unwrap_or_default() != value;
         let name = spec.name;
         match spec.kind {
-            ValueKind::Number | ValueKind::Enum | ValueKind::Bool | ValueKind::List => {
+            ValueKind::Number | ValueKind::Enum | ValueKind::Bool => {
                 (format!("{name} {value}"), forced)
+            }
+            // Bare words, as Redis writes `bind`, except a word that begins with a quote,
+            // which would read back as the start of a quoted argument (its words hold no
+            // ASCII blank: `set` splits on them).
+            ValueKind::List => {
+                let words: Vec<String> = value
+                    .split(' ')
+                    .map(|word| {
+                        if word.starts_with(['"', '\'']) {
+                            quote(word)
+                        } else {
+                            word.to_string()
+                        }
+                    })
+                    .collect();
+                (format!("{name} {}", words.join(" ")), forced)
             }
             ValueKind::Memory => {
                 let bytes: u64 = value.parse().unwrap_or(0);
@@ -961,7 +995,15 @@ impl Config {
                     Ok(bytes) => format_memory(bytes),
                     Err(_) => value.clone(),
                 },
-                _ => value.clone(),
+                // Bare, as Redis writes these (`oom-score-adj-values 0 200 800`), when the
+                // words read back as the value; else quoted as one argument. We check their
+                // values less than Redis does, so one can hold what bare words cannot carry:
+                // a newline, a leading quote, a run of blanks (found by the config_file fuzz
+                // target: a `notify-keyspace-events` holding newlines wrote a broken file).
+                _ if split_args(&value).map(|words| words.join(" ")) == Some(value.clone()) => {
+                    value.clone()
+                }
+                _ => quote(&value),
             };
             let line = format!("{} {written}", option.name);
             let reusable = option_lines
@@ -1135,6 +1177,79 @@ mod rewrite_tests {
         assert_eq!(loaded, config);
         // Rewriting what a rewrite wrote changes nothing.
         assert_eq!(config.rewrite_file(&text), text);
+    }
+
+    /// Found by the config_file fuzz target (its input is kept as
+    /// `fuzz/corpus/config_file/crash-bind-unicode-space`): `bind` split its value on
+    /// Unicode whitespace, so the file's one word `\x16\u{2003}"` became two addresses, the
+    /// second a lone `"`, which the rewrite wrote bare and the file then refused as an
+    /// unbalanced quote.
+    #[test]
+    fn bind_addresses_are_the_file_words_and_rewrite_as_they_read() {
+        let mut unicode = Config::default();
+        unicode.apply_file("bind \x16\u{2003}\"\n").unwrap();
+        assert_eq!(unicode.bind, vec!["\x16\u{2003}\""]);
+        let mut quoted = Config::default();
+        quoted.apply_file("bind '\"x' 'y' \"'z\"\n").unwrap();
+        assert_eq!(quoted.bind, vec!["\"x", "y", "'z"]);
+        for config in [unicode, quoted] {
+            let written = config.rewrite_file("");
+            let mut reread = Config::default();
+            reread.apply_file(&written).unwrap();
+            assert_eq!(reread, config, "{written}");
+        }
+        // Ordinary addresses are written bare, as Redis writes them.
+        let mut plain = Config::default();
+        plain.set("bind", "127.0.0.1 -::1").unwrap();
+        assert!(plain.rewrite_file("").contains("\nbind 127.0.0.1 -::1\n"));
+    }
+
+    /// Found by the config_file fuzz target (its input is kept as
+    /// `fuzz/corpus/config_file/crash-notify-keyspace-events-newline`): a Redis option we
+    /// store unchecked held newlines from a quoted argument, and the rewrite wrote it bare,
+    /// so the file it wrote had lines that were not options.
+    #[test]
+    fn a_redis_option_bare_words_cannot_carry_is_rewritten_quoted() {
+        let mut config = Config::default();
+        config
+            .apply_file(
+                "notify-keyspace-events \"a\\nb\"\nlatency-tracking-info-percentiles '\"x'\n\
+                 oom-score-adj-values \"1  2\"\n",
+            )
+            .unwrap();
+        assert_eq!(config.get("notify-keyspace-events").unwrap(), "a\nb");
+        let written = config.rewrite_file("");
+        let mut reread = Config::default();
+        reread.apply_file(&written).unwrap();
+        assert_eq!(reread, config, "{written}");
+        // Values bare words carry are still written bare, as Redis writes them.
+        let mut plain = Config::default();
+        plain.set("oom-score-adj-values", "0 100 900").unwrap();
+        assert!(plain
+            .rewrite_file("")
+            .contains("\noom-score-adj-values 0 100 900\n"));
+    }
+
+    /// Found by the config_file fuzz target (its input is kept as
+    /// `fuzz/corpus/config_file/crash-bind-vertical-tab`): the address `\x0b` was a word to
+    /// `split_args` but trimmed off the end of the line it was written on.
+    #[test]
+    fn blanks_are_what_redis_splits_and_trims() {
+        assert_eq!(split_args("a\x0bb\x0c c").unwrap(), vec!["a", "b", "c"]);
+        let mut config = Config::default();
+        config.apply_file("bind p \x0b q \x0b\n\x0b\n").unwrap();
+        assert_eq!(config.bind, vec!["p", "q"]);
+        config.apply_file("bind p\u{2003}\n").unwrap();
+        assert_eq!(
+            config.bind,
+            vec!["p\u{2003}"],
+            "Unicode whitespace is not trimmed"
+        );
+        config.set("oom-score-adj-values", "1\u{2003}").unwrap();
+        let written = config.rewrite_file("");
+        let mut reread = Config::default();
+        reread.apply_file(&written).unwrap();
+        assert_eq!(reread, config, "{written}");
     }
 
     #[test]

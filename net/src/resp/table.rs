@@ -29,6 +29,7 @@ use crate::session::Session;
 use engine::Engine;
 use foldhash::HashMap;
 use keyspace::Value;
+use std::sync::Arc;
 
 /// A command's flags: Redis 7's `CMD_*` bits that `COMMAND INFO` shows.
 pub mod flag {
@@ -611,10 +612,25 @@ const NAME_BYTES_MAX: usize = 32;
 
 /// Every command a server serves, with the index that finds one by name.
 pub struct Table<E: Engine<Value = Value>> {
-    rows: Vec<Row<E>>,
+    /// Shared by the table's copies (see its `Clone`); as many indirections to a row as a
+    /// `Vec`'s.
+    rows: Arc<[Row<E>]>,
     by_name: HashMap<&'static [u8], usize>,
     /// Rows and subcommand rows: the number of [`CommandId`]s.
     count: usize,
+}
+
+/// A copy shares the rows, which never change once the table is built, and copies the name
+/// index (one allocation): what builds many servers in one process (the fuzz targets) copies
+/// one table instead of building it for each, which runs every family's row functions.
+impl<E: Engine<Value = Value>> Clone for Table<E> {
+    fn clone(&self) -> Self {
+        Self {
+            rows: Arc::clone(&self.rows),
+            by_name: self.by_name.clone(),
+            count: self.count,
+        }
+    }
 }
 
 impl<E: Engine<Value = Value>> Table<E> {
@@ -647,7 +663,7 @@ impl<E: Engine<Value = Value>> Table<E> {
             assert!(previous.is_none(), "{} is listed twice", row.spec.name);
         }
         Self {
-            rows,
+            rows: rows.into(),
             by_name,
             count: usize::from(next),
         }
