@@ -617,27 +617,18 @@ fn info_sections_are_redis_servers_in_its_order() {
             "INFO {args:?}"
         );
     }
-    let text: String = redis::cmd("INFO")
-        .arg("replication")
-        .query(&mut ours)
-        .unwrap();
-    let fields: Vec<&str> = text
-        .lines()
-        .skip(1)
-        .filter(|line| !line.is_empty())
-        .map(|line| line.split(':').next().unwrap())
-        .collect();
-    let reference: String = redis::cmd("INFO")
-        .arg("replication")
-        .query(&mut theirs)
-        .unwrap();
-    let reference: Vec<&str> = reference
-        .lines()
-        .skip(1)
-        .filter(|line| !line.is_empty())
-        .map(|line| line.split(':').next().unwrap())
-        .collect();
-    assert_eq!(fields, reference);
+    let replication = |c: &mut redis::Connection| -> String {
+        redis::cmd("INFO").arg("replication").query(c).unwrap()
+    };
+    let field_names = |text: &str| -> Vec<String> {
+        text.lines()
+            .skip(1)
+            .filter(|line| !line.is_empty())
+            .map(|line| line.split(':').next().unwrap().to_string())
+            .collect()
+    };
+    let text = replication(&mut ours);
+    assert_eq!(field_names(&text), field_names(&replication(&mut theirs)));
     assert!(text.contains("role:master\r\n"), "{text}");
     let replid = text
         .lines()

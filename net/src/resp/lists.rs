@@ -370,6 +370,17 @@ fn lmove<E: Engine<Value = Value>>(session: &mut Session<'_, E>, args: Args<'_>)
     };
     let from = end(args.get(3))?;
     let to = end(args.get(4))?;
+    move_element(session, args, from, to)
+}
+
+/// `LMOVE` and `RPOPLPUSH`: moves one element from the list at `args[1]` to the list at
+/// `args[2]` and replies with it (null when the source is empty).
+fn move_element<E: Engine<Value = Value>>(
+    session: &mut Session<'_, E>,
+    args: Args<'_>,
+    from: End,
+    to: End,
+) -> CommandResult {
     match session
         .keyspace()
         .lmove(args.get(1), args.get(2), from, to)?
@@ -385,14 +396,7 @@ fn rpoplpush<E: Engine<Value = Value>>(
     session: &mut Session<'_, E>,
     args: Args<'_>,
 ) -> CommandResult {
-    match session
-        .keyspace()
-        .lmove(args.get(1), args.get(2), End::Right, End::Left)?
-    {
-        Some(element) => session.bulk(&element),
-        None => session.null(),
-    }
-    Ok(())
+    move_element(session, args, End::Right, End::Left)
 }
 
 /// `LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]`: up to `count` elements from the
