@@ -12,7 +12,7 @@
 # Every run is under `nice -n 19`: the machines are shared and a benchmark may be running.
 # Pausing a run (SIGSTOP) for longer than -timeout makes libFuzzer report the input it was
 # running as a timeout once it resumes: its alarm measures wall time. Replay such an input
-# alone before believing it.
+# alone before believing it, or give a run that will be paused a longer FUZZ_TIMEOUT.
 # A long run stops at the first crash, timeout (-timeout, seconds per input), out-of-memory
 # (-rss_limit_mb) or leak (ASan's LeakSanitizer, which cargo fuzz enables), leaving the input
 # in fuzz/artifacts/TARGET/; reproduce it with `cargo +nightly fuzz run TARGET FILE` in fuzz/.
@@ -64,10 +64,14 @@ cd fuzz
 nice -n 19 cargo +nightly fuzz build
 
 # The flags every run shares: -timeout: an input taking over 10 s is a hang (the slowest
-# target, blocklog_recovery, takes about a millisecond per input); -rss_limit_mb: 2 GiB is far
-# past what any target needs (the inputs are a few KiB), so passing it is a leak or a
-# runaway allocation; -malloc_limit_mb: one allocation that large is a bug too.
-common=(-timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 -print_final_stats=1)
+# target, blocklog_recovery, takes about a millisecond per input); FUZZ_TIMEOUT raises it for
+# a long run that will be paused (SIGSTOP) while a benchmark runs, since libFuzzer's alarm
+# counts wall time and a pause would otherwise end the run with a false timeout (a hang is
+# still caught, only later); -rss_limit_mb: 2 GiB is far past what any target needs (the
+# inputs are a few KiB), so passing it is a leak or a runaway allocation; -malloc_limit_mb:
+# one allocation that large is a bug too.
+common=(-timeout="${FUZZ_TIMEOUT:-10}" -rss_limit_mb=2048 -malloc_limit_mb=1024
+    -print_final_stats=1)
 
 run() {
     local target=$1
