@@ -24,6 +24,8 @@
 #   A round runs every case once, each in its own process, workload by workload, maps in
 #   the same order: so the maps of one workload and thread count alternate within minutes.
 #   A round of the 60 cases takes 2 to 8 minutes here (idle to loaded).
+#   ENGINE_BENCH_NOTE      what else ran on the machine during the rounds, for the page (say
+#   it; the page otherwise reports only the load average)
 #
 # Time on our 2-core VMs: a round of the 152 benchmarks takes about 7 minutes (each benchmark
 # is one second of warm-up, at least ten iterations of measurement and its untimed table
@@ -120,6 +122,7 @@ if [[ $bustle == 1 ]]; then
         echo "kernel=$(uname -sr)"
         echo "thp=$(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo unknown)"
         echo "loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)"
+        echo "machine_note=${ENGINE_BENCH_NOTE:-}"
         echo "memory_total=$(grep -m1 MemTotal /proc/meminfo | awk '{printf "%.1f GiB", $2 / 1048576}')"
     } >"$work/meta.txt"
     echo "== rendering $out_dir/engine-bustle.md"

@@ -665,12 +665,15 @@ def render_bustle_page(meta, results, memory, failures, human_block):
     )
     dirty = " with uncommitted changes to the engine" if meta.get("git_dirty") == "yes" else ""
     out.append(f"- **Commit:** {meta.get('git_commit', '?')}{dirty}")
+    note = meta.get("machine_note", "").strip()
+    if note:
+        note = note.rstrip(".") + ". "
     out.append(
         f"- **Machine:** {meta.get('nproc', '?')} CPUs (`nproc`), {meta.get('cpu_model', '?')}, "
         f"{meta.get('memory_total', '?')} RAM, {meta.get('kernel', '?')}, transparent huge "
-        f"pages `{meta.get('thp', '?')}`. Shared with 3-4 other agents' builds and fuzzers "
-        f"(load average at the end: {meta.get('loadavg_end', '?')}): absolute figures are "
-        "noisy, same-round ratios less so."
+        f"pages `{meta.get('thp', '?')}`. {note}Load average at the end: "
+        f"{meta.get('loadavg_end', '?')}; absolute figures are noisy on these VMs, same-round "
+        "ratios less so."
     )
     out.append(f"- **Toolchain:** {meta.get('rustc', '?')}; bench profile (fat LTO, one codegen unit)")
     out.append(

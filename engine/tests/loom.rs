@@ -573,3 +573,36 @@ fn a_target_that_is_too_small_is_replaced() {
         assert_all_dropped(map, &drops, 4);
     });
 }
+
+/// A map of plain values: a removed node has no drop glue, so it is kept as its own tombstone
+/// (`LockFree::tombstone`) instead of a tombstone node being allocated.
+type PlainMap = LockFree<u64, ByteIsHash>;
+
+/// A removal that keeps its node as the tombstone races a re-insert of the same key while both
+/// carry out a clean migration (same size) started just before: whichever write drew the
+/// later version wins, the insert reports a replaced entry exactly when it came before the
+/// removal, and the other key is untouched. (Two threads: with a third that started the
+/// migration, the model ran for over 14 minutes at bound 1.)
+#[test]
+fn a_kept_tombstone_races_a_reinsert_and_a_migration() {
+    model(1, || {
+        let map: Arc<PlainMap> = Arc::new(LockFree::with_capacity_and_hasher(2, ByteIsHash));
+        map.insert(&[1], 1, Meta::default());
+        map.insert(&[2], 2, Meta::default());
+        map.start_migration_for_model(map.capacity());
+        let remover = {
+            let map = map.clone();
+            spawn(move || map.remove(&[1]))
+        };
+        let inserted = map.insert(&[1], 7, Meta::default());
+        let removed = remover
+            .join()
+            .unwrap()
+            .expect("key 1 is present before and after the insert");
+        let insert_last = inserted.version > removed;
+        assert_eq!(inserted.replaced.is_some(), !insert_last);
+        assert_eq!(map.get(&[1], |entry| entry.value), insert_last.then_some(7));
+        assert_eq!(map.get(&[2], |entry| entry.value), Some(2));
+        assert_eq!(map.len(), 1 + usize::from(insert_last));
+    });
+}

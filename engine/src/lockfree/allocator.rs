@@ -1,8 +1,9 @@
 //! Where the table's nodes come from.
 //!
-//! The table allocates a node on every write (inserts, updates and tombstones alike) and frees
-//! the replaced one a grace period later, often on another thread (whichever thread's
-//! crossbeam-epoch collection runs the deferred free). So the allocator's fast path is part of
+//! The table allocates a node on every write (inserts, updates and, unless the removed node
+//! serves as its own tombstone, removals) and frees the replaced one a grace period later,
+//! often on another thread (whichever thread's crossbeam-epoch collection runs the deferred
+//! free). So the allocator's fast path is part of
 //! every write's cost, and it is the one part of a write that a map storing entries inline
 //! (scc, dashmap, hashbrown) does not pay.
 //!

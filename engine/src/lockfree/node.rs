@@ -20,7 +20,8 @@ use std::ptr::{self, NonNull};
 pub(crate) const FROZEN: usize = 0b01;
 
 /// The node is a tombstone: it keeps the slot claimed for its key (so a re-insert of the key
-/// reuses the slot and no other slot can ever hold the same key) but holds no entry.
+/// reuses the slot and no other slot can ever hold the same key), and its entry, if it has
+/// one (a removed node kept as its own tombstone), is never read.
 pub(crate) const DEAD: usize = 0b10;
 
 /// The state bits; a node's alignment keeps them free.
@@ -100,6 +101,12 @@ impl<V> SlotWord<V> {
         self.0.addr() >> FINGERPRINT_SHIFT
     }
 
+    /// The same word with the dead bit set.
+    #[inline]
+    pub(crate) fn dead(self) -> Self {
+        Self(self.0.map_addr(|address| address | DEAD))
+    }
+
     /// The same word with the frozen bit set.
     #[inline]
     pub(crate) fn frozen(self) -> Self {
@@ -114,7 +121,8 @@ pub(crate) struct Node<V> {
     /// the table migrates.
     pub(crate) hash: u64,
     key_len: usize,
-    /// `None` for a tombstone.
+    /// `None` for a node allocated as a tombstone; a removed node kept as its own tombstone
+    /// keeps its entry, which the DEAD bit of its slot makes unreadable.
     pub(crate) entry: Option<Entry<V>>,
 }
 
