@@ -11,18 +11,19 @@
 //!
 //! Asserts, when replay succeeds:
 //! * it never accepted a record with a bad checksum: every record it kept, in every part,
-//!   checks out under this crate's own CRC-64/NVME, and the records kept are as many as it
-//!   reports;
+//!   checks out under this crate's own CRC-64/NVME, and the keyspace records kept (all but
+//!   `SWAPDB`'s database maps) are as many as it reports;
 //! * what it cut, it cut on disk: the active segment is now `active_bytes` long, and
 //!   `cut_bytes` more than that was there before;
 //! * a second replay of what is left cuts nothing and finds the same records, highest
 //!   version and keys.
 #![no_main]
 
-use keyspace::{Keyspace, ManualClock};
+use keyspace::{Effect, Keyspace, ManualClock};
 use libfuzzer_sys::fuzz_target;
 use persistence::manifest::{self, Kind, Manifest, Part};
 use persistence::replay::{self, LoadOptions, Loaded};
+use persistence::{effect, record};
 use std::path::Path;
 use std::sync::LazyLock;
 use workingdb_fuzz::{checksum_holds, repair_checksums, Map, ScratchDir, NOW_MS};
@@ -42,16 +43,23 @@ fn replay(dir: &Path, options: LoadOptions, databases: usize) -> Option<(Loaded,
     Some((loaded, keyspaces.iter().map(Keyspace::len).collect()))
 }
 
-/// Records that check out (by this crate's reading) from the start of `bytes` up to `end`,
-/// which must be a record boundary.
+/// Keyspace records among the records from the start of `bytes` up to `end`, which must be a
+/// record boundary; every one of them must check out (by this crate's reading). `SWAPDB`'s
+/// database-map records are kept but are not keyspace records (`Loaded::records` counts the
+/// records applied to keyspaces; the map of the highest epoch is reported on its own), so
+/// they are checked and not counted. Counting them was this target's own error, found by
+/// the 2026-12-06 long run.
 fn count_checked(bytes: &[u8], end: usize) -> u64 {
     let mut offset = 0;
     let mut count = 0;
     while offset < end {
         let size = checksum_holds(&bytes[offset..end])
             .unwrap_or_else(|| panic!("replay kept a record at {offset} whose checksum fails"));
+        let (record, _) = record::decode(&bytes[offset..end])
+            .unwrap_or_else(|defect| panic!("replay kept a record at {offset}: {defect:?}"));
+        let database_map = matches!(effect::decode(&record), Ok(Effect::DatabaseMap { .. }));
         offset += size;
-        count += 1;
+        count += u64::from(!database_map);
     }
     count
 }
