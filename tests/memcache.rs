@@ -274,3 +274,48 @@ fn a_request_split_after_complete_ones_is_answered_when_it_completes() {
     assert_eq!((reply[1], reply[6], reply[7]), (0x00, 0, 0));
     assert_eq!(reply[28], b'1');
 }
+
+/// A command line past memcached's 2048-byte limit (only multi-key gets may be longer) gets
+/// `CLIENT_ERROR line too long` and the connection closes, whether the line arrives in one
+/// piece or in several: the limit used to apply only while the line was incomplete, so the
+/// same bytes were run when read at once (the memcache_text fuzz target found the difference).
+#[test]
+fn a_long_line_is_refused_however_it_arrives() {
+    let server = Server::start("lockfree", &[]);
+    let mut long = b"touch ".to_vec();
+    long.extend(std::iter::repeat_n(b'k', 2100));
+    long.extend_from_slice(b" 0\r\n");
+    // In one piece, line and terminator together.
+    let mut raw = server.raw_memcache();
+    raw.send(&long);
+    raw.expect(b"CLIENT_ERROR line too long\r\n");
+    assert!(raw.closed(), "the connection closes after the error");
+    // In two pieces: the limit is passed before the terminator arrives.
+    let mut raw = server.raw_memcache();
+    raw.send(&long[..2080]);
+    raw.send(&long[2080..]);
+    raw.expect(b"CLIENT_ERROR line too long\r\n");
+    assert!(raw.closed(), "the connection closes after the error");
+    // A multi-key get may be longer, in one piece or several.
+    let mut get = b"get".to_vec();
+    for i in 0..400 {
+        get.extend_from_slice(format!(" key:{i:04}").as_bytes());
+    }
+    get.extend_from_slice(b"\r\n");
+    assert!(get.len() > 2048);
+    let mut raw = server.raw_memcache();
+    raw.round_trip(&get, b"END\r\n");
+    raw.send(&get[..1000]);
+    raw.send(&get[1000..]);
+    raw.expect(b"END\r\n");
+    // A line of exactly 2048 bytes is still run, even when its `\r` arrives first.
+    let mut edge = b"touch ".to_vec();
+    edge.extend(std::iter::repeat_n(b'k', 2048 - 6 - 2));
+    edge.extend_from_slice(b" 0");
+    assert_eq!(edge.len(), 2048);
+    let mut raw = server.raw_memcache();
+    raw.send(&edge);
+    raw.send(b"\r");
+    raw.send(b"\n");
+    raw.expect(b"CLIENT_ERROR bad command line format\r\n");
+}

@@ -40,14 +40,20 @@ pub fn process<E: Engine<Value = Value>>(session: &mut Session<'_, E>, input: &[
             return processed;
         }
         let rest = &input[processed.consumed..];
-        let Some((line, line_bytes)) = split_line(rest) else {
-            // No complete line yet. Only a multi-key get may be long (memcached's rule).
-            let is_get = rest.starts_with(b"get ") || rest.starts_with(b"gets ");
-            if (rest.len() > LINE_BYTES_MAX && !is_get) || rest.len() > GET_LINE_BYTES_MAX {
-                session.raw(b"CLIENT_ERROR line too long\r\n");
-                processed.close = true;
-                processed.consumed = input.len();
-            }
+        let complete = split_line(rest);
+        // The line so far when it is not complete yet (a trailing `\r` may be the start of
+        // its terminator, which a complete line does not count either).
+        let line_so_far = complete.map_or_else(
+            || rest.strip_suffix(b"\r").unwrap_or(rest),
+            |(line, _)| line,
+        );
+        if line_too_long(line_so_far) {
+            session.raw(b"CLIENT_ERROR line too long\r\n");
+            processed.close = true;
+            processed.consumed = input.len();
+            return processed;
+        }
+        let Some((line, line_bytes)) = complete else {
             return processed;
         };
         match execute(session, rest, line, line_bytes) {
@@ -74,6 +80,16 @@ pub fn process<E: Engine<Value = Value>>(session: &mut Session<'_, E>, input: &[
         }
     }
     processed
+}
+
+/// Whether a command line (or the part of one received so far) is past memcached's limit:
+/// only a multi-key get may be long. Judged on the line, complete or not, so the answer does
+/// not depend on how the bytes arrived: the check used to apply only while the line was
+/// incomplete, so a long line read in one piece was run and the same line read in parts
+/// closed the connection (the memcache_text fuzz target found it, 2026-12-06).
+fn line_too_long(line: &[u8]) -> bool {
+    let is_get = line.starts_with(b"get ") || line.starts_with(b"gets ");
+    (line.len() > LINE_BYTES_MAX && !is_get) || line.len() > GET_LINE_BYTES_MAX
 }
 
 /// Looks the verb up and runs its row: one lookup and a call.
