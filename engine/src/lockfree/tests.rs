@@ -1,6 +1,7 @@
 //! Tests of the lock-free table's own mechanics (the generic suite in `engine/tests/` covers
 //! the Engine contract on every back-end).
 
+use super::migration::{LIVE_SLACK, SHRINK_CHECK_PERIOD};
 use super::*;
 use std::hash::{BuildHasher, Hasher};
 
