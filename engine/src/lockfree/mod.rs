@@ -231,6 +231,149 @@ impl<V, S: BuildHasher, A: NodeAllocator> LockFree<V, S, A> {
             unsafe { guard.defer_unchecked(move || Node::free::<A>(node)) };
         }
     }
+
+    /// [`Engine::update`] of a key the probe found absent, with an empty slot at `index`,
+    /// `displacement` slots from its home. `None`: the caller must probe again.
+    ///
+    /// Always inlined: it is half of the write path's one loop, split out to be read, not to
+    /// be called.
+    ///
+    /// # Safety
+    ///
+    /// `table` was loaded from the root under `guard`, and the probe was of `table`.
+    #[inline(always)]
+    unsafe fn update_vacant<R>(
+        &self,
+        table: &Table<V>,
+        (index, displacement): (usize, usize),
+        hash: u64,
+        key: &[u8],
+        decide: &mut impl FnMut(Option<&Entry<V>>) -> (Decision<V>, R),
+        guard: &Guard,
+    ) -> Option<Updated<R>> {
+        let (decision, output) = decide(None);
+        let Decision::Replace { value, meta } = decision else {
+            return Some(Updated {
+                output,
+                version: None,
+            });
+        };
+        // SAFETY: forwarded from the caller.
+        if !unsafe { self.may_claim(table, displacement, guard) } {
+            return None;
+        }
+        let version = self.versions.next();
+        let node = Node::alloc::<A>(hash, key, Some(Entry::new(version, meta, value)));
+        let word = SlotWord::new(node, hash, false);
+        // Counted before the compare-and-swap that makes the key present, and taken back if it
+        // fails: see `StripedCounter`'s protocol.
+        self.live.add(1);
+        match table.compare_exchange(index, SlotWord::EMPTY, word) {
+            Ok(()) => {
+                table.mark(index, word);
+                table.claimed.add(1);
+                Some(Updated {
+                    output,
+                    version: Some(version),
+                })
+            }
+            Err(_) => {
+                self.live.sub(1);
+                // SAFETY: never published.
+                unsafe { Node::free::<A>(node) };
+                None
+            }
+        }
+    }
+
+    /// [`Engine::update`] of a key the probe found at `index`, holding `word` (the key's live
+    /// node or its tombstone). `None`: the caller must probe again.
+    ///
+    /// Always inlined, as [`LockFree::update_vacant`].
+    ///
+    /// # Safety
+    ///
+    /// `table` was loaded from the root under `guard`, and `word` from `table`.
+    #[inline(always)]
+    unsafe fn update_found<R>(
+        &self,
+        table: &Table<V>,
+        (index, word): (usize, SlotWord<V>),
+        hash: u64,
+        key: &[u8],
+        decide: &mut impl FnMut(Option<&Entry<V>>) -> (Decision<V>, R),
+        guard: &Guard,
+    ) -> Option<Updated<R>> {
+        let dead = word.is_dead();
+        let current = if dead {
+            None
+        } else {
+            // SAFETY: loaded from the root under `guard`.
+            unsafe { word.node().expect("found a node").as_ref() }
+                .entry
+                .as_ref()
+        };
+        let (decision, output) = decide(current);
+        let unchanged = Updated {
+            output,
+            version: None,
+        };
+        let (new_word, version) = match decision {
+            Decision::Keep => return Some(unchanged),
+            Decision::Remove if dead => return Some(unchanged),
+            Decision::Remove => (Self::tombstone(word, hash, key), self.versions.next()),
+            Decision::Replace { value, meta } => {
+                // Reviving a tombstone adds a key, like claiming an empty slot.
+                // SAFETY: forwarded from the caller.
+                if dead && !unsafe { self.may_claim(table, 0, guard) } {
+                    return None;
+                }
+                let version = self.versions.next();
+                let entry = Entry::new(version, meta, value);
+                let node = Node::alloc::<A>(hash, key, Some(entry));
+                (SlotWord::new(node, hash, false), version)
+            }
+        };
+        // Reviving a tombstone is counted before the compare-and-swap, a removal after it (see
+        // `StripedCounter`'s protocol).
+        let revives = dead && !new_word.is_dead();
+        if revives {
+            self.live.add(1);
+        }
+        // A tombstone that is the removed node itself (see `tombstone`) unlinks nothing and was
+        // never a new allocation.
+        let kept = new_word.node() == word.node();
+        match table.compare_exchange(index, word, new_word) {
+            Ok(()) => {
+                if !kept {
+                    // SAFETY: our CAS unlinked `word` from the root.
+                    unsafe { self.retire(word, guard) };
+                }
+                if !dead && new_word.is_dead() {
+                    // A removal is counted after the compare-and-swap that made the key absent
+                    // (see `StripedCounter`'s protocol).
+                    self.live.sub(1);
+                    // SAFETY: forwarded from the caller.
+                    unsafe { self.maybe_shrink(table, version, guard) };
+                }
+                Some(Updated {
+                    output: unchanged.output,
+                    version: Some(version),
+                })
+            }
+            Err(_) => {
+                if revives {
+                    self.live.sub(1);
+                }
+                if !kept {
+                    let node = new_word.node().expect("a new word has a node");
+                    // SAFETY: never published.
+                    unsafe { Node::free::<A>(node) };
+                }
+                None
+            }
+        }
+    }
 }
 
 impl<V, S, A> Engine for LockFree<V, S, A>
@@ -293,10 +436,11 @@ where
             // SAFETY: `table` came from the root under `guard`.
             unsafe { self.help_if_migrating(table, &guard) };
             // SAFETY: as above.
-            match unsafe { table.probe(hash, key) } {
+            let done = match unsafe { table.probe(hash, key) } {
                 Probe::Frozen => {
                     // SAFETY: a frozen slot means a migration has started.
                     unsafe { self.finish_migration(table, &guard) };
+                    None
                 }
                 Probe::Full => {
                     let (decision, output) = decide(None);
@@ -308,129 +452,26 @@ where
                     }
                     // SAFETY: `table` came from the root under `guard`.
                     unsafe { self.migrate_full(table, &guard) };
+                    None
                 }
                 Probe::Vacant {
                     index,
                     displacement,
                 } => {
-                    let (decision, output) = decide(None);
-                    let Decision::Replace { value, meta } = decision else {
-                        return Updated {
-                            output,
-                            version: None,
-                        };
-                    };
-                    // SAFETY: as above.
-                    if !unsafe { self.may_claim(table, displacement, &guard) } {
-                        continue;
-                    }
-                    let version = self.versions.next();
-                    let node = Node::alloc::<A>(hash, key, Some(Entry::new(version, meta, value)));
-                    let word = SlotWord::new(node, hash, false);
-                    // Counted before the compare-and-swap that makes the key present, and
-                    // taken back if it fails: see `StripedCounter`'s protocol.
-                    self.live.add(1);
-                    match table.compare_exchange(index, SlotWord::EMPTY, word) {
-                        Ok(()) => {
-                            table.mark(index, word);
-                            table.claimed.add(1);
-                            return Updated {
-                                output,
-                                version: Some(version),
-                            };
-                        }
-                        Err(_) => {
-                            self.live.sub(1);
-                            // SAFETY: never published.
-                            unsafe { Node::free::<A>(node) }
-                        }
-                    }
+                    let vacant = (index, displacement);
+                    // SAFETY: the probe was of `table`, which came from the root under `guard`.
+                    unsafe { self.update_vacant(table, vacant, hash, key, &mut decide, &guard) }
                 }
                 Probe::Found { index, word } => {
-                    let dead = word.is_dead();
-                    let current = if dead {
-                        None
-                    } else {
-                        // SAFETY: loaded from the root under `guard`.
-                        unsafe { word.node().expect("found a node").as_ref() }
-                            .entry
-                            .as_ref()
-                    };
-                    let (decision, output) = decide(current);
-                    let (new_word, version) = match decision {
-                        Decision::Keep => {
-                            return Updated {
-                                output,
-                                version: None,
-                            }
-                        }
-                        Decision::Remove if dead => {
-                            return Updated {
-                                output,
-                                version: None,
-                            }
-                        }
-                        Decision::Remove => {
-                            let version = self.versions.next();
-                            (Self::tombstone(word, hash, key), version)
-                        }
-                        Decision::Replace { value, meta } => {
-                            // Reviving a tombstone adds a key, like claiming an empty slot.
-                            // SAFETY: as above.
-                            if dead && !unsafe { self.may_claim(table, 0, &guard) } {
-                                continue;
-                            }
-                            let version = self.versions.next();
-                            let entry = Entry::new(version, meta, value);
-                            (
-                                SlotWord::new(
-                                    Node::alloc::<A>(hash, key, Some(entry)),
-                                    hash,
-                                    false,
-                                ),
-                                version,
-                            )
-                        }
-                    };
-                    // Reviving a tombstone is counted before the compare-and-swap, a removal
-                    // after it (see `StripedCounter`'s protocol).
-                    let revives = dead && !new_word.is_dead();
-                    if revives {
-                        self.live.add(1);
-                    }
-                    // A tombstone that is the removed node itself (see `tombstone`) unlinks
-                    // nothing and was never a new allocation.
-                    let kept = new_word.node() == word.node();
-                    match table.compare_exchange(index, word, new_word) {
-                        Ok(()) => {
-                            if !kept {
-                                // SAFETY: our CAS unlinked `word` from the root.
-                                unsafe { self.retire(word, &guard) };
-                            }
-                            if !dead && new_word.is_dead() {
-                                // A removal is counted after the compare-and-swap that made the
-                                // key absent (see `StripedCounter`'s protocol).
-                                self.live.sub(1);
-                                // SAFETY: `table` came from the root under `guard`.
-                                unsafe { self.maybe_shrink(table, version, &guard) };
-                            }
-                            return Updated {
-                                output,
-                                version: Some(version),
-                            };
-                        }
-                        Err(_) => {
-                            if revives {
-                                self.live.sub(1);
-                            }
-                            if !kept {
-                                let node = new_word.node().expect("a new word has a node");
-                                // SAFETY: never published.
-                                unsafe { Node::free::<A>(node) };
-                            }
-                        }
+                    // SAFETY: `word` was loaded from `table`, which came from the root under
+                    // `guard`.
+                    unsafe {
+                        self.update_found(table, (index, word), hash, key, &mut decide, &guard)
                     }
                 }
+            };
+            if let Some(updated) = done {
+                return updated;
             }
         }
     }
