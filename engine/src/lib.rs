@@ -252,9 +252,9 @@ pub trait Engine: Send + Sync + Sized + 'static {
     }
 
     /// Inserts or replaces the key without looking at what was there; returns the version
-    /// installed and the metadata of the entry replaced. A required method (not a default over `update`) because a blind write needs
-    /// no closure and the lock-free table can then retry its compare-and-swap with the same
-    /// allocation.
+    /// installed and the metadata of the entry replaced. A required method (not a default over
+    /// `update`) because a blind write needs no closure and the lock-free table can then retry
+    /// its compare-and-swap with the same allocation.
     fn insert(&self, key: &[u8], value: Self::Value, meta: Meta) -> Inserted;
 
     /// One step of a resumable scan.

@@ -13,10 +13,10 @@
 //! operations) counted 191 instructions per node allocation in glibc, 42% of an insert's 451;
 //! with mimalloc's `mi_malloc`, 35 per allocation (its occasional slow path included) and 267
 //! per insert. mimalloc's fast path pops a per-thread free list of the size class, and frees
-//! from other threads go to a per-page list without a lock. The server has linked mimalloc as its global
-//! allocator for the same reason (`src/main.rs`), so there this choice changes nothing; it
-//! makes the table's write path the same wherever the engine is used, the benchmarks
-//! included, whatever the process's global allocator is.
+//! from other threads go to a per-page list without a lock. The server has linked mimalloc as
+//! its global allocator for the same reason (`src/main.rs`), so there this choice changes
+//! nothing; it makes the table's write path the same wherever the engine is used, the
+//! benchmarks included, whatever the process's global allocator is.
 //!
 //! The allocator is a type parameter of [`LockFree`](super::LockFree) so that tests and
 //! benchmarks that count bytes through a counting global allocator can ask for
