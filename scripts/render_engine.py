@@ -131,8 +131,10 @@ def load_rounds(work):
     return rows
 
 
-def load_memory(work):
-    """Returns {map: {field: value}} from the memory benchmark's lines."""
+def load_memory(work, shape="bytes"):
+    """Returns {map: {field: value}} from the memory benchmark's lines of one shape (`bytes`:
+    16-byte keys and 32-byte boxed values; `u64`: u64 keys and values; lines written before
+    the benchmark had shapes are `bytes`)."""
     memory = {}
     path = os.path.join(work, "memory.txt")
     if not os.path.exists(path):
@@ -142,7 +144,7 @@ def load_memory(work):
             if not line.startswith("memory "):
                 continue
             fields = dict(re.findall(r'(\w+)=("[^"]*"|\S+)', line))
-            if "map" in fields:
+            if "map" in fields and fields.get("shape", "bytes") == shape:
                 memory[fields["map"]] = {k: v.strip('"') for k, v in fields.items()}
     return memory
 
@@ -609,7 +611,17 @@ BUSTLE_RATIO_REFERENCES = ["dashmap", "papaya", "scc", "hashbrown", "engine-dash
 # Further ratio rows (map, reference): the table with its nodes from the system allocator
 # against the write-heavy leader, and what the node allocator is worth to the table.
 BUSTLE_EXTRA_RATIOS = [("lockfree-system", "scc"), ("lockfree", "lockfree-system")]
-MEMORY_TARGET = ("dashmap", 1.5)
+# Issue 16's memory target: lockfree at most 1.5x dashmap per entry for 1M small entries. It
+# is judged in the issue's own setting (u64 entries, lockfree through the trait, dashmap
+# itself); the rows after it are the other readings, shown and not counted.
+MEMORY_TARGET_RATIO = 1.5
+MEMORY_READINGS = [
+    ("u64", "dashmap-native", "1M `u64` entries (the issue's setting): lockfree through the "
+     "trait ≤ 1.5x dashmap itself", True),
+    ("bytes", "dashmap-native", "1M entries of 16-byte keys and 32-byte values: lockfree through "
+     "the trait ≤ 1.5x dashmap itself (not counted)", False),
+    ("bytes", "dashmap", "the same entries, both through the trait (not counted)", False),
+]
 
 
 def load_bustle(work):
@@ -645,7 +657,14 @@ def bustle_failures(work):
         return [line.strip() for line in f if "error=" in line]
 
 
+MEMORY_SHAPES = [
+    ("u64", "`u64` keys and values (conc-map-bench's entries; ours take the key's 8 bytes)"),
+    ("bytes", "16-byte keys and 32-byte `Box<[u8]>` values (anchors: `Box<[u8]>` keys)"),
+]
+
+
 def render_bustle_page(meta, results, memory, failures, human_block):
+    """`memory` is {shape: {map: fields}}."""
     maps = [m for m in BUSTLE_MAPS if m in results.maps] + [
         m for m in results.maps if m not in BUSTLE_MAPS
     ]
@@ -726,15 +745,21 @@ def render_bustle_page(meta, results, memory, failures, human_block):
             f"| {workload} at {threads} thread{'s' if threads > 1 else ''}: lockfree ≥ "
             f"{minimum:g}x {reference} | {fmt_ratio(ratio)} | {status} |"
         )
-    subject_memory = memory.get(SUBJECT, {}).get("alloc_bytes_per_entry")
-    reference_memory = memory.get(MEMORY_TARGET[0], {}).get("alloc_bytes_per_entry")
-    if subject_memory and reference_memory:
+    for shape, reference, label, counted in MEMORY_READINGS:
+        figures = memory.get(shape, {})
+        subject_memory = figures.get(SUBJECT, {}).get("alloc_bytes_per_entry")
+        reference_memory = figures.get(reference, {}).get("alloc_bytes_per_entry")
+        if not (subject_memory and reference_memory):
+            continue
         ratio = float(subject_memory) / float(reference_memory)
-        status = "**met**" if ratio <= MEMORY_TARGET[1] else "**missed**"
-        met, missed = (met + 1, missed) if ratio <= MEMORY_TARGET[1] else (met, missed + 1)
+        ok = ratio <= MEMORY_TARGET_RATIO
+        status = "**met**" if ok else "**missed**"
+        if counted:
+            met, missed = (met + 1, missed) if ok else (met, missed + 1)
+        else:
+            status = status.replace("**", "")
         out.append(
-            f"| memory per entry, 1M entries: lockfree ≤ {MEMORY_TARGET[1]:g}x "
-            f"{MEMORY_TARGET[0]} (both through the trait) | {ratio:.2f}x ({float(subject_memory):.0f} "
+            f"| memory per entry, {label} | {ratio:.2f}x ({float(subject_memory):.0f} "
             f"vs {float(reference_memory):.0f} B allocated) | {status} |"
         )
     out.append(f"\n{met} met, {missed} missed (judged on the median ratio).\n")
@@ -768,28 +793,33 @@ def render_bustle_page(meta, results, memory, failures, human_block):
             out.append(f"- `{line}`")
         out.append("")
     # Memory.
-    if memory:
+    if any(memory.values()):
         out.append("## Memory per entry\n")
         out.append(
-            "`cargo bench -p engine --bench memory`: 1M entries of 16-byte keys and 32-byte "
-            "`Box<[u8]>` values, each map grown from empty in a fresh process; ours through the "
-            "trait (version, metadata, access clock per entry), the anchors with `Box<[u8]>` "
-            "keys. Bytes allocated per entry (what the map asked malloc for), RSS growth per "
-            "entry, allocations per entry. `lockfree` and `keyspace-lockfree` are measured with "
-            "their nodes from the global allocator, so that the benchmark's counting allocator "
-            "sees them (the bytes asked for are the same as from mimalloc).\n"
+            "`cargo bench -p engine --bench memory`: 1M entries, each map grown from empty in a "
+            "fresh process; ours through the trait (version, metadata, access clock per entry; "
+            "`dashmap` is our adapter over dashmap), the anchors as they are (`dashmap-native` "
+            "is dashmap itself). Bytes allocated per entry (what the map asked malloc for), RSS "
+            "growth per entry, allocations per entry. `lockfree` and `keyspace-lockfree` are "
+            "measured with their nodes from the global allocator, so that the benchmark's "
+            "counting allocator sees them (the bytes asked for are the same as from mimalloc).\n"
         )
-        out.append("| map | allocated B/entry | RSS B/entry | allocations/entry |")
-        out.append("|---|---:|---:|---:|")
-        for name, fields in memory.items():
-            if "error" in fields:
-                out.append(f"| {name} | error: {fields['error']} | | |")
+        for shape, title in MEMORY_SHAPES:
+            if not memory.get(shape):
                 continue
-            out.append(
-                f"| {name} | {float(fields['alloc_bytes_per_entry']):.1f} | "
-                f"{float(fields['rss_bytes_per_entry']):.1f} | {float(fields['allocs_per_entry']):.2f} |"
-            )
-        out.append("")
+            out.append(f"### {title}\n")
+            out.append("| map | allocated B/entry | RSS B/entry | allocations/entry |")
+            out.append("|---|---:|---:|---:|")
+            for name, fields in memory[shape].items():
+                if "error" in fields:
+                    out.append(f"| {name} | error: {fields['error']} | | |")
+                    continue
+                out.append(
+                    f"| {name} | {float(fields['alloc_bytes_per_entry']):.1f} | "
+                    f"{float(fields['rss_bytes_per_entry']):.1f} | "
+                    f"{float(fields['allocs_per_entry']):.2f} |"
+                )
+            out.append("")
     out.append("## Where we lose\n")
     out.append(HUMAN_BEGIN)
     out.append(human_block if human_block is not None else HUMAN_PLACEHOLDER)
@@ -804,7 +834,7 @@ def render_bustle(work, out_dir):
     if not rows:
         sys.exit(f"render_engine: no bustle results in {work}/bustle.txt")
     results = Results(rows)
-    memory = load_memory(work)
+    memory = {shape: load_memory(work, shape) for shape, _ in MEMORY_SHAPES}
     os.makedirs(out_dir, exist_ok=True)
     csv_path = os.path.join(out_dir, "engine-bustle-data.csv")
     with open(csv_path, "w", newline="", encoding="utf-8") as f:

@@ -1,9 +1,15 @@
 //! # Memory per entry of every back-end, next to the anchors
 //!
-//! Fills one map with 1M entries of 16-byte keys and 32-byte values (`Box<[u8]>`: a separate
-//! allocation per value, as the server stored every string until 7e736ca; its keyspace now
-//! keeps strings of up to 38 bytes inline in the entry, see `keyspace::Str`) and reports, per
-//! entry:
+//! Fills one map with 1M entries of one of two shapes:
+//!
+//! * shape `bytes`: 16-byte keys and 32-byte values (`Box<[u8]>`: a separate allocation per
+//!   value, as the server stored every string until 7e736ca; its keyspace now keeps strings of
+//!   up to 38 bytes inline in the entry, see `keyspace::Str`);
+//! * shape `u64`: `u64` keys and values, conc-map-bench's entries and the setting of issue
+//!   16's memory figures (the anchors store native `u64`s; ours take the key's 8 bytes through
+//!   the trait, as the bustle harness calls them).
+//!
+//! and reports, per entry:
 //!
 //! * `alloc_bytes_per_entry`: live heap bytes after the fill minus before, counted by a global
 //!   allocator that wraps the system `malloc` (what the program asked for, without malloc's
@@ -21,18 +27,21 @@
 //! bookkeeping), so its figures can be set beside the server's RSS per key on the server page.
 //!
 //! Our back-ends also keep a version, metadata and an access clock per entry (the `Engine`
-//! contract); the anchors store only the key and the value.
+//! contract); the anchors store only the key and the value. `dashmap` is our trait adapter
+//! over dashmap, `dashmap-native` dashmap itself, so the two differ by what the trait's entry
+//! costs.
 //!
 //! RSS never shrinks reliably once the allocator has grown the heap, so each map is measured in
-//! a fresh process: without `ENGINE_MEMORY_MAP` the binary runs itself once per map with that
-//! variable set. Each child prints one line, e.g.
+//! a fresh process: without `ENGINE_MEMORY_MAP` the binary runs itself once per shape and map
+//! with `ENGINE_MEMORY_SHAPE` and `ENGINE_MEMORY_MAP` set. Each child prints one line, e.g.
 //!
 //! ```text
-//! memory map=dashmap entries=1000000 alloc_bytes_per_entry=... rss_bytes_per_entry=... ...
+//! memory shape=u64 map=dashmap entries=1000000 alloc_bytes_per_entry=... rss_bytes_per_entry=...
 //! ```
 //!
-//! `ENGINE_BENCH_SKIP` (comma-separated names) leaves maps out, `ENGINE_MEMORY_ENTRIES`
-//! changes the count; run as a test (no `--bench`) it fills 10,000 entries.
+//! `ENGINE_MEMORY_SHAPE` alone runs one shape only, `ENGINE_BENCH_SKIP` (comma-separated
+//! names) leaves maps out, `ENGINE_MEMORY_ENTRIES` changes the count; run as a test (no
+//! `--bench`) it fills 10,000 entries.
 
 use engine::dashmap::DashMapEngine;
 use engine::flurry::FlurryEngine;
@@ -58,13 +67,24 @@ const VALUE_BYTES: usize = 32;
 /// crossbeam-epoch's global epoch at most once and frees what is two epochs old).
 const FLUSHES_MAX: usize = 256;
 
-/// The maps, in the order the page lists them.
-const MAPS: [&str; 8] = [
+/// The maps of each shape, in the order the pages list them.
+const MAPS_BYTES: [&str; 9] = [
     "sharded",
     "dashmap",
     "flurry",
     "lockfree",
     "keyspace-lockfree",
+    "dashmap-native",
+    "papaya",
+    "scc",
+    "hashbrown",
+];
+const MAPS_U64: [&str; 8] = [
+    "sharded",
+    "dashmap",
+    "flurry",
+    "lockfree",
+    "dashmap-native",
     "papaya",
     "scc",
     "hashbrown",
@@ -168,22 +188,69 @@ fn flush_epoch_garbage() {
 // The maps
 // ----------------------------------------------------------------------------------------------
 
-/// Byte-string keys to `Box<[u8]>` values.
+/// What one entry holds: the key and value types of the anchors (ours always take the key as
+/// bytes, as the server does) and how an entry is made from the fill's key bytes and index.
+trait Shape: 'static {
+    /// `bytes` or `u64`, as printed and as `ENGINE_MEMORY_SHAPE` names it.
+    const NAME: &'static str;
+    /// Key length in bytes (the first `KEY_BYTES` of each key of `key()` are used).
+    const KEY_BYTES: usize;
+    type Key: std::hash::Hash + Eq + Send + Sync + 'static;
+    type Value: Clone + Send + Sync + 'static;
+    fn key(bytes: &[u8]) -> Self::Key;
+    fn value(index: u64) -> Self::Value;
+}
+
+/// 16-byte keys and 32-byte `Box<[u8]>` values: a separate allocation per value, as the server
+/// stored every string until 7e736ca.
+struct Bytes;
+
+impl Shape for Bytes {
+    const NAME: &'static str = "bytes";
+    const KEY_BYTES: usize = KEY_BYTES;
+    type Key = Box<[u8]>;
+    type Value = Box<[u8]>;
+    fn key(bytes: &[u8]) -> Box<[u8]> {
+        Box::from(bytes)
+    }
+    fn value(index: u64) -> Box<[u8]> {
+        Box::new([index as u8; VALUE_BYTES])
+    }
+}
+
+/// `u64` keys and values, as conc-map-bench (and issue 16's memory figures) have them: the
+/// anchors store native `u64`s, ours the key's 8 bytes through the trait.
+struct U64;
+
+impl Shape for U64 {
+    const NAME: &'static str = "u64";
+    const KEY_BYTES: usize = 8;
+    type Key = u64;
+    type Value = u64;
+    fn key(bytes: &[u8]) -> u64 {
+        u64::from_le_bytes(bytes.try_into().expect("an 8-byte key"))
+    }
+    fn value(index: u64) -> u64 {
+        index
+    }
+}
+
+/// A map being filled: the key as bytes (each map makes its own copy), the entry's index.
 trait MemoryMap {
     fn new() -> Self;
-    fn insert(&mut self, key: &[u8], value: Box<[u8]>);
+    fn insert(&mut self, key: &[u8], index: u64);
     fn len(&self) -> usize;
 }
 
 /// One of our back-ends through the `Engine` trait.
-struct Ours<E>(E);
+struct Ours<E, S>(E, std::marker::PhantomData<S>);
 
-impl<E: Engine<Value = Box<[u8]>>> MemoryMap for Ours<E> {
+impl<S: Shape, E: Engine<Value = S::Value>> MemoryMap for Ours<E, S> {
     fn new() -> Self {
-        Self(E::new())
+        Self(E::new(), std::marker::PhantomData)
     }
-    fn insert(&mut self, key: &[u8], value: Box<[u8]>) {
-        self.0.insert(key, value, Meta::default());
+    fn insert(&mut self, key: &[u8], index: u64) {
+        self.0.insert(key, S::value(index), Meta::default());
     }
     fn len(&self) -> usize {
         self.0.len()
@@ -198,10 +265,14 @@ impl<E: Engine<Value = Value>> MemoryMap for KeyspaceOver<E> {
     fn new() -> Self {
         Self(Keyspace::new(E::new()))
     }
-    fn insert(&mut self, key: &[u8], value: Box<[u8]>) {
+    fn insert(&mut self, key: &[u8], index: u64) {
         self.0
             .shared()
-            .set(key, Str::copy_from(&value), SetOptions::default())
+            .set(
+                key,
+                Str::copy_from(&Bytes::value(index)),
+                SetOptions::default(),
+            )
             .expect("a SET of a string cannot fail");
     }
     fn len(&self) -> usize {
@@ -209,42 +280,57 @@ impl<E: Engine<Value = Value>> MemoryMap for KeyspaceOver<E> {
     }
 }
 
-struct Papaya(papaya::HashMap<Box<[u8]>, Box<[u8]>, FoldHash>);
+/// dashmap itself, as conc-map-bench runs it (our `dashmap` is the trait's adapter over it).
+struct DashNative<S: Shape>(dashmap::DashMap<S::Key, S::Value, FoldHash>);
 
-impl MemoryMap for Papaya {
+impl<S: Shape> MemoryMap for DashNative<S> {
+    fn new() -> Self {
+        Self(dashmap::DashMap::with_hasher(FoldHash::default()))
+    }
+    fn insert(&mut self, key: &[u8], index: u64) {
+        self.0.insert(S::key(key), S::value(index));
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+struct Papaya<S: Shape>(papaya::HashMap<S::Key, S::Value, FoldHash>);
+
+impl<S: Shape> MemoryMap for Papaya<S> {
     fn new() -> Self {
         Self(papaya::HashMap::with_hasher(FoldHash::default()))
     }
-    fn insert(&mut self, key: &[u8], value: Box<[u8]>) {
-        self.0.pin().insert(Box::from(key), value);
+    fn insert(&mut self, key: &[u8], index: u64) {
+        self.0.pin().insert(S::key(key), S::value(index));
     }
     fn len(&self) -> usize {
         self.0.len()
     }
 }
 
-struct Scc(scc::HashMap<Box<[u8]>, Box<[u8]>, FoldHash>);
+struct Scc<S: Shape>(scc::HashMap<S::Key, S::Value, FoldHash>);
 
-impl MemoryMap for Scc {
+impl<S: Shape> MemoryMap for Scc<S> {
     fn new() -> Self {
         Self(scc::HashMap::with_hasher(FoldHash::default()))
     }
-    fn insert(&mut self, key: &[u8], value: Box<[u8]>) {
-        self.0.upsert_sync(Box::from(key), value);
+    fn insert(&mut self, key: &[u8], index: u64) {
+        self.0.upsert_sync(S::key(key), S::value(index));
     }
     fn len(&self) -> usize {
         self.0.len()
     }
 }
 
-struct Hashbrown(hashbrown::HashMap<Box<[u8]>, Box<[u8]>, FoldHash>);
+struct Hashbrown<S: Shape>(hashbrown::HashMap<S::Key, S::Value, FoldHash>);
 
-impl MemoryMap for Hashbrown {
+impl<S: Shape> MemoryMap for Hashbrown<S> {
     fn new() -> Self {
         Self(hashbrown::HashMap::with_hasher(FoldHash::default()))
     }
-    fn insert(&mut self, key: &[u8], value: Box<[u8]>) {
-        self.0.insert(Box::from(key), value);
+    fn insert(&mut self, key: &[u8], index: u64) {
+        self.0.insert(S::key(key), S::value(index));
     }
     fn len(&self) -> usize {
         self.0.len()
@@ -255,7 +341,8 @@ impl MemoryMap for Hashbrown {
 // Measuring
 // ----------------------------------------------------------------------------------------------
 
-/// A distinct 16-byte key per index (SplitMix64's output function is a bijection).
+/// A distinct 16-byte key per index (SplitMix64's output function is a bijection, so the
+/// first 8 bytes alone are distinct too: the `u64` shape's keys).
 fn key(index: u64) -> [u8; KEY_BYTES] {
     let mix = |x: u64| {
         let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -270,7 +357,7 @@ fn key(index: u64) -> [u8; KEY_BYTES] {
 }
 
 /// Fills one map and prints its line.
-fn measure<M: MemoryMap>(name: &str, entries: usize) {
+fn measure<S: Shape, M: MemoryMap>(name: &str, entries: usize) {
     // The keys exist before the baseline is taken, so only the map's own copies count.
     let keys: Vec<[u8; KEY_BYTES]> = (0..entries as u64).map(key).collect();
     flush_epoch_garbage();
@@ -280,8 +367,7 @@ fn measure<M: MemoryMap>(name: &str, entries: usize) {
 
     let mut map = M::new();
     for (index, key) in keys.iter().enumerate() {
-        let value: Box<[u8]> = Box::new([index as u8; VALUE_BYTES]);
-        map.insert(key, value);
+        map.insert(&key[..S::KEY_BYTES], index as u64);
     }
     flush_epoch_garbage();
     let live_after = live_bytes();
@@ -299,8 +385,9 @@ fn measure<M: MemoryMap>(name: &str, entries: usize) {
 
     let per_entry = |bytes: isize| bytes as f64 / entries as f64;
     println!(
-        "memory map={name} entries={entries} alloc_bytes_per_entry={:.1} \
+        "memory shape={} map={name} entries={entries} alloc_bytes_per_entry={:.1} \
          rss_bytes_per_entry={:.1} allocs_per_entry={:.2} alloc_bytes_after_drop={left_after_drop}",
+        S::NAME,
         per_entry(live_after as isize - live_before as isize),
         per_entry(rss_after as isize - rss_before as isize),
         allocations as f64 / entries as f64,
@@ -314,18 +401,36 @@ fn measure<M: MemoryMap>(name: &str, entries: usize) {
 /// is then glibc's, as for every other map here.
 type LockFreeCounted<V> = LockFree<V, engine::lockfree::DefaultHasher, GlobalAllocator>;
 
-fn measure_by_name(name: &str, entries: usize) {
+/// The maps both shapes have.
+fn measure_common<S: Shape>(name: &str, entries: usize) -> bool {
     match name {
-        "sharded" => measure::<Ours<Sharded<Box<[u8]>>>>(name, entries),
-        "dashmap" => measure::<Ours<DashMapEngine<Box<[u8]>>>>(name, entries),
-        "flurry" => measure::<Ours<FlurryEngine<Box<[u8]>>>>(name, entries),
-        "lockfree" => measure::<Ours<LockFreeCounted<Box<[u8]>>>>(name, entries),
-        "keyspace-lockfree" => measure::<KeyspaceOver<LockFreeCounted<Value>>>(name, entries),
-        "papaya" => measure::<Papaya>(name, entries),
-        "scc" => measure::<Scc>(name, entries),
-        "hashbrown" => measure::<Hashbrown>(name, entries),
-        other => panic!("ENGINE_MEMORY_MAP={other}: not one of {MAPS:?}"),
+        "sharded" => measure::<S, Ours<Sharded<S::Value>, S>>(name, entries),
+        "dashmap" => measure::<S, Ours<DashMapEngine<S::Value>, S>>(name, entries),
+        "flurry" => measure::<S, Ours<FlurryEngine<S::Value>, S>>(name, entries),
+        "lockfree" => measure::<S, Ours<LockFreeCounted<S::Value>, S>>(name, entries),
+        "dashmap-native" => measure::<S, DashNative<S>>(name, entries),
+        "papaya" => measure::<S, Papaya<S>>(name, entries),
+        "scc" => measure::<S, Scc<S>>(name, entries),
+        "hashbrown" => measure::<S, Hashbrown<S>>(name, entries),
+        _ => return false,
     }
+    true
+}
+
+fn measure_by_name(shape: &str, name: &str, entries: usize) {
+    let known = match shape {
+        "bytes" if name == "keyspace-lockfree" => {
+            measure::<Bytes, KeyspaceOver<LockFreeCounted<Value>>>(name, entries);
+            true
+        }
+        "bytes" => measure_common::<Bytes>(name, entries),
+        "u64" => measure_common::<U64>(name, entries),
+        other => panic!("ENGINE_MEMORY_SHAPE={other}: not bytes or u64"),
+    };
+    assert!(
+        known,
+        "ENGINE_MEMORY_MAP={name}: not a map of shape {shape}"
+    );
 }
 
 fn main() -> ExitCode {
@@ -342,26 +447,36 @@ fn main() -> ExitCode {
     };
     assert!(entries > 0, "ENGINE_MEMORY_ENTRIES must be positive");
 
+    let shape = std::env::var("ENGINE_MEMORY_SHAPE").ok();
     if let Ok(name) = std::env::var("ENGINE_MEMORY_MAP") {
-        measure_by_name(&name, entries);
+        measure_by_name(shape.as_deref().unwrap_or("bytes"), &name, entries);
         return ExitCode::SUCCESS;
     }
 
-    // One fresh process per map, so no map's heap growth shows up in another's RSS.
+    // One fresh process per map and shape, so no map's heap growth shows up in another's RSS.
     let skip = std::env::var("ENGINE_BENCH_SKIP").unwrap_or_default();
     let skipped: Vec<&str> = skip.split(',').map(str::trim).collect();
     let executable = std::env::current_exe().expect("current_exe");
+    let shapes: [(&str, &[&str]); 2] = [("bytes", &MAPS_BYTES), ("u64", &MAPS_U64)];
     let mut failed = Vec::new();
-    for name in MAPS.iter().filter(|name| !skipped.contains(name)) {
-        let status = Command::new(&executable)
-            .args(&args[1..])
-            .env("ENGINE_MEMORY_MAP", name)
-            .env("ENGINE_MEMORY_ENTRIES", entries.to_string())
-            .status()
-            .expect("spawn the memory benchmark for one map");
-        if !status.success() {
-            println!("memory map={name} entries={entries} error=\"{status}\"");
-            failed.push(*name);
+    for (shape_name, maps) in shapes {
+        if shape.as_deref().is_some_and(|only| only != shape_name) {
+            continue;
+        }
+        for name in maps.iter().filter(|name| !skipped.contains(name)) {
+            let status = Command::new(&executable)
+                .args(&args[1..])
+                .env("ENGINE_MEMORY_SHAPE", shape_name)
+                .env("ENGINE_MEMORY_MAP", name)
+                .env("ENGINE_MEMORY_ENTRIES", entries.to_string())
+                .status()
+                .expect("spawn the memory benchmark for one map");
+            if !status.success() {
+                println!(
+                    "memory shape={shape_name} map={name} entries={entries} error=\"{status}\""
+                );
+                failed.push(format!("{shape_name}/{name}"));
+            }
         }
     }
     if failed.is_empty() {
