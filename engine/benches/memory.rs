@@ -67,8 +67,8 @@ const VALUE_BYTES: usize = 32;
 /// crossbeam-epoch's global epoch at most once and frees what is two epochs old).
 const FLUSHES_MAX: usize = 256;
 
-/// The maps of each shape, in the order the pages list them.
-const MAPS_BYTES: [&str; 9] = [
+/// The maps, in the order the pages list them.
+const MAPS: [&str; 9] = [
     "sharded",
     "dashmap",
     "flurry",
@@ -79,16 +79,12 @@ const MAPS_BYTES: [&str; 9] = [
     "scc",
     "hashbrown",
 ];
-const MAPS_U64: [&str; 8] = [
-    "sharded",
-    "dashmap",
-    "flurry",
-    "lockfree",
-    "dashmap-native",
-    "papaya",
-    "scc",
-    "hashbrown",
-];
+
+/// The maps measured in the `bytes` shape only: the keyspace stores strings, not `u64`s.
+const BYTES_ONLY: [&str; 1] = ["keyspace-lockfree"];
+
+/// The shapes, in the order they are measured.
+const SHAPES: [&str; 2] = ["bytes", "u64"];
 
 type FoldHash = foldhash::fast::RandomState;
 
@@ -457,13 +453,15 @@ fn main() -> ExitCode {
     let skip = std::env::var("ENGINE_BENCH_SKIP").unwrap_or_default();
     let skipped: Vec<&str> = skip.split(',').map(str::trim).collect();
     let executable = std::env::current_exe().expect("current_exe");
-    let shapes: [(&str, &[&str]); 2] = [("bytes", &MAPS_BYTES), ("u64", &MAPS_U64)];
     let mut failed = Vec::new();
-    for (shape_name, maps) in shapes {
+    for shape_name in SHAPES {
         if shape.as_deref().is_some_and(|only| only != shape_name) {
             continue;
         }
-        for name in maps.iter().filter(|name| !skipped.contains(name)) {
+        let measured = |name: &str| {
+            !skipped.contains(&name) && (shape_name == "bytes" || !BYTES_ONLY.contains(&name))
+        };
+        for name in MAPS.into_iter().filter(|name| measured(name)) {
             let status = Command::new(&executable)
                 .args(&args[1..])
                 .env("ENGINE_MEMORY_SHAPE", shape_name)
