@@ -71,13 +71,14 @@ miri() {
         cargo +nightly miri test -p engine --lib -- keys_are_read_with_the_provenance_of_the_whole_node
 }
 
-# fuzz: a smoke run, bounded at 4 s per target (FUZZ_SMOKE_SECONDS), 9 targets: about 40 s
-# of fuzzing. Every committed corpus input, earlier crashes included, is run first, so a
-# regression on one fails here; finding new bugs is the long runs' job (scripts/fuzz.sh
-# --long, bench-results/fuzz.md). The build is the larger cost: from scratch, every crate
-# again with ASan and coverage instrumentation, about 2.5 minutes on 2 cores (fuzz/target,
-# kept between runs; a few seconds when only our crates changed). The fuzz crate is its own
-# workspace, so fmt is checked here too; the workspace steps above do not see it.
+# fuzz: a smoke run, bounded at 4 s per target (FUZZ_SMOKE_SECONDS), 9 targets, after a replay
+# of every committed corpus input, earlier crashes included: about 1 minute (scripts/fuzz.sh
+# says where it goes). So a regression on a committed input fails here; finding new bugs is
+# the long runs' job (scripts/fuzz.sh --long, bench-results/fuzz.md). The build is the larger
+# cost: from scratch, every crate again with ASan and coverage instrumentation, about 2.5
+# minutes on 2 cores (fuzz/target, kept between runs; a few seconds when only our crates
+# changed). The fuzz crate is its own workspace, so fmt is checked here too; the workspace
+# steps above do not see it.
 fuzz() {
     (cd fuzz && cargo fmt --check)
     scripts/fuzz.sh --smoke
