@@ -86,12 +86,12 @@ run() {
 case $mode in
 --smoke)
     # The bound: FUZZ_SMOKE_SECONDS (4 by default) per target, 9 targets, plus the replay of
-    # each committed corpus, which libFuzzer runs first and whole, whatever the time limit
-    # (147 to 4,959 inputs: resp_commands' take about 15 s, every other target's under 5 s).
-    # 59 s in all after the build on a 2-core VM (2026-12-07). So every committed input,
-    # crashes found before included, is replayed each time; the seconds left are a little
-    # fresh fuzzing. The point is that the targets build, the corpus still passes, and a
-    # regression on the corpus fails the tests; finding new bugs is what --long is for. New inputs go to a temporary directory, never
+    # each committed corpus, which libFuzzer runs first and whole whatever the time limit
+    # (resp_commands' corpus, the largest, takes about 15 s): about a minute in all after the
+    # build on a 2-core VM. So every committed input, crashes found before included, is
+    # replayed each time; the seconds left are a little fresh fuzzing. The point is that the
+    # targets build, the corpus still passes, and a regression on the corpus fails the tests;
+    # finding new bugs is what --long is for. New inputs go to a temporary directory, never
     # into the committed corpus.
     seconds=${FUZZ_SMOKE_SECONDS:-4}
     for target in "${targets[@]}"; do
